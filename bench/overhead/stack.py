@@ -1,0 +1,278 @@
+"""The processes under test: the synthetic upstream, nginx and the gpuchat gateway.
+
+Each is a child of the benchmark in its own session (process group), started on a free
+127.0.0.1 port, and stopped by its own process-group id. `ProcTree` reads CPU time and
+memory of a process and its descendants from /proc.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+BENCH_PASSWORD = "pw-long-enough-123"  # noqa: S105 - a throwaway user in a throwaway database
+BENCH_EMAIL = "bench@example.com"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+    """Poll until `url` answers 2xx, the process dies, or the time is up."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - 127.0.0.1 only
+                if 200 <= resp.status < 300:
+                    return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def tail(path: Path, n: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+class ProcTree:
+    """CPU seconds and memory of a root process plus all of its live descendants."""
+
+    def __init__(self, root_pid: int) -> None:
+        self.root = root_pid
+
+    def pids(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            ppid = int(stat[stat.rfind(b")") + 2 :].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+        out, todo = [], [self.root]
+        while todo and len(out) < 1024:
+            pid = todo.pop()
+            out.append(pid)
+            todo.extend(children.get(pid, []))
+        return out
+
+    @staticmethod
+    def _cpu_s(pid: int) -> float:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            return 0.0
+        # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    @staticmethod
+    def _status_kib(pid: int, key: bytes) -> int:
+        try:
+            with open(f"/proc/{pid}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(key):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def cpu_s(self, pids: list[int] | None = None) -> float:
+        return sum(self._cpu_s(p) for p in (pids or self.pids()))
+
+    def rss_kib(self, pids: list[int] | None = None) -> int:
+        return sum(self._status_kib(p, b"VmRSS:") for p in (pids or self.pids()))
+
+    def hwm_kib(self) -> int:
+        """Peak RSS over each process's lifetime (VmHWM), summed over the tree."""
+        return sum(self._status_kib(p, b"VmHWM:") for p in self.pids())
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+    tree: ProcTree = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tree = ProcTree(self.proc.pid)
+
+    def stop(self, sig: int = signal.SIGTERM, grace_s: float = 10.0) -> None:
+        if self.proc.poll() is not None:
+            return
+        pgid = self.proc.pid  # started with start_new_session=True, so pgid == pid
+        try:
+            os.killpg(pgid, sig)
+            self.proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(pgid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+
+
+def spawn(name: str, cmd: list[str], workdir: Path, env: dict[str, str] | None = None) -> Child:
+    log = workdir / f"{name}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=workdir, env=env, start_new_session=True)
+    return Child(name, proc, log)
+
+
+def start_upstream(workdir: Path, tokens: int, gap_ms: float, first_ms: float) -> tuple[Child, int]:
+    port = free_port()
+    child = spawn("upstream", [
+        sys.executable, str(HERE / "upstream.py"), "--port", str(port), "--tokens", str(tokens),
+        "--gap-ms", str(gap_ms), "--first-token-delay-ms", str(first_ms)], workdir)
+    if not wait_http(f"http://127.0.0.1:{port}/health", 15, child.proc):
+        child.stop()
+        raise RuntimeError(f"upstream did not start:\n{tail(child.log)}")
+    return child, port
+
+
+NGINX_CONF = """\
+daemon off;
+master_process on;
+worker_processes {workers};
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    upstream synth {{
+        server 127.0.0.1:{upstream_port};
+        keepalive 1024;
+        keepalive_requests 1000000;
+        keepalive_timeout 300s;
+    }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        keepalive_requests 1000000;
+        keepalive_timeout 300s;
+        location / {{
+            proxy_pass http://synth;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_request_buffering off;
+            proxy_read_timeout 300s;
+        }}
+    }}
+}}
+"""
+
+
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
+
+
+def start_nginx(workdir: Path, upstream_port: int, workers: str) -> tuple[Child, int]:
+    binary = nginx_binary()
+    if binary is None:
+        raise FileNotFoundError("nginx")
+    ndir = workdir / "nginx"
+    ndir.mkdir()
+    ndir.chmod(0o755)  # workers run as an unprivileged user when started by root
+    port = free_port()
+    conf = ndir / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(
+        dir=ndir, port=port, upstream_port=upstream_port, workers=workers))
+    child = spawn("nginx", [binary, "-p", str(ndir), "-c", str(conf)], workdir)
+    if not wait_http(f"http://127.0.0.1:{port}/health", 15, child.proc):
+        child.stop()
+        raise RuntimeError(f"nginx did not start:\n{tail(child.log)}\n{tail(ndir / 'error.log')}")
+    return child, port
+
+
+def gpuchat_binary() -> Path | None:
+    """The gpuchat CLI beside this interpreter, if it has the commands the bench needs."""
+    path = Path(sys.executable).parent / "gpuchat"
+    if not path.exists():
+        found = shutil.which("gpuchat")
+        if found is None:
+            return None
+        path = Path(found)
+    try:
+        out = subprocess.run([str(path), "--help"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    ok = out.returncode == 0 and all(c in out.stdout for c in ("serve", "users", "keys"))
+    return path if ok else None
+
+
+@dataclass
+class Gateway:
+    child: Child
+    port: int
+    key: str
+
+
+def start_gateway(binary: Path, workdir: Path, upstream_port: int) -> Gateway:
+    gdir = workdir / "gateway"
+    gdir.mkdir()
+    profiles = gdir / "profiles.yaml"
+    profiles.write_text(
+        "default: synth\nprofiles:\n  - name: synth\n    aliases: [bench]\n"
+        "    engine: external\n"
+        f'    urls: ["http://127.0.0.1:{upstream_port}/v1"]\n'
+        "    max_concurrency: 1000\n")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GPUCHAT_")}
+    env.update({
+        "GPUCHAT_PROFILES": str(profiles),
+        "GPUCHAT_DATA_DIR": str(gdir / "data"),
+        "GPUCHAT_DATABASE_URL": f"sqlite+aiosqlite:///{gdir / 'bench.db'}",
+        "GPUCHAT_PORT": str(port),
+        "GPUCHAT_LOG_LEVEL": "WARNING",
+    })
+
+    def cli(*args: str, stdin: str | None = None) -> str:
+        out = subprocess.run([str(binary), *args], input=stdin, capture_output=True, text=True,
+                             cwd=gdir, env=env, timeout=120)
+        if out.returncode != 0:
+            raise RuntimeError(f"gpuchat {' '.join(args)} failed ({out.returncode}):\n"
+                               f"{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+        return out.stdout
+
+    cli("db", "upgrade")
+    cli("users", "create", BENCH_EMAIL, "--admin", "--password-stdin", stdin=BENCH_PASSWORD + "\n")
+    lines = [ln.strip() for ln in cli("keys", "create", "--user", BENCH_EMAIL, "--name", "bench")
+             .splitlines() if ln.strip()]
+    if not lines:
+        raise RuntimeError("gpuchat keys create printed no key")
+    child = spawn("gateway", [str(binary), "serve"], gdir, env)
+    if not wait_http(f"http://127.0.0.1:{port}/healthz", 60, child.proc):
+        child.stop()
+        raise RuntimeError(f"gateway did not become healthy:\n{tail(child.log)}")
+    return Gateway(child, port, lines[-1])

@@ -1,0 +1,63 @@
+"""OpenAI-compatible API: `/v1/chat/completions` and `/v1/models`."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from gpuchat.api.deps import CurrentPrincipal, StateDep
+from gpuchat.core.errors import json_response
+from gpuchat.db.models import Client
+from gpuchat.openai.protocol import ChatCompletionRequest, parse_chat_request
+from gpuchat.services import completions
+from gpuchat.services.relay import RelayContext
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+_CHAT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": ChatCompletionRequest.model_json_schema()}},
+    }
+}
+
+
+@router.post("/chat/completions", openapi_extra=_CHAT_BODY)
+async def chat_completions(request: Request, principal: CurrentPrincipal, state: StateDep) -> Response:
+    chat = parse_chat_request(await request.body())
+    profile = completions.find_profile(state.engines, chat.model)
+    completions.check_model_allowed(principal, chat.model, profile.names)
+    queued_at = time.monotonic()
+    upstream = await completions.resolve_engine(state.engines, request, chat.model)
+    ctx = RelayContext(
+        request_id=request.scope["state"]["request_id"],
+        principal=principal,
+        alias=chat.model,
+        upstream=upstream,
+        client=Client.api,
+        wants_usage=chat.wants_usage_chunk,
+        queue_ms=round((time.monotonic() - queued_at) * 1000),
+        log=request.scope["state"].setdefault("log", {}),
+    )
+    return await completions.complete(request, chat, ctx, state.http, state.usage)
+
+
+@router.get("/models")
+async def list_models(_: CurrentPrincipal, state: StateDep) -> Response:
+    created = int(time.time())
+    default = state.engines.profile_for("default").name
+    data: list[dict[str, object]] = []
+    for status in state.engines.statuses():
+        if not status.available:
+            continue
+        names = [status.name, *status.aliases]
+        if status.name == default and "default" not in names:
+            names.append("default")
+        data.extend(
+            {"id": name, "object": "model", "created": created, "owned_by": "gpuchat",
+             "root": status.name, "ready": status.state == "ready"}
+            for name in names
+        )
+    return json_response({"object": "list", "data": data})

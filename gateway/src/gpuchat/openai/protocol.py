@@ -1,0 +1,130 @@
+"""OpenAI chat-completions wire models, ordered like the OpenAI reference.
+
+`extra="allow"`: fields the gateway does not know pass through to the engine, except the
+deny-list below, which the gateway owns (anything naming a URL, host, file or template).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gpuchat.core.errors import GatewayError
+
+MAX_MESSAGES = 1000
+MAX_CONTENT_CHARS = 1_000_000
+
+DENIED_FIELDS = frozenset(
+    {
+        "api_base",
+        "api_key",
+        "base_url",
+        "url",
+        "host",
+        "file",
+        "files",
+        "path",
+        "chat_template",
+        "chat_template_kwargs",
+        "template",
+        "prompt_template",
+        "slot_save_path",
+        "lora",
+    }
+)
+
+Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Role
+    content: str | list[dict[str, Any]] | None = None
+    name: str | None = Field(default=None, max_length=256)
+
+    @field_validator("content")
+    @classmethod
+    def _no_nul(cls, value: str | list[dict[str, Any]] | None) -> object:
+        if isinstance(value, str):
+            if len(value) > MAX_CONTENT_CHARS:
+                raise ValueError(f"at most {MAX_CONTENT_CHARS} characters")
+            if "\x00" in value:
+                raise ValueError("must not contain NUL characters")
+        return value
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool | None = None
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    model: str = Field(min_length=1, max_length=128)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    n: int | None = Field(default=None, ge=1, le=1)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    user: str | None = Field(default=None, max_length=256)
+
+    @property
+    def wants_usage_chunk(self) -> bool:
+        return bool(self.stream_options and self.stream_options.include_usage)
+
+
+def parse_chat_request(body: bytes) -> ChatCompletionRequest:
+    """Bytes -> validated request, or a 400/422 GatewayError naming the field."""
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise GatewayError(400, f"Request body is not valid JSON: {exc.msg}", code="invalid_json") from exc
+    if not isinstance(raw, dict):
+        raise GatewayError(400, "Request body must be a JSON object", code="invalid_json")
+    denied = sorted(DENIED_FIELDS.intersection(raw))
+    if denied:
+        raise GatewayError(
+            400, f"Field '{denied[0]}' is not allowed", code="field_not_allowed", param=denied[0]
+        )
+    if "best_of" in raw and raw["best_of"] not in (None, 1):
+        raise GatewayError(400, "best_of > 1 is not supported", code="invalid_value", param="best_of")
+    try:
+        return ChatCompletionRequest.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        param = ".".join(str(p) for p in err["loc"]) or None
+        raise GatewayError(
+            422, f"{param}: {err['msg']}" if param else err["msg"], code="invalid_value", param=param
+        ) from exc
+
+
+def upstream_body(request: ChatCompletionRequest, *, model: str, max_tokens_cap: int, default_max_tokens: int | None) -> bytes:
+    """The body sent to the engine: the client's fields, the engine's model name, caps applied,
+    and usage always requested on streams (the relay strips it again if the client did not ask).
+    """
+    body = request.model_dump(exclude_unset=True, exclude_none=False)
+    body["model"] = model
+    for field in ("max_tokens", "max_completion_tokens"):
+        if body.get(field) is not None and body[field] > max_tokens_cap:
+            body[field] = max_tokens_cap
+    if body.get("max_tokens") is None and body.get("max_completion_tokens") is None:
+        body["max_tokens"] = default_max_tokens or max_tokens_cap
+    if request.stream:
+        options = dict(body.get("stream_options") or {})
+        options["include_usage"] = True
+        body["stream_options"] = options
+    return orjson.dumps(body)

@@ -1,0 +1,292 @@
+"""The streaming relay: upstream SSE bytes to the client, frame by frame, observed on the way.
+
+Frames are forwarded as they arrive, never re-serialised, except the one usage frame, which
+is dropped when the client did not ask for it. The relay only looks into frames for what it
+must know: the first content token (TTFT), the usage numbers, an upstream error frame, the
+end marker, and, when the caller keeps the answer (the web chat), the delta text.
+See `services/design.md` for the contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from gpuchat.core.errors import GatewayError, error_body
+from gpuchat.db.repositories.users import Principal
+from gpuchat.engines.manager import Upstream
+from gpuchat.openai import sse
+from gpuchat.services.usage import UsageRecord, UsageRecorder
+
+KEEPALIVE_SECONDS = 15.0
+CLIENT_CLOSED = 499  # nginx's code for "client closed request"; never sent, only recorded
+
+_CONTENT = re.compile(rb'"(?:content|reasoning_content)":\s*"(?!")')
+_USAGE = re.compile(rb'"usage":\s*\{')
+
+
+class UpstreamBroken(Exception):
+    """The engine broke the stream (closed early, reset, sent garbage)."""
+
+
+@dataclass(slots=True)
+class RelayContext:
+    """One upstream request: who asked, where it goes, and what was learned on the way."""
+
+    request_id: str
+    principal: Principal
+    alias: str
+    upstream: Upstream
+    client: str
+    wants_usage: bool
+    collect_text: bool = False
+    started: float = field(default_factory=time.monotonic)
+    queue_ms: int | None = None
+    # Observations
+    first_token_at: float | None = None
+    content_chunks: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    text: list[str] = field(default_factory=list)
+    done: bool = False
+    status_code: int = 200
+    error_type: str | None = None
+    on_finish: Callable[[RelayContext], None] | None = None
+    log: dict[str, object] | None = None  # the access-log line's fields, filled in at the end
+
+    def usage_record(self) -> UsageRecord:
+        now = time.monotonic()
+        estimated = self.output_tokens is None and self.content_chunks > 0
+        return UsageRecord(
+            request_id=self.request_id,
+            client=self.client,
+            model_alias=self.alias,
+            status_code=self.status_code,
+            user_id=self.principal.user_id,
+            api_key_id=self.principal.api_key_id,
+            profile=self.upstream.profile.name,
+            engine=self.upstream.profile.engine.value,
+            ctx_len=self.input_tokens,
+            input_tokens=self.input_tokens,
+            output_tokens=self.content_chunks if estimated else self.output_tokens,
+            tokens_estimated=estimated,
+            ttft_ms=_ms(self.first_token_at - self.started) if self.first_token_at else None,
+            latency_ms=_ms(now - self.started),
+            queue_ms=self.queue_ms,
+            error_type=self.error_type,
+        )
+
+    def fail(self, status: int, error_type: str) -> None:
+        self.status_code, self.error_type = status, error_type
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+async def open_upstream(
+    http: aiohttp.ClientSession, ctx: RelayContext, body: bytes
+) -> aiohttp.ClientResponse:
+    """POST to the engine and wait for its status line. Non-2xx becomes a GatewayError:
+    4xx pass through with the engine's message, 5xx and connection failures become 502."""
+    timeouts = ctx.upstream.profile.timeouts
+    try:
+        response = await http.post(
+            f"{ctx.upstream.base_url}/chat/completions",
+            data=body,
+            headers={"Content-Type": "application/json", "X-Request-Id": ctx.request_id},
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=timeouts.connect, sock_read=None
+            ),
+        )
+    except (aiohttp.ClientError, OSError) as exc:
+        ctx.fail(502, "upstream_unreachable")
+        raise GatewayError(
+            502, "The model server could not be reached", code="upstream_unreachable",
+            retry_after=5,
+        ) from exc
+    if response.status < 300:
+        return response
+    try:
+        raise await _upstream_error(response, ctx)
+    finally:
+        response.release()
+
+
+async def _upstream_error(response: aiohttp.ClientResponse, ctx: RelayContext) -> GatewayError:
+    try:
+        async with asyncio.timeout(ctx.upstream.profile.timeouts.connect):
+            payload = await response.read()
+        message = _error_message(orjson.loads(payload))
+    except (TimeoutError, aiohttp.ClientError, orjson.JSONDecodeError):
+        message = None
+    if 400 <= response.status < 500:
+        status = response.status
+        ctx.fail(status, "upstream_rejected")
+        return GatewayError(
+            status, message or f"The model server refused the request ({status})",
+            code="upstream_rejected", source="upstream",
+        )
+    ctx.fail(502, "upstream_error")
+    return GatewayError(
+        502, f"The model server failed ({response.status})", code="upstream_error",
+        source="upstream", retry_after=5,
+    )
+
+
+def _error_message(payload: Any) -> str | None:
+    if isinstance(payload, dict):
+        error = payload.get("error", payload)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"][:2000]
+        if isinstance(error, str):
+            return error[:2000]
+    return None
+
+
+async def relay_stream(
+    response: aiohttp.ClientResponse, ctx: RelayContext, recorder: UsageRecorder
+) -> AsyncIterator[bytes]:
+    """Yield complete SSE frames until `[DONE]`, an error frame, a timeout or a disconnect."""
+    splitter = sse.FrameSplitter()
+    try:
+        while not ctx.done:
+            chunk = await _read(response, ctx)
+            if chunk is None:
+                yield sse.KEEPALIVE
+                continue
+            if not chunk:
+                raise UpstreamBroken("the model server closed the stream before it finished")
+            out = _observe(splitter.feed(chunk), ctx)
+            if out:
+                yield out
+            if ctx.error_type:
+                return
+    except TimeoutError as exc:
+        ctx.fail(504, "upstream_timeout")
+        yield _error_frame(504, str(exc) or "The model server timed out", "upstream_timeout")
+    except (UpstreamBroken, aiohttp.ClientError, OSError) as exc:
+        ctx.fail(502, "upstream_broken")
+        message = str(exc) if isinstance(exc, UpstreamBroken) else "The model server broke the stream"
+        yield _error_frame(502, message, "upstream_broken")
+    except (asyncio.CancelledError, GeneratorExit):
+        ctx.fail(CLIENT_CLOSED, "client_closed")
+        raise
+    finally:
+        # A clean end returns the connection to the pool; anything else closes it, which is
+        # how the engine learns to stop generating.
+        if ctx.done and not ctx.error_type:
+            response.release()
+        else:
+            response.close()
+        finish(ctx, recorder)
+
+
+def finish(ctx: RelayContext, recorder: UsageRecorder) -> None:
+    """Every upstream request ends here exactly once: one usage row, then the caller's hook."""
+    row = ctx.usage_record()
+    recorder.record(row)
+    if ctx.log is not None:
+        ctx.log.update(
+            user_id=row.user_id, model=row.model_alias, ctx_len=row.ctx_len,
+            input_tokens=row.input_tokens, output_tokens=row.output_tokens,
+            ttft_ms=row.ttft_ms, latency_ms=row.latency_ms, upstream_status=row.status_code,
+        )
+    if ctx.on_finish is not None:
+        ctx.on_finish(ctx)
+
+
+async def _read(response: aiohttp.ClientResponse, ctx: RelayContext) -> bytes | None:
+    """The next upstream bytes; None when a keep-alive is due; b"" at end of stream."""
+    timeouts = ctx.upstream.profile.timeouts
+    now = time.monotonic()
+    if ctx.first_token_at is None:
+        limit, what = ctx.started + timeouts.first_token - now, "first token"
+    else:
+        limit, what = timeouts.idle, "next token"
+    total_left = ctx.started + timeouts.total - now
+    if total_left < limit:
+        limit, what = total_left, "end of the answer"
+    if limit <= 0:
+        raise TimeoutError(f"The model server did not send the {what} in time")
+    wait = min(limit, KEEPALIVE_SECONDS)
+    try:
+        async with asyncio.timeout(wait):
+            return await response.content.readany()
+    except TimeoutError:
+        if wait < limit:
+            return None
+        raise TimeoutError(f"The model server did not send the {what} in time") from None
+
+
+def _observe(frames: list[bytes], ctx: RelayContext) -> bytes:
+    """Note what the frames say; return the bytes to forward."""
+    keep: list[bytes] = []
+    for frame in frames:
+        if frame == sse.DONE:
+            ctx.done = True
+            keep.append(frame)
+            break
+        if frame.startswith(b'data: {"error"'):
+            keep.append(_upstream_error_frame(frame, ctx))
+            break
+        if _CONTENT.search(frame):
+            ctx.content_chunks += 1
+            if ctx.first_token_at is None:
+                ctx.first_token_at = time.monotonic()
+            if ctx.collect_text:
+                ctx.text.append(_delta_text(frame))
+        if _USAGE.search(frame):
+            frame = _take_usage(frame, ctx)
+        if frame:
+            keep.append(frame)
+    return b"".join(keep)
+
+
+def _take_usage(frame: bytes, ctx: RelayContext) -> bytes:
+    """Record the usage numbers; drop or rewrite the frame when the client did not ask."""
+    try:
+        payload = orjson.loads(frame[5:])
+    except orjson.JSONDecodeError:
+        return frame
+    usage = payload.get("usage") or {}
+    ctx.input_tokens = usage.get("prompt_tokens", ctx.input_tokens)
+    ctx.output_tokens = usage.get("completion_tokens", ctx.output_tokens)
+    if ctx.wants_usage:
+        return frame
+    if not payload.get("choices"):
+        return b""
+    payload.pop("usage", None)
+    return sse.data_frame(payload)
+
+
+def _delta_text(frame: bytes) -> str:
+    try:
+        payload = orjson.loads(frame[5:])
+        delta = payload["choices"][0]["delta"]
+        return str(delta.get("content") or "")
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+        return ""
+
+
+def _upstream_error_frame(frame: bytes, ctx: RelayContext) -> bytes:
+    try:
+        message = _error_message(orjson.loads(frame[5:]))
+    except orjson.JSONDecodeError:
+        message = None
+    ctx.fail(502, "upstream_error")
+    return sse.data_frame(
+        error_body(message or "The model server reported an error", 502, code="upstream_error", source="upstream")
+    )
+
+
+def _error_frame(status: int, message: str, code: str) -> bytes:
+    return sse.data_frame(error_body(message, status, code=code))

@@ -1,0 +1,128 @@
+"""Usage rows: one per upstream request, written off the streaming path in small batches.
+
+The relay calls `record()` (synchronous, never blocks) from its `finally`, even when the
+stream was cancelled by a client disconnect, where no await may run. A single writer task
+inserts what has queued up in one transaction, so fifty finishing streams cost one commit,
+and a database outage delays rows (kept in memory, bounded) instead of losing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gpuchat.db.models import ApiKey, UsageRow
+
+log = structlog.get_logger(__name__)
+
+MAX_PENDING = 100_000
+BATCH_SIZE = 500
+RETRY_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    request_id: str
+    client: str
+    model_alias: str
+    status_code: int
+    user_id: int | None = None
+    api_key_id: int | None = None
+    profile: str | None = None
+    engine: str | None = None
+    ctx_len: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    tokens_estimated: bool = False
+    ttft_ms: int | None = None
+    latency_ms: int | None = None
+    queue_ms: int | None = None
+    error_type: str | None = None
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class UsageRecorder:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._pending: list[UsageRecord] = []
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def record(self, row: UsageRecord) -> None:
+        if len(self._pending) >= MAX_PENDING:
+            log.error("usage_rows_dropped", reason="writer backlog full", request_id=row.request_id)
+            return
+        self._pending.append(row)
+        self._idle.clear()
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="usage-writer")
+
+    async def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every row recorded so far is in the database."""
+        async with asyncio.timeout(timeout):
+            await self._idle.wait()
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=10)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            if not self._pending:
+                self._idle.set()
+                if self._closing:
+                    return
+                await self._wake.wait()
+                self._wake.clear()
+                continue
+            batch = self._pending[:BATCH_SIZE]
+            try:
+                await self._write(batch)
+            except SQLAlchemyError as exc:
+                log.warning("usage_write_failed", error=type(exc).__name__, pending=len(self._pending))
+                if self._closing:
+                    log.error("usage_rows_lost_at_shutdown", count=len(self._pending))
+                    return
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            del self._pending[: len(batch)]
+
+    async def _write(self, batch: list[UsageRecord]) -> None:
+        rows = [asdict(row) for row in batch]
+        try:
+            async with self._sessions() as session, session.begin():
+                await session.execute(insert(UsageRow), rows)
+                await _touch_keys(session, batch)
+        except IntegrityError:
+            # A retried batch may be partly in already (commit landed, answer lost):
+            # write row by row and skip the request ids that exist.
+            for row in rows:
+                with contextlib.suppress(IntegrityError):
+                    async with self._sessions() as session, session.begin():
+                        await session.execute(insert(UsageRow), [row])
+
+
+async def _touch_keys(session: AsyncSession, batch: list[UsageRecord]) -> None:
+    key_ids = {row.api_key_id for row in batch if row.api_key_id is not None}
+    if key_ids:
+        await session.execute(
+            update(ApiKey).where(ApiKey.id.in_(key_ids)).values(last_used=datetime.now(UTC))
+        )

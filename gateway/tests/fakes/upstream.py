@@ -1,0 +1,197 @@
+"""A scripted fake OpenAI upstream for relay, fault and load tests.
+
+Run as a `command` profile: `python tests/fakes/upstream.py --port {port}`.
+The last user message picks the behaviour; anything not starting with `!` is answered by
+streaming `echo: <message>` word by word. Scripts (space-separated, combinable):
+
+    !reject 400        answer that status with an OpenAI error body before streaming
+    !fail 500          same for a server error
+    !die 3             stream 3 chunks, then drop the connection
+    !stall 2           stream 2 chunks, then go silent (connection kept open)
+    !hang              never send the status line
+    !slow 1.5          wait that many seconds before the first chunk
+    !tokens 50         stream that many tokens ("t0 t1 ...")
+    !gap 0.05          seconds between chunks
+    !error-frame 2     stream 2 chunks, then an in-stream error frame and [DONE]
+    !no-usage          never send a usage chunk
+
+Every request is recorded by its X-Request-Id: `GET /_requests/{id}` says whether the
+client (the gateway) closed the connection, and when; `GET /_last` returns the last body.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+RECORDS: dict[str, dict[str, Any]] = {}
+LAST: dict[str, Any] = {}
+
+
+def parse_script(text: str) -> dict[str, Any]:
+    script: dict[str, Any] = {"gap": 0.0, "slow": 0.0}
+    words = text.split()
+    if not words or not words[0].startswith("!"):
+        script["words"] = ["echo:", *words] if words else ["echo:"]
+        return script
+    i = 0
+    while i < len(words):
+        key = words[i].lstrip("!")
+        takes_value = key in {"reject", "fail", "die", "stall", "slow", "tokens", "gap", "error-frame"}
+        value = words[i + 1] if takes_value and i + 1 < len(words) else None
+        script[key] = float(value) if value is not None else True
+        i += 2 if takes_value else 1
+    count = int(script.get("tokens", 5))
+    script["words"] = [f"t{n}" for n in range(count)]
+    return script
+
+
+def chunk(model: str, content: str | None = None, *, role: bool = False, finish: str | None = None) -> bytes:
+    delta: dict[str, Any] = {}
+    if role:
+        delta["role"] = "assistant"
+    if content is not None:
+        delta["content"] = content
+    payload = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
+
+
+def usage_chunk(model: str, prompt: int, completion: int) -> bytes:
+    payload = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+    }
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+async def watch_close(request: web.Request, record: dict[str, Any], seconds: float) -> None:
+    """Sleep, noticing a closed connection every 20 ms."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            record.setdefault("closed_at", time.time())
+            raise ConnectionResetError
+        await asyncio.sleep(min(0.02, max(end - time.monotonic(), 0)))
+
+
+async def chat(request: web.Request) -> web.StreamResponse:
+    body = await request.json()
+    LAST.clear()
+    LAST.update(body)
+    request_id = request.headers.get("X-Request-Id", f"anon-{len(RECORDS)}")
+    record: dict[str, Any] = {"started_at": time.time(), "completed": False}
+    RECORDS[request_id] = record
+    user_messages = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    text = user_messages[-1].get("content", "") if user_messages else ""
+    script = parse_script(text if isinstance(text, str) else "")
+    model = body.get("model", "fake")
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    try:
+        if script.get("hang"):
+            await watch_close(request, record, 3600)
+        for status_key in ("reject", "fail"):
+            if status_key in script:
+                status = int(script[status_key])
+                record["completed"] = True
+                return web.json_response(
+                    {"error": {"message": f"fake {status_key} {status}", "type": "fake", "code": None}},
+                    status=status,
+                )
+        await watch_close(request, record, script["slow"])
+        if not body.get("stream"):
+            return await _complete_json(body, script, record, model, prompt_tokens)
+        return await _stream(request, body, script, record, model, prompt_tokens)
+    except (ConnectionResetError, asyncio.CancelledError):
+        record.setdefault("closed_at", time.time())
+        raise
+
+
+async def _complete_json(body: dict[str, Any], script: dict[str, Any], record: dict[str, Any], model: str, prompt_tokens: int) -> web.Response:
+    words = script["words"]
+    record["completed"] = True
+    return web.json_response({
+        "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": " ".join(words)}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(words), "total_tokens": prompt_tokens + len(words)},
+    })
+
+
+async def _stream(request: web.Request, body: dict[str, Any], script: dict[str, Any], record: dict[str, Any], model: str, prompt_tokens: int) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    await response.write(chunk(model, role=True, content=""))
+    words = script["words"]
+    for n, word in enumerate(words):
+        if "die" in script and n >= script["die"]:
+            record["died"] = True
+            assert request.transport is not None
+            request.transport.abort()
+            return response
+        if "stall" in script and n >= script["stall"]:
+            await watch_close(request, record, 3600)
+        if "error-frame" in script and n >= script["error-frame"]:
+            await response.write(b'data: {"error": {"message": "fake engine error", "type": "server_error", "code": 500}}\n\n')
+            await response.write(b"data: [DONE]\n\n")
+            record["completed"] = True
+            return response
+        await response.write(chunk(model, (" " if n else "") + word))
+        await watch_close(request, record, script["gap"])
+    await response.write(chunk(model, finish="stop"))
+    include_usage = (body.get("stream_options") or {}).get("include_usage")
+    if include_usage and not script.get("no-usage"):
+        await response.write(usage_chunk(model, prompt_tokens, len(words)))
+    await response.write(b"data: [DONE]\n\n")
+    record["completed"] = True
+    return response
+
+
+async def request_record(request: web.Request) -> web.Response:
+    record = RECORDS.get(request.match_info["request_id"])
+    if record is None:
+        return web.json_response({"error": "unknown"}, status=404)
+    return web.json_response(record)
+
+
+async def last(_: web.Request) -> web.Response:
+    return web.json_response(LAST)
+
+
+async def health(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def models(_: web.Request) -> web.Response:
+    return web.json_response({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+
+def make_app() -> web.Application:
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_get("/v1/models", models)
+    app.router.add_get("/health", health)
+    app.router.add_get("/_requests/{request_id}", request_record)
+    app.router.add_get("/_last", last)
+    return app
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    web.run_app(make_app(), host="127.0.0.1", port=args.port, print=None)

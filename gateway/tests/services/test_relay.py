@@ -1,0 +1,224 @@
+"""The streaming relay against the scripted fake upstream (tests/fakes/upstream.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from gpuchat.db.models import UsageRow
+from tests.utils.gateway import RunningGateway
+from tests.utils.streams import chat_body, stream_chat
+
+
+async def usage_row(gateway: RunningGateway, request_id: str) -> UsageRow:
+    await gateway.state.usage.flush()
+    async with gateway.state.sessions() as session:
+        row = await session.scalar(select(UsageRow).where(UsageRow.request_id == request_id))
+    assert row is not None, f"no usage row for {request_id}"
+    return row
+
+
+async def upstream_record(gateway: RunningGateway, request_id: str) -> dict[str, object]:
+    async with httpx.AsyncClient(base_url=await gateway.upstream_url()) as fake:
+        response = await fake.get(f"/_requests/{request_id}")
+    response.raise_for_status()
+    record: dict[str, object] = response.json()
+    return record
+
+
+async def wait_upstream_closed(gateway: RunningGateway, request_id: str, within: float = 2.0) -> float:
+    """Seconds until the fake upstream saw the gateway close the request's connection."""
+    start = time.monotonic()
+    while time.monotonic() - start < within:
+        record = await upstream_record(gateway, request_id)
+        if "closed_at" in record:
+            return time.monotonic() - start
+        await asyncio.sleep(0.05)
+    pytest.fail(f"upstream connection for {request_id} still open after {within}s")
+
+
+def new_id() -> str:
+    return "test-" + secrets.token_hex(8)
+
+
+async def test_relay_streams_upstream_text_and_writes_usage_row(gateway: RunningGateway) -> None:
+    async with gateway.client() as client:
+        result = await stream_chat(client, chat_body("안녕하세요 world 100%"))
+    assert result.status == 200
+    assert result.headers["content-type"].startswith("text/event-stream")
+    assert result.headers["x-accel-buffering"] == "no"
+    assert result.text == "echo: 안녕하세요 world 100%"
+    assert result.done and not result.errors
+    assert result.usage_chunks == []  # not asked for, so stripped
+    row = await usage_row(gateway, result.headers["x-request-id"])
+    assert (row.status_code, row.client, row.model_alias, row.profile) == (200, "api", "fake-model", "fake")
+    assert row.output_tokens == 4 and row.input_tokens == 3 and not row.tokens_estimated
+    assert row.ttft_ms is not None and row.latency_ms is not None and row.latency_ms >= row.ttft_ms
+
+
+async def test_relay_asks_upstream_for_usage_and_keeps_it_when_client_asks(gateway: RunningGateway) -> None:
+    async with gateway.client() as client:
+        result = await stream_chat(
+            client, chat_body("hi", stream_options={"include_usage": True}, max_tokens=10**9)
+        )
+    assert result.usage_chunks[-1]["usage"]["completion_tokens"] == 2
+    assert result.done
+    async with httpx.AsyncClient(base_url=await gateway.upstream_url()) as fake:
+        sent = (await fake.get("/_last")).json()
+    assert sent["stream_options"] == {"include_usage": True}
+    assert sent["max_tokens"] == 512  # capped by the profile
+    assert sent["model"] == "fake"  # the engine's name, not the alias
+
+
+async def test_relay_passes_unknown_fields_and_refuses_denied_ones(gateway: RunningGateway) -> None:
+    async with gateway.client() as client:
+        ok = await client.post("/v1/chat/completions", json=chat_body("x", stream=False, top_k=7, repetition_penalty=1.1))
+        denied = await client.post("/v1/chat/completions", json=chat_body("x", api_base="http://evil.example"))
+        template = await client.post("/v1/chat/completions", json=chat_body("x", chat_template="{{ x }}"))
+    assert ok.status_code == 200
+    async with httpx.AsyncClient(base_url=await gateway.upstream_url()) as fake:
+        sent = (await fake.get("/_last")).json()
+    assert sent["top_k"] == 7 and sent["repetition_penalty"] == 1.1
+    for response, field in ((denied, "api_base"), (template, "chat_template")):
+        assert response.status_code == 400
+        assert response.json()["error"]["param"] == field
+
+
+async def test_relay_non_stream_returns_upstream_json_and_usage_row(gateway: RunningGateway) -> None:
+    async with gateway.client() as client:
+        response = await client.post("/v1/chat/completions", json=chat_body("one two", stream=False))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["choices"][0]["message"]["content"] == "echo: one two"
+    row = await usage_row(gateway, response.headers["x-request-id"])
+    assert (row.status_code, row.output_tokens, row.input_tokens) == (200, 3, 2)
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_relay_upstream_4xx_passes_through_as_envelope(gateway: RunningGateway, stream: bool) -> None:
+    async with gateway.client() as client:
+        response = await client.post("/v1/chat/completions", json=chat_body("!reject 400", stream=stream))
+    assert response.status_code == 400
+    body = response.json()
+    assert body["source"] == "upstream"
+    assert body["error"]["message"] == "fake reject 400"
+    assert body["error"]["type"] == "invalid_request_error"
+    row = await usage_row(gateway, response.headers["x-request-id"])
+    assert row.status_code == 400
+
+
+async def test_relay_upstream_500_before_first_token_is_502(gateway: RunningGateway) -> None:
+    async with gateway.client() as client:
+        response = await client.post("/v1/chat/completions", json=chat_body("!fail 500"))
+    assert response.status_code == 502
+    assert response.json()["error"]["type"] == "server_error"
+    assert response.headers["retry-after"]
+    assert (await usage_row(gateway, response.headers["x-request-id"])).status_code == 502
+
+
+async def test_relay_upstream_dies_mid_stream_gives_error_frame_without_done(gateway: RunningGateway) -> None:
+    async with gateway.client() as client:
+        result = await stream_chat(client, chat_body("!die 3 !tokens 10"))
+    assert result.status == 200
+    assert result.text == "t0 t1 t2"
+    assert not result.done
+    assert len(result.errors) == 1 and result.frames[-1].startswith('data: {"error"')
+    row = await usage_row(gateway, result.headers["x-request-id"])
+    assert (row.status_code, row.error_type) == (502, "upstream_broken")
+
+
+async def test_relay_upstream_error_frame_ends_stream_without_done(gateway: RunningGateway) -> None:
+    async with gateway.client() as client:
+        result = await stream_chat(client, chat_body("!error-frame 2 !tokens 5"))
+    assert result.text == "t0 t1"
+    assert not result.done
+    assert result.errors[0]["source"] == "upstream"
+    assert result.errors[0]["error"]["message"] == "fake engine error"
+
+
+async def test_relay_stall_ends_with_idle_timeout_error(gateway: RunningGateway) -> None:
+    request_id = new_id()
+    started = time.monotonic()
+    async with gateway.client() as client:
+        result = await stream_chat(client, chat_body("!stall 2 !tokens 5"), headers={"X-Request-Id": request_id})
+    elapsed = time.monotonic() - started
+    assert result.text == "t0 t1"
+    assert not result.done
+    assert result.errors[0]["error"]["code"] == "upstream_timeout"
+    assert elapsed < 5  # idle timeout is 1.5 s in the test profile
+    await wait_upstream_closed(gateway, request_id)
+    assert (await usage_row(gateway, request_id)).status_code == 504
+
+
+async def test_relay_first_token_timeout(gateway: RunningGateway) -> None:
+    async with gateway.client() as client:
+        result = await stream_chat(client, chat_body("!slow 10"))
+    assert result.errors and result.errors[0]["error"]["code"] == "upstream_timeout"
+    assert "first token" in result.errors[0]["error"]["message"]
+
+
+async def _disconnect_after(gateway: RunningGateway, body: dict[str, object], request_id: str, *, chunks: int) -> None:
+    async with gateway.client() as client:
+        async with client.stream("POST", "/v1/chat/completions", json=body, headers={"X-Request-Id": request_id}) as response:
+            if chunks == 0:
+                await asyncio.sleep(0.3)
+                return
+            seen = 0
+            async for _ in response.aiter_raw():
+                seen += 1
+                if seen >= chunks:
+                    return
+
+
+async def test_relay_client_disconnect_before_first_token_closes_upstream(gateway: RunningGateway) -> None:
+    request_id = new_id()
+    task = asyncio.create_task(_disconnect_after(gateway, chat_body("!slow 2.5"), request_id, chunks=0))
+    await task
+    assert await wait_upstream_closed(gateway, request_id) < 2
+    assert (await usage_row(gateway, request_id)).status_code == 499
+
+
+async def test_relay_client_disconnect_mid_stream_closes_upstream(gateway: RunningGateway) -> None:
+    request_id = new_id()
+    await _disconnect_after(gateway, chat_body("!tokens 200 !gap 0.05"), request_id, chunks=3)
+    assert await wait_upstream_closed(gateway, request_id) < 2
+    record = await upstream_record(gateway, request_id)
+    assert record["completed"] is False
+    row = await usage_row(gateway, request_id)
+    assert (row.status_code, row.error_type) == (499, "client_closed")
+
+
+async def test_relay_client_disconnect_on_non_stream_request_closes_upstream(gateway: RunningGateway) -> None:
+    request_id = new_id()
+    async with gateway.client() as client:
+        with pytest.raises(httpx.ReadTimeout):
+            await client.post(
+                "/v1/chat/completions", json=chat_body("!slow 2.5", stream=False),
+                headers={"X-Request-Id": request_id}, timeout=0.4,
+            )
+    assert await wait_upstream_closed(gateway, request_id) < 2
+
+
+async def test_relay_unreachable_engine_is_502(gateway: RunningGateway) -> None:
+    async with gateway.client() as client:
+        response = await client.post("/v1/chat/completions", json=chat_body("x", model="unreachable"))
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "upstream_unreachable"
+
+
+async def test_relay_many_concurrent_streams_each_get_their_text(gateway: RunningGateway) -> None:
+    async with gateway.client() as client:
+        results = await asyncio.gather(
+            *(stream_chat(client, chat_body(f"message {n} !tokens 20 !gap 0.005")) for n in range(30))
+        )
+    assert all(r.done and r.text == " ".join(f"t{i}" for i in range(20)) for r in results)
+    ids = {r.headers["x-request-id"] for r in results}
+    assert len(ids) == 30
+    for request_id in list(ids)[:3]:
+        assert (await usage_row(gateway, request_id)).status_code == 200
+

@@ -1,0 +1,86 @@
+"""Start a real gateway in the test's event loop and talk to it."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from pydantic import SecretStr
+
+from gpuchat.core.config import Settings
+from gpuchat.core.db import session_scope
+from gpuchat.core.state import AppState
+from gpuchat.db.repositories import users
+from gpuchat.main import create_app
+
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "admin-password-for-tests"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningGateway:
+    url: str
+    state: AppState
+    api_key: str
+    backend: str
+
+    def client(self, key: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {key or self.api_key}"}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30, **kwargs)
+
+    async def upstream_url(self, profile: str = "fake") -> str:
+        upstream = await self.state.engines.ensure_ready(profile)
+        return upstream.base_url.removesuffix("/v1")
+
+    async def new_key(self, email: str, *, name: str = "test") -> str:
+        async with session_scope(self.state.sessions) as session:
+            user = await users.get_user_by_email(session, email)
+            if user is None:
+                user = await users.create_user(session, email, "password-123456", admin=False)
+            _, secret = await users.create_api_key(session, user, name)
+        return secret
+
+
+@asynccontextmanager
+async def start_gateway(*, data_dir: Path, database_url: str, profiles: Path) -> AsyncIterator[RunningGateway]:
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        profiles=profiles,
+        admin_email=ADMIN_EMAIL,
+        admin_password=SecretStr(ADMIN_PASSWORD),
+        log_level="INFO",
+    )
+    app = create_app(settings)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, loop="none", lifespan="on", log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    state: AppState = app.state.gpuchat
+    await state.engines.ensure_ready("default")
+    backend = "postgres" if database_url.startswith("postgresql") else "sqlite"
+    running = RunningGateway(f"http://127.0.0.1:{port}", state, "", backend)
+    running.api_key = await running.new_key(ADMIN_EMAIL, name="tests")
+    try:
+        yield running
+    finally:
+        server.should_exit = True
+        await task
