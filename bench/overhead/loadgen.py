@@ -8,6 +8,7 @@ byte count of the token marker (to prove every token arrived) and a check for `[
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import resource
 import time
@@ -15,7 +16,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import aiohttp
-
 from stack import ProcTree
 
 # First frame whose delta carries non-empty content; tolerant of re-serialised spacing.
@@ -56,8 +56,9 @@ class CellResult:
     client_cpu_s: float = 0.0
 
 
-async def one_stream(t: Target, body: bytes, headers: dict[str, str],
-                     expect_tokens: int) -> StreamResult:
+async def one_stream(
+    t: Target, body: bytes, headers: dict[str, str], expect_tokens: int
+) -> StreamResult:
     start = time.perf_counter()
     ttft = None
     tokens = 0
@@ -75,7 +76,7 @@ async def one_stream(t: Target, body: bytes, headers: dict[str, str],
                 tokens += buf.count(TOKEN_MARK)
                 if not done and DONE in buf:
                     done = True
-                prev = buf[-(len(TOKEN_MARK) - 1):]
+                prev = buf[-(len(TOKEN_MARK) - 1) :]
     except (aiohttp.ClientError, TimeoutError) as exc:
         return StreamResult(False, error=type(exc).__name__)
     if ttft is None:
@@ -92,32 +93,36 @@ def _client_cpu_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-async def _sample_rss(tree: ProcTree, pids: list[int], peak: list[int],
-                      stop: asyncio.Event) -> None:
+async def _sample_rss(
+    tree: ProcTree, pids: list[int], peak: list[int], stop: asyncio.Event
+) -> None:
     while not stop.is_set():
         peak[0] = max(peak[0], tree.rss_kib(pids))
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), RSS_SAMPLE_S)
-        except TimeoutError:
-            pass
 
 
-async def run_cell(t: Target, streams: int, duration_s: float, body: bytes,
-                   headers: dict[str, str], expect_tokens: int, upstream: ProcTree,
-                   rnd: int) -> CellResult:
+async def run_cell(
+    t: Target,
+    streams: int,
+    duration_s: float,
+    body: bytes,
+    headers: dict[str, str],
+    expect_tokens: int,
+    upstream: ProcTree,
+    rnd: int,
+) -> CellResult:
     """One cell: warm every connection, then `streams` workers loop for `duration_s`."""
     cell = CellResult(t.key, streams, rnd)
     # One unrecorded stream per worker first, so every worker holds a warm connection
     # (servers differ in how long they keep an idle one, e.g. uvicorn's 5 s).
-    await asyncio.gather(*(one_stream(t, body, headers, expect_tokens)
-                           for _ in range(streams)))
+    await asyncio.gather(*(one_stream(t, body, headers, expect_tokens) for _ in range(streams)))
     up_pids = upstream.pids()
     proxy_pids = t.tree.pids() if t.tree else []
-    up0, cl0 = upstream.cpu_s(up_pids), _client_cpu_s()
-    px0 = t.tree.cpu_s(proxy_pids) if t.tree else 0.0
+    up0, cl0 = upstream.cpu_snapshot(up_pids), _client_cpu_s()
+    px0 = t.tree.cpu_snapshot(proxy_pids) if t.tree else None
     stop, peak = asyncio.Event(), [0]
-    sampler = (asyncio.ensure_future(_sample_rss(t.tree, proxy_pids, peak, stop))
-               if t.tree else None)
+    sampler = asyncio.ensure_future(_sample_rss(t.tree, proxy_pids, peak, stop)) if t.tree else None
     start = time.perf_counter()
     deadline = start + duration_s
 
@@ -137,9 +142,9 @@ async def run_cell(t: Target, streams: int, duration_s: float, body: bytes,
     stop.set()
     if sampler is not None:
         await sampler
-    cell.upstream_cpu_s = upstream.cpu_s(up_pids) - up0
+    cell.upstream_cpu_s = ProcTree.cpu_delta_s(up0, upstream.cpu_snapshot(up_pids))
     cell.client_cpu_s = _client_cpu_s() - cl0
-    if t.tree:
-        cell.proxy_cpu_s = t.tree.cpu_s(proxy_pids) - px0
+    if t.tree and px0 is not None:
+        cell.proxy_cpu_s = ProcTree.cpu_delta_s(px0, t.tree.cpu_snapshot(proxy_pids))
         cell.proxy_peak_rss_kib = peak[0]
     return cell

@@ -12,8 +12,12 @@ from loadgen import CellResult
 LABELS = {"direct": "direct (A)", "gateway": "gpuchat (B)", "nginx": "nginx (C)"}
 # DESIGN.md §12 and the benchmark brief; checked against the gateway (B) rows.
 TARGETS = {
-    "rel_10": 0.97, "rel_50": 0.95, "ttft_p50_add_1_ms": 2.0, "ttft_p99_add_50_ms": 25.0,
-    "cpu_ms_per_stream": 3.0, "rss_mib": 120.0,
+    "rel_10": 0.97,
+    "rel_50": 0.95,
+    "ttft_p50_add_1_ms": 2.0,
+    "ttft_p99_add_50_ms": 25.0,
+    "cpu_ms_per_stream": 3.0,
+    "rss_mib": 120.0,
 }
 
 
@@ -50,31 +54,45 @@ def summarise(cells: list[CellResult]) -> list[dict[str, Any]]:
             for c in mine:
                 errors.update(c.errors)
             row: dict[str, Any] = {
-                "streams": level, "target": key, "rounds": len(mine),
-                "completed": completed, "errors": dict(errors),
+                "streams": level,
+                "target": key,
+                "rounds": len(mine),
+                "completed": completed,
+                "errors": dict(errors),
                 "streams_per_s": round(completed / elapsed, 2) if elapsed else None,
-                "ttft_p50_ms": _ms(pct(ttft, 0.50)), "ttft_p99_ms": _ms(pct(ttft, 0.99)),
+                "ttft_p50_ms": _ms(pct(ttft, 0.50)),
+                "ttft_p99_ms": _ms(pct(ttft, 0.99)),
                 "ttft_max_ms": _ms(max(ttft) if ttft else None),
                 "client_cpu_pct": round(100 * sum(c.client_cpu_s for c in mine) / elapsed, 1),
                 "upstream_cpu_pct": round(100 * sum(c.upstream_cpu_s for c in mine) / elapsed, 1),
                 "round_rel": [
-                    round((c.completed / c.elapsed_s)
-                          / (by_round_direct[c.round].completed / by_round_direct[c.round].elapsed_s), 3)
-                    for c in mine if c.round in by_round_direct and by_round_direct[c.round].completed
+                    round(
+                        (c.completed / c.elapsed_s)
+                        / (by_round_direct[c.round].completed / by_round_direct[c.round].elapsed_s),
+                        3,
+                    )
+                    for c in mine
+                    if c.round in by_round_direct and by_round_direct[c.round].completed
                 ],
             }
             if mine[0].proxy_cpu_s is not None:
                 cpu = sum(c.proxy_cpu_s or 0.0 for c in mine)
-                row["proxy_cpu_ms_per_stream"] = round(1e3 * cpu / completed, 3) if completed else None
+                row["proxy_cpu_ms_per_stream"] = (
+                    round(1e3 * cpu / completed, 3) if completed else None
+                )
                 row["proxy_cpu_pct"] = round(100 * cpu / elapsed, 1)
                 row["proxy_peak_rss_mib"] = round(
-                    max(c.proxy_peak_rss_kib or 0 for c in mine) / 1024, 1)
+                    max(c.proxy_peak_rss_kib or 0 for c in mine) / 1024, 1
+                )
             if key == "direct":
                 direct_row = row
             elif direct_row is not None:
                 d = direct_row
-                row["rel_direct"] = (round(row["streams_per_s"] / d["streams_per_s"], 3)
-                                     if d["streams_per_s"] else None)
+                row["rel_direct"] = (
+                    round(row["streams_per_s"] / d["streams_per_s"], 3)
+                    if d["streams_per_s"]
+                    else None
+                )
                 for p in ("p50", "p99"):
                     a, b = row[f"ttft_{p}_ms"], d[f"ttft_{p}_ms"]
                     row[f"ttft_{p}_added_ms"] = None if a is None or b is None else round(a - b, 3)
@@ -82,8 +100,9 @@ def summarise(cells: list[CellResult]) -> list[dict[str, Any]]:
     return rows
 
 
-def check_targets(rows: list[dict[str, Any]], idle_hwm: tuple[int | None, int | None]
-                  ) -> list[dict[str, Any]]:
+def check_targets(
+    rows: list[dict[str, Any]], idle_hwm: tuple[int | None, int | None]
+) -> list[dict[str, Any]]:
     gw = {r["streams"]: r for r in rows if r["target"] == "gateway"}
     if not gw:
         return []
@@ -93,16 +112,41 @@ def check_targets(rows: list[dict[str, Any]], idle_hwm: tuple[int | None, int | 
         ok = None if value is None else (value >= limit if higher_is_better else value <= limit)
         checks.append({"target": name, "value": value, "limit": limit, "ok": ok})
 
-    add("streams/s vs direct at 10 streams", gw.get(10, {}).get("rel_direct"), TARGETS["rel_10"], True)
-    add("streams/s vs direct at 50 streams", gw.get(50, {}).get("rel_direct"), TARGETS["rel_50"], True)
-    add("added TTFT p50 at 1 stream (ms)", gw.get(1, {}).get("ttft_p50_added_ms"),
-        TARGETS["ttft_p50_add_1_ms"], False)
-    add("added TTFT p99 at 50 streams (ms)", gw.get(50, {}).get("ttft_p99_added_ms"),
-        TARGETS["ttft_p99_add_50_ms"], False)
-    cpu = [r["proxy_cpu_ms_per_stream"] for lvl, r in gw.items()
-           if lvl <= 50 and r.get("proxy_cpu_ms_per_stream") is not None]
-    add("gateway CPU per stream, worst of levels <= 50 (ms)", max(cpu) if cpu else None,
-        TARGETS["cpu_ms_per_stream"], False)
+    add(
+        "streams/s vs direct at 10 streams",
+        gw.get(10, {}).get("rel_direct"),
+        TARGETS["rel_10"],
+        True,
+    )
+    add(
+        "streams/s vs direct at 50 streams",
+        gw.get(50, {}).get("rel_direct"),
+        TARGETS["rel_50"],
+        True,
+    )
+    add(
+        "added TTFT p50 at 1 stream (ms)",
+        gw.get(1, {}).get("ttft_p50_added_ms"),
+        TARGETS["ttft_p50_add_1_ms"],
+        False,
+    )
+    add(
+        "added TTFT p99 at 50 streams (ms)",
+        gw.get(50, {}).get("ttft_p99_added_ms"),
+        TARGETS["ttft_p99_add_50_ms"],
+        False,
+    )
+    cpu = [
+        r["proxy_cpu_ms_per_stream"]
+        for lvl, r in gw.items()
+        if lvl <= 50 and r.get("proxy_cpu_ms_per_stream") is not None
+    ]
+    add(
+        "gateway CPU per stream, worst of levels <= 50 (ms)",
+        max(cpu) if cpu else None,
+        TARGETS["cpu_ms_per_stream"],
+        False,
+    )
     peak = max((r.get("proxy_peak_rss_mib") or 0 for r in gw.values()), default=None)
     hwm = idle_hwm[1]
     if hwm:
@@ -111,9 +155,15 @@ def check_targets(rows: list[dict[str, Any]], idle_hwm: tuple[int | None, int | 
     return checks
 
 
-def build(args: argparse.Namespace, raw: dict[str, Any], notes: list[str],
-          machine: dict[str, Any], started: dt.datetime, load_before: list[float],
-          load_after: list[float]) -> dict[str, Any]:
+def build(
+    args: argparse.Namespace,
+    raw: dict[str, Any],
+    notes: list[str],
+    machine: dict[str, Any],
+    started: dt.datetime,
+    load_before: list[float],
+    load_after: list[float],
+) -> dict[str, Any]:
     cells: list[CellResult] = raw["cells"]
     rows = summarise(cells)
     idle, hwm = raw.get("gateway_idle_rss_kib"), raw.get("gateway_hwm_kib")
@@ -121,33 +171,46 @@ def build(args: argparse.Namespace, raw: dict[str, Any], notes: list[str],
         "benchmark": "gateway-overhead",
         "started": started.isoformat(timespec="seconds"),
         "config": {
-            "levels": args.levels, "rounds": args.rounds, "duration_s": args.duration,
-            "tokens": args.tokens, "gap_ms": args.gap_ms,
+            "levels": args.levels,
+            "rounds": args.rounds,
+            "duration_s": args.duration,
+            "tokens": args.tokens,
+            "gap_ms": args.gap_ms,
             "first_token_delay_ms": args.first_token_delay_ms,
-            "nginx_workers": args.nginx_workers, "targets": args.targets,
+            "nginx_workers": args.nginx_workers,
+            "targets": args.targets,
         },
         "machine": machine,
-        "loadavg_before": load_before, "loadavg_after": load_after,
+        "loadavg_before": load_before,
+        "loadavg_after": load_after,
         "notes": notes,
         "gateway_idle_rss_mib": round(idle / 1024, 1) if idle else None,
         "gateway_vmhwm_mib": round(hwm / 1024, 1) if hwm else None,
         "summary": rows,
         "targets": check_targets(rows, (idle, hwm)),
-        "cells": [{
-            "streams": c.streams, "round": c.round, "target": c.target,
-            "elapsed_s": round(c.elapsed_s, 4), "completed": c.completed,
-            "errors": dict(c.errors), "proxy_cpu_s": c.proxy_cpu_s,
-            "proxy_peak_rss_kib": c.proxy_peak_rss_kib,
-            "upstream_cpu_s": round(c.upstream_cpu_s, 3), "client_cpu_s": round(c.client_cpu_s, 3),
-            "ttft_ms": [round(x * 1e3, 3) for x in c.ttft_s],
-        } for c in cells],
+        "cells": [
+            {
+                "streams": c.streams,
+                "round": c.round,
+                "target": c.target,
+                "elapsed_s": round(c.elapsed_s, 4),
+                "completed": c.completed,
+                "errors": dict(c.errors),
+                "proxy_cpu_s": c.proxy_cpu_s,
+                "proxy_peak_rss_kib": c.proxy_peak_rss_kib,
+                "upstream_cpu_s": round(c.upstream_cpu_s, 3),
+                "client_cpu_s": round(c.client_cpu_s, 3),
+                "ttft_ms": [round(x * 1e3, 3) for x in c.ttft_s],
+            }
+            for c in cells
+        ],
     }
 
 
 def _f(x: float | None, fmt: str = "{:.2f}", signed: bool = False) -> str:
     if x is None:
         return "–"
-    return (("+" if signed and x >= 0 else "") + fmt.format(x))
+    return ("+" if signed and x >= 0 else "") + fmt.format(x)
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -168,14 +231,20 @@ def markdown(result: dict[str, Any]) -> str:
     for r in result["summary"]:
         out.append(
             f"| {r['streams']} | {LABELS[r['target']]} | {_f(r['streams_per_s'], '{:.1f}')} "
-            f"| {_f(r.get('rel_direct'), '{:.3f}')} | {_f(r['ttft_p50_ms'])} | {_f(r['ttft_p99_ms'])} "
+            f"| {_f(r.get('rel_direct'), '{:.3f}')} "
+            f"| {_f(r['ttft_p50_ms'])} | {_f(r['ttft_p99_ms'])} "
             f"| {_f(r.get('ttft_p50_added_ms'), signed=True)} "
             f"| {_f(r.get('ttft_p99_added_ms'), signed=True)} "
-            f"| {_f(r.get('proxy_cpu_ms_per_stream'))} | {_f(r.get('proxy_peak_rss_mib'), '{:.1f}')} "
-            f"| {_f(r['client_cpu_pct'], '{:.0f}')} | {sum(r['errors'].values())} |")
+            f"| {_f(r.get('proxy_cpu_ms_per_stream'))} "
+            f"| {_f(r.get('proxy_peak_rss_mib'), '{:.1f}')} "
+            f"| {_f(r['client_cpu_pct'], '{:.0f}')} | {sum(r['errors'].values())} |"
+        )
     if result.get("gateway_idle_rss_mib"):
-        out += ["", f"gpuchat RSS at idle {result['gateway_idle_rss_mib']} MiB, "
-                    f"VmHWM at end {result['gateway_vmhwm_mib']} MiB"]
+        out += [
+            "",
+            f"gpuchat RSS at idle {result['gateway_idle_rss_mib']} MiB, "
+            f"VmHWM at end {result['gateway_vmhwm_mib']} MiB",
+        ]
     if result["targets"]:
         out += ["", "| target (gpuchat) | measured | limit | met |", "|---|---:|---:|---|"]
         for c in result["targets"]:

@@ -26,7 +26,6 @@ from typing import Any
 
 import aiohttp
 import orjson
-
 import report
 import stack
 from loadgen import CellResult, Target, one_stream, run_cell
@@ -36,23 +35,42 @@ REPO = Path(__file__).resolve().parents[2]
 
 def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--levels", default="1,10,50,200",
-                    help="concurrent streams per cell, comma separated (default 1,10,50,200)")
+    ap.add_argument(
+        "--levels",
+        default="1,10,50,200",
+        help="concurrent streams per cell, comma separated (default 1,10,50,200)",
+    )
     ap.add_argument("--rounds", type=int, default=3, help="A B C rounds per level (default 3)")
     ap.add_argument("--duration", type=float, default=4.0, help="seconds per cell (default 4)")
     ap.add_argument("--tokens", type=int, default=64, help="content chunks per stream")
     ap.add_argument("--gap-ms", type=float, default=5.0, help="upstream pause between tokens")
     ap.add_argument("--first-token-delay-ms", type=float, default=0.0)
-    ap.add_argument("--targets", default="direct,gateway,nginx",
-                    help="which of direct,gateway,nginx to run (default all three)")
-    ap.add_argument("--nginx-workers", default="1",
-                    help="nginx worker_processes (default 1, like the one gateway process)")
-    ap.add_argument("--gateway-url", help="bench an already running gateway instead "
-                    "(e.g. one under a profiler); needs --gateway-key, uses --upstream-port")
+    ap.add_argument(
+        "--targets",
+        default="direct,gateway,nginx",
+        help="which of direct,gateway,nginx to run (default all three)",
+    )
+    ap.add_argument(
+        "--nginx-workers",
+        default="1",
+        help="nginx worker_processes (default 1, like the one gateway process)",
+    )
+    ap.add_argument(
+        "--gateway-url",
+        help="bench an already running gateway instead "
+        "(e.g. one under a profiler); needs --gateway-key, uses --upstream-port",
+    )
     ap.add_argument("--gateway-key", help="API key for --gateway-url")
     ap.add_argument("--gateway-pid", type=int, help="pid of the --gateway-url process (CPU/RSS)")
+    ap.add_argument(
+        "--gateway-cprofile",
+        type=Path,
+        help="run the gateway under cProfile and write its stats here (slows it: for hot spots)",
+    )
     ap.add_argument("--upstream-port", type=int, help="fixed port for the synthetic upstream")
-    ap.add_argument("--out", type=Path, help="JSON path (default bench/results/overhead-<date>.json)")
+    ap.add_argument(
+        "--out", type=Path, help="JSON path (default bench/results/overhead-<date>.json)"
+    )
     args = ap.parse_args()
     args.levels = [int(x) for x in args.levels.split(",") if x.strip()]
     args.targets = [x.strip() for x in args.targets.split(",") if x.strip()]
@@ -71,10 +89,22 @@ def machine_info() -> dict[str, Any]:
             return ""
         return out.stdout or out.stderr  # nginx -v writes to stderr
 
-    model = next((ln.split(":", 1)[1].strip() for ln in run("lscpu").splitlines()
-                  if ln.startswith("Model name")), platform.processor())
-    mem_kib = next((int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines()
-                    if ln.startswith("MemTotal")), 0)
+    model = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in run("lscpu").splitlines()
+            if ln.startswith("Model name")
+        ),
+        platform.processor(),
+    )
+    mem_kib = next(
+        (
+            int(ln.split()[1])
+            for ln in Path("/proc/meminfo").read_text().splitlines()
+            if ln.startswith("MemTotal")
+        ),
+        0,
+    )
     nginx = stack.nginx_binary()
     return {
         "cpu_model": model,
@@ -92,8 +122,9 @@ def loadavg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
-async def probe(t: Target, body: bytes, headers: dict[str, str], tokens: int,
-                timeout_s: float = 60) -> None:
+async def probe(
+    t: Target, body: bytes, headers: dict[str, str], tokens: int, timeout_s: float = 60
+) -> None:
     """One good stream end to end, or the reason it failed."""
     deadline, last = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
@@ -105,31 +136,42 @@ async def probe(t: Target, body: bytes, headers: dict[str, str], tokens: int,
     raise RuntimeError(f"{t.label}: no good stream within {timeout_s:.0f}s (last: {last})")
 
 
-async def bench(args: argparse.Namespace, targets: list[Target], upstream: stack.ProcTree,
-                gw_idle_rss: int | None) -> dict[str, Any]:
-    body = orjson.dumps({
-        "model": "bench", "stream": True, "stream_options": {"include_usage": True},
-        "max_tokens": args.tokens,
-        "messages": [{"role": "user", "content": "Write a short note about benchmarks."}],
-    })
+async def bench(
+    args: argparse.Namespace,
+    targets: list[Target],
+    upstream: stack.ProcTree,
+    gw_idle_rss: int | None,
+) -> dict[str, Any]:
+    body = orjson.dumps(
+        {
+            "model": "bench",
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": args.tokens,
+            "messages": [{"role": "user", "content": "Write a short note about benchmarks."}],
+        }
+    )
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {args.key}"}
     for t in targets:
         await probe(t, body, headers, args.tokens)
     # Warm-up, not recorded: first-request paths, pools, caches.
     for t in targets:
-        await run_cell(t, min(max(args.levels), 50), 1.0, body, headers, args.tokens,
-                       upstream, -1)
+        await run_cell(t, min(max(args.levels), 50), 1.0, body, headers, args.tokens, upstream, -1)
     cells: list[CellResult] = []
     for level in args.levels:
         for rnd in range(args.rounds):
             for t in targets:
-                cell = await run_cell(t, level, args.duration, body, headers, args.tokens,
-                                      upstream, rnd)
+                cell = await run_cell(
+                    t, level, args.duration, body, headers, args.tokens, upstream, rnd
+                )
                 cells.append(cell)
-                print(f"  {level:>4} streams  round {rnd + 1}/{args.rounds}  {t.label:<8}"
-                      f" {cell.completed / cell.elapsed_s:7.1f} streams/s"
-                      + (f"  errors {dict(cell.errors)}" if cell.errors else ""),
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  {level:>4} streams  round {rnd + 1}/{args.rounds}  {t.label:<8}"
+                    f" {cell.completed / cell.elapsed_s:7.1f} streams/s"
+                    + (f"  errors {dict(cell.errors)}" if cell.errors else ""),
+                    file=sys.stderr,
+                    flush=True,
+                )
     gw = next((t for t in targets if t.key == "gateway"), None)
     return {
         "cells": cells,
@@ -141,12 +183,15 @@ async def bench(args: argparse.Namespace, targets: list[Target], upstream: stack
 async def main_async(args: argparse.Namespace, work: Path, notes: list[str]) -> dict[str, Any]:
     children: list[stack.Child] = []
     try:
-        up_child, up_port = stack.start_upstream(
-            work, args.tokens, args.gap_ms, args.first_token_delay_ms) \
-            if not args.upstream_port else _fixed_upstream(work, args)
+        up_child, up_port = (
+            stack.start_upstream(work, args.tokens, args.gap_ms, args.first_token_delay_ms)
+            if not args.upstream_port
+            else _fixed_upstream(work, args)
+        )
         children.append(up_child)
         urls: dict[str, tuple[str, stack.ProcTree | None]] = {
-            "direct": (f"http://127.0.0.1:{up_port}/v1/chat/completions", None)}
+            "direct": (f"http://127.0.0.1:{up_port}/v1/chat/completions", None)
+        }
         args.key = "sk-bench-direct"
         gw_idle_rss = None
         if "nginx" in args.targets:
@@ -155,8 +200,9 @@ async def main_async(args: argparse.Namespace, work: Path, notes: list[str]) -> 
                 children.append(nginx)
                 urls["nginx"] = (f"http://127.0.0.1:{nport}/v1/chat/completions", nginx.tree)
             except FileNotFoundError:
-                notes.append("nginx not installed: column C skipped "
-                             "(apt-get install -y nginx to enable it)")
+                notes.append(
+                    "nginx not installed: column C skipped (apt-get install -y nginx to enable it)"
+                )
         if "gateway" in args.targets:
             if args.gateway_url:
                 tree = stack.ProcTree(args.gateway_pid) if args.gateway_pid else None
@@ -166,10 +212,9 @@ async def main_async(args: argparse.Namespace, work: Path, notes: list[str]) -> 
             elif (binary := stack.gpuchat_binary()) is None:
                 notes.append("gpuchat CLI (serve, users, keys) not available: gateway skipped")
             else:
-                gw = stack.start_gateway(binary, work, up_port)
+                gw = stack.start_gateway(binary, work, up_port, args.gateway_cprofile)
                 children.append(gw.child)
-                urls["gateway"] = (f"http://127.0.0.1:{gw.port}/v1/chat/completions",
-                                   gw.child.tree)
+                urls["gateway"] = (f"http://127.0.0.1:{gw.port}/v1/chat/completions", gw.child.tree)
                 args.key = gw.key
         if args.gateway_url is None and "gateway" in urls and urls["gateway"][1] is not None:
             gw_idle_rss = urls["gateway"][1].rss_kib()
@@ -182,7 +227,8 @@ async def main_async(args: argparse.Namespace, work: Path, notes: list[str]) -> 
                 session = aiohttp.ClientSession(
                     connector=aiohttp.TCPConnector(limit=connector_limit, keepalive_timeout=300),
                     timeout=aiohttp.ClientTimeout(total=60, sock_connect=10),
-                    auto_decompress=False)
+                    auto_decompress=False,
+                )
                 targets.append(Target(k, labels[k], urls[k][0], session, urls[k][1]))
             up_tree = up_child.tree
             return await bench(args, targets, up_tree, gw_idle_rss)
@@ -195,10 +241,22 @@ async def main_async(args: argparse.Namespace, work: Path, notes: list[str]) -> 
 
 
 def _fixed_upstream(work: Path, args: argparse.Namespace) -> tuple[stack.Child, int]:
-    child = stack.spawn("upstream", [
-        sys.executable, str(stack.HERE / "upstream.py"), "--port", str(args.upstream_port),
-        "--tokens", str(args.tokens), "--gap-ms", str(args.gap_ms),
-        "--first-token-delay-ms", str(args.first_token_delay_ms)], work)
+    child = stack.spawn(
+        "upstream",
+        [
+            sys.executable,
+            str(stack.HERE / "upstream.py"),
+            "--port",
+            str(args.upstream_port),
+            "--tokens",
+            str(args.tokens),
+            "--gap-ms",
+            str(args.gap_ms),
+            "--first-token-delay-ms",
+            str(args.first_token_delay_ms),
+        ],
+        work,
+    )
     if not stack.wait_http(f"http://127.0.0.1:{args.upstream_port}/health", 15, child.proc):
         child.stop()
         raise RuntimeError(f"upstream did not start:\n{stack.tail(child.log)}")
@@ -215,12 +273,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="gpuchat-bench-") as tmp:
         try:
             import uvloop
+
             runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
             notes.append("load generator on uvloop")
         except ImportError:
             runner = asyncio.Runner()
         with runner:
-            raw = runner.run(main_async(args, Path(tmp), notes))
+            try:
+                raw = runner.run(main_async(args, Path(tmp), notes))
+            except RuntimeError as exc:  # a component that would not start: say which, stop
+                print(f"bench-overhead: {exc}", file=sys.stderr)
+                return 2
     result = report.build(args, raw, notes, machine_info(), started, load_before, loadavg())
     out = args.out or REPO / "bench" / "results" / f"overhead-{started:%Y-%m-%d}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

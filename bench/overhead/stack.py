@@ -72,7 +72,8 @@ class ProcTree:
                 continue
             ppid = int(stat[stat.rfind(b")") + 2 :].split()[1])
             children.setdefault(ppid, []).append(int(entry.name))
-        out, todo = [], [self.root]
+        out: list[int] = []
+        todo = [self.root]
         while todo and len(out) < 1024:
             pid = todo.pop()
             out.append(pid)
@@ -80,14 +81,30 @@ class ProcTree:
         return out
 
     @staticmethod
-    def _cpu_s(pid: int) -> float:
+    def _stat_cpu_s(pid: int) -> float:
         try:
             with open(f"/proc/{pid}/stat", "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
         except OSError:
             return 0.0
-        # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+        # fields[0] is field 3 (state); utime and stime are fields 14 and 15, in clock ticks.
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    @staticmethod
+    def _task_runtime_ns(pid: int) -> dict[int, int]:
+        """On-CPU nanoseconds of every live thread (schedstat), keyed by thread id."""
+        out: dict[int, int] = {}
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return out
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
+                    out[int(tid)] = int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+        return out
 
     @staticmethod
     def _status_kib(pid: int, key: bytes) -> int:
@@ -100,8 +117,28 @@ class ProcTree:
             pass
         return 0
 
-    def cpu_s(self, pids: list[int] | None = None) -> float:
-        return sum(self._cpu_s(p) for p in (pids or self.pids()))
+    def cpu_snapshot(self, pids: list[int]) -> tuple[dict[int, int], float]:
+        """(per-thread schedstat ns, utime+stime s) for the given processes."""
+        threads: dict[int, int] = {}
+        for p in pids:
+            threads.update(self._task_runtime_ns(p))
+        return threads, sum(self._stat_cpu_s(p) for p in pids)
+
+    @staticmethod
+    def cpu_delta_s(
+        before: tuple[dict[int, int], float], after: tuple[dict[int, int], float]
+    ) -> float:
+        """CPU seconds between two snapshots.
+
+        schedstat has nanosecond resolution (utime+stime only 1/CLK_TCK, 10 ms), but a thread
+        that exited in between takes its time with it; utime+stime keeps that time. Use the
+        precise figure unless the coarse one shows more than its rounding can explain.
+        """
+        t0, t1 = before[0], after[0]
+        precise = sum(ns - t0.get(tid, 0) for tid, ns in t1.items()) / 1e9
+        coarse = after[1] - before[1]
+        slack = 2 * (len(t0) + len(t1)) / CLK_TCK
+        return coarse if coarse - precise > slack else precise
 
     def rss_kib(self, pids: list[int] | None = None) -> int:
         return sum(self._status_kib(p, b"VmRSS:") for p in (pids or self.pids()))
@@ -139,16 +176,35 @@ def spawn(name: str, cmd: list[str], workdir: Path, env: dict[str, str] | None =
     log = workdir / f"{name}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=workdir, env=env, start_new_session=True)
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=workdir,
+            env=env,
+            start_new_session=True,
+        )
     return Child(name, proc, log)
 
 
 def start_upstream(workdir: Path, tokens: int, gap_ms: float, first_ms: float) -> tuple[Child, int]:
     port = free_port()
-    child = spawn("upstream", [
-        sys.executable, str(HERE / "upstream.py"), "--port", str(port), "--tokens", str(tokens),
-        "--gap-ms", str(gap_ms), "--first-token-delay-ms", str(first_ms)], workdir)
+    child = spawn(
+        "upstream",
+        [
+            sys.executable,
+            str(HERE / "upstream.py"),
+            "--port",
+            str(port),
+            "--tokens",
+            str(tokens),
+            "--gap-ms",
+            str(gap_ms),
+            "--first-token-delay-ms",
+            str(first_ms),
+        ],
+        workdir,
+    )
     if not wait_http(f"http://127.0.0.1:{port}/health", 15, child.proc):
         child.stop()
         raise RuntimeError(f"upstream did not start:\n{tail(child.log)}")
@@ -194,7 +250,8 @@ http {{
 
 def nginx_binary() -> str | None:
     return shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+    )
 
 
 def start_nginx(workdir: Path, upstream_port: int, workers: str) -> tuple[Child, int]:
@@ -206,8 +263,9 @@ def start_nginx(workdir: Path, upstream_port: int, workers: str) -> tuple[Child,
     ndir.chmod(0o755)  # workers run as an unprivileged user when started by root
     port = free_port()
     conf = ndir / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(
-        dir=ndir, port=port, upstream_port=upstream_port, workers=workers))
+    conf.write_text(
+        NGINX_CONF.format(dir=ndir, port=port, upstream_port=upstream_port, workers=workers)
+    )
     child = spawn("nginx", [binary, "-p", str(ndir), "-c", str(conf)], workdir)
     if not wait_http(f"http://127.0.0.1:{port}/health", 15, child.proc):
         child.stop()
@@ -238,7 +296,9 @@ class Gateway:
     key: str
 
 
-def start_gateway(binary: Path, workdir: Path, upstream_port: int) -> Gateway:
+def start_gateway(
+    binary: Path, workdir: Path, upstream_port: int, cprofile_out: Path | None = None
+) -> Gateway:
     gdir = workdir / "gateway"
     gdir.mkdir()
     profiles = gdir / "profiles.yaml"
@@ -246,32 +306,50 @@ def start_gateway(binary: Path, workdir: Path, upstream_port: int) -> Gateway:
         "default: synth\nprofiles:\n  - name: synth\n    aliases: [bench]\n"
         "    engine: external\n"
         f'    urls: ["http://127.0.0.1:{upstream_port}/v1"]\n'
-        "    max_concurrency: 1000\n")
+        "    max_concurrency: 1000\n"
+    )
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GPUCHAT_")}
-    env.update({
-        "GPUCHAT_PROFILES": str(profiles),
-        "GPUCHAT_DATA_DIR": str(gdir / "data"),
-        "GPUCHAT_DATABASE_URL": f"sqlite+aiosqlite:///{gdir / 'bench.db'}",
-        "GPUCHAT_PORT": str(port),
-        "GPUCHAT_LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "GPUCHAT_PROFILES": str(profiles),
+            "GPUCHAT_DATA_DIR": str(gdir / "data"),
+            "GPUCHAT_DATABASE_URL": f"sqlite+aiosqlite:///{gdir / 'bench.db'}",
+            "GPUCHAT_PORT": str(port),
+            "GPUCHAT_LOG_LEVEL": "WARNING",
+        }
+    )
 
     def cli(*args: str, stdin: str | None = None) -> str:
-        out = subprocess.run([str(binary), *args], input=stdin, capture_output=True, text=True,
-                             cwd=gdir, env=env, timeout=120)
+        out = subprocess.run(
+            [str(binary), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=gdir,
+            env=env,
+            timeout=120,
+        )
         if out.returncode != 0:
-            raise RuntimeError(f"gpuchat {' '.join(args)} failed ({out.returncode}):\n"
-                               f"{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+            raise RuntimeError(
+                f"gpuchat {' '.join(args)} failed ({out.returncode}):\n"
+                f"{out.stdout[-2000:]}\n{out.stderr[-2000:]}"
+            )
         return out.stdout
 
     cli("db", "upgrade")
     cli("users", "create", BENCH_EMAIL, "--admin", "--password-stdin", stdin=BENCH_PASSWORD + "\n")
-    lines = [ln.strip() for ln in cli("keys", "create", "--user", BENCH_EMAIL, "--name", "bench")
-             .splitlines() if ln.strip()]
+    lines = [
+        ln.strip()
+        for ln in cli("keys", "create", "--user", BENCH_EMAIL, "--name", "bench").splitlines()
+        if ln.strip()
+    ]
     if not lines:
         raise RuntimeError("gpuchat keys create printed no key")
-    child = spawn("gateway", [str(binary), "serve"], gdir, env)
+    cmd = [str(binary), "serve"]
+    if cprofile_out is not None:
+        cmd = [sys.executable, str(HERE / "cprofile_serve.py"), str(cprofile_out.resolve())]
+    child = spawn("gateway", cmd, gdir, env)
     if not wait_http(f"http://127.0.0.1:{port}/healthz", 60, child.proc):
         child.stop()
         raise RuntimeError(f"gateway did not become healthy:\n{tail(child.log)}")

@@ -26,7 +26,8 @@ from typing import cast
 
 import orjson
 
-TOKEN_TEXT = " tk"  # the load generator counts this marker to check every token arrived
+# The load generator counts this marker to check that every token arrived.
+TOKEN_TEXT = " tk"  # noqa: S105 - not a secret
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
@@ -50,8 +51,13 @@ def _sse(obj: object) -> bytes:
 def _response_head(status: str, content_type: bytes, length: int | None) -> bytes:
     framing = b"Transfer-Encoding: chunked" if length is None else b"Content-Length: %d" % length
     return (
-        b"HTTP/1.1 " + status.encode() + b"\r\nContent-Type: " + content_type + b"\r\n"
-        + framing + b"\r\nCache-Control: no-cache\r\nConnection: keep-alive\r\n\r\n"
+        b"HTTP/1.1 "
+        + status.encode()
+        + b"\r\nContent-Type: "
+        + content_type
+        + b"\r\n"
+        + framing
+        + b"\r\nCache-Control: no-cache\r\nConnection: keep-alive\r\n\r\n"
     )
 
 
@@ -61,7 +67,9 @@ def _json_response(status: str, obj: object) -> bytes:
 
 
 HEALTH = _json_response("200 OK", {"status": "ok"})
-NOT_FOUND = _json_response("404 Not Found", {"error": {"message": "not found", "type": "not_found"}})
+NOT_FOUND = _json_response(
+    "404 Not Found", {"error": {"message": "not found", "type": "not_found"}}
+)
 BAD_REQUEST = _json_response(
     "400 Bad Request", {"error": {"message": "bad request", "type": "invalid_request_error"}}
 )
@@ -74,7 +82,10 @@ class StreamFrames:
 
     def __init__(self, req_id: str, model: str, created: int, n_tokens: int) -> None:
         base = {
-            "id": req_id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "id": req_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
             "system_fingerprint": None,
         }
 
@@ -85,11 +96,19 @@ class StreamFrames:
         self.role = frame({"role": "assistant", "content": ""}, None)
         self.token = frame({"content": TOKEN_TEXT}, None)
         self.finish = frame({}, "length")
-        self.usage = _chunk(_sse({
-            **base, "choices": [],
-            "usage": {"prompt_tokens": 12, "completion_tokens": n_tokens,
-                      "total_tokens": 12 + n_tokens},
-        }))
+        self.usage = _chunk(
+            _sse(
+                {
+                    **base,
+                    "choices": [],
+                    "usage": {
+                        "prompt_tokens": 12,
+                        "completion_tokens": n_tokens,
+                        "total_tokens": 12 + n_tokens,
+                    },
+                }
+            )
+        )
         self.done = _chunk(b"data: [DONE]\n\n") + LAST_CHUNK
 
 
@@ -160,8 +179,17 @@ class UpstreamProtocol(asyncio.Protocol):
         elif method == "GET" and path in ("/health", "/v1/health", "/healthz"):
             self._write_and_next(HEALTH)
         elif method == "GET" and path == "/v1/models":
-            self._write_and_next(_json_response("200 OK", {"object": "list", "data": [
-                {"id": "synth", "object": "model", "created": 0, "owned_by": "bench"}]}))
+            self._write_and_next(
+                _json_response(
+                    "200 OK",
+                    {
+                        "object": "list",
+                        "data": [
+                            {"id": "synth", "object": "model", "created": 0, "owned_by": "bench"}
+                        ],
+                    },
+                )
+            )
         else:
             self._write_and_next(NOT_FOUND)
 
@@ -184,7 +212,8 @@ class UpstreamProtocol(asyncio.Protocol):
             self.busy = True
             frames = StreamFrames(req_id, model, int(time.time()), n)
             self.task = asyncio.get_running_loop().create_task(
-                self._stream(frames, n, include_usage))
+                self._stream(frames, n, include_usage)
+            )
         else:
             self.busy = True
             self.task = asyncio.get_running_loop().create_task(self._complete(req_id, model, n))
@@ -211,13 +240,26 @@ class UpstreamProtocol(asyncio.Protocol):
 
     async def _complete(self, req_id: str, model: str, n: int) -> None:
         await asyncio.sleep(self.pace.first_token_delay_s + self.pace.gap_s * max(n - 1, 0))
-        self._write_and_next(_json_response("200 OK", {
-            "id": req_id, "object": "chat.completion", "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": TOKEN_TEXT * n},
-                         "logprobs": None, "finish_reason": "length"}],
-            "usage": {"prompt_tokens": 12, "completion_tokens": n, "total_tokens": 12 + n},
-        }))
+        self._write_and_next(
+            _json_response(
+                "200 OK",
+                {
+                    "id": req_id,
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": TOKEN_TEXT * n},
+                            "logprobs": None,
+                            "finish_reason": "length",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 12, "completion_tokens": n, "total_tokens": 12 + n},
+                },
+            )
+        )
 
     def _write_and_next(self, data: bytes) -> None:
         if self.transport is not None:
@@ -238,13 +280,17 @@ class UpstreamProtocol(asyncio.Protocol):
 async def serve(host: str, port: int, pace: Pace) -> None:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: UpstreamProtocol(pace), host, port, backlog=4096, reuse_address=True)
+        lambda: UpstreamProtocol(pace), host, port, backlog=4096, reuse_address=True
+    )
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    print(f"upstream listening on http://{host}:{port}/v1 "
-          f"tokens={pace.tokens} gap_ms={pace.gap_s * 1e3:g} "
-          f"first_token_delay_ms={pace.first_token_delay_s * 1e3:g}", flush=True)
+    print(
+        f"upstream listening on http://{host}:{port}/v1 "
+        f"tokens={pace.tokens} gap_ms={pace.gap_s * 1e3:g} "
+        f"first_token_delay_ms={pace.first_token_delay_s * 1e3:g}",
+        flush=True,
+    )
     async with server:
         await stop.wait()
 
@@ -255,8 +301,12 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=9100)
     ap.add_argument("--tokens", type=int, default=64, help="content chunks per stream")
     ap.add_argument("--gap-ms", type=float, default=5.0, help="pause between tokens")
-    ap.add_argument("--first-token-delay-ms", type=float, default=0.0,
-                    help="pause before the first content token (simulated prefill)")
+    ap.add_argument(
+        "--first-token-delay-ms",
+        type=float,
+        default=0.0,
+        help="pause before the first content token (simulated prefill)",
+    )
     args = ap.parse_args()
     pace = Pace(args.tokens, args.gap_ms / 1e3, args.first_token_delay_ms / 1e3)
     try:

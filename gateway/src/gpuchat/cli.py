@@ -23,14 +23,21 @@ from gpuchat.db.repositories import users
 from gpuchat.engines import packaged
 from gpuchat.engines.profiles import ProfilesError, load_profiles
 
-app = typer.Typer(help="gpuchat: a self-hosted chat service for your own GPUs.", no_args_is_help=True)
+app = typer.Typer(
+    help="gpuchat: a self-hosted chat service for your own GPUs.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 profiles_app = typer.Typer(help="Model profiles.", no_args_is_help=True)
 models_app = typer.Typer(help="Packaged models.", no_args_is_help=True)
-for sub, name in [(db_app, "db"), (users_app, "users"), (keys_app, "keys"),
-                  (profiles_app, "profiles"), (models_app, "models")]:
+for sub, name in [
+    (db_app, "db"),
+    (users_app, "users"),
+    (keys_app, "keys"),
+    (profiles_app, "profiles"),
+    (models_app, "models"),
+]:
     app.add_typer(sub, name=name)
 
 T = TypeVar("T")
@@ -101,7 +108,9 @@ def db_upgrade() -> None:
 def users_create(
     email: str,
     admin: Annotated[bool, typer.Option("--admin", help="Make the user an administrator.")] = False,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
 ) -> None:
     """Create a user. Without --password-stdin a password is generated and printed once."""
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else security.new_password()
@@ -157,7 +166,8 @@ def profiles_list() -> None:
     for profile in profiles.profiles:
         marker = "*" if profile.name == default else " "
         aliases = ", ".join(profile.aliases) or "-"
-        typer.echo(f"{marker} {profile.name:<20} {profile.engine.value:<9} {aliases:<30} {profile.model or ', '.join(profile.urls) or ''}")
+        target = profile.model or ", ".join(profile.urls)
+        typer.echo(f"{marker} {profile.name:<20} {profile.engine.value:<9} {aliases:<30} {target}")
 
 
 @models_app.command("install")
@@ -182,7 +192,9 @@ def _install_models(settings: Settings, *, quiet: bool) -> None:
 def models_installed() -> None:
     """Exit 0 when every packaged model is installed and verified."""
     settings = _settings()
-    missing = [n for n in packaged.PACKAGED_MODELS if not packaged.is_installed(n, settings.models_dir)]
+    missing = [
+        n for n in packaged.PACKAGED_MODELS if not packaged.is_installed(n, settings.models_dir)
+    ]
     for name in missing:
         _err(f"{name}: not installed")
     raise typer.Exit(1 if missing else 0)

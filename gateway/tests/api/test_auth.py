@@ -25,7 +25,14 @@ def assert_401(response: object) -> None:
 
 @pytest.mark.parametrize(
     "header",
-    [None, "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer gpc_not-a-real-key", "bearer x y z"],
+    [
+        None,
+        "Bearer",
+        "Bearer  x y",
+        "Basic dXNlcjpwYXNz",
+        "Bearer gpc_not-a-real-key",
+        "bearer x y z",
+    ],
 )
 async def test_auth_missing_or_bad_key_is_401(gateway: RunningGateway, header: str | None) -> None:
     headers = {"Authorization": header} if header is not None else {}
@@ -42,13 +49,17 @@ async def test_auth_revoked_key_is_401(gateway: RunningGateway) -> None:
     async with gateway.client(key) as client:
         assert (await client.get("/v1/models")).status_code == 200
         async with session_scope(gateway.state.sessions) as session:
-            await session.execute(update(ApiKey).where(ApiKey.sha256 == api_key_digest(key)).values(revoked=True))
+            await session.execute(
+                update(ApiKey).where(ApiKey.sha256 == api_key_digest(key)).values(revoked=True)
+            )
         assert_401(await client.get("/v1/models"))
 
 
 async def test_auth_disabled_user_key_is_401(gateway: RunningGateway) -> None:
     key = await gateway.new_key("disabled@example.com")
     async with session_scope(gateway.state.sessions) as session:
-        await session.execute(update(User).where(User.email == "disabled@example.com").values(disabled=True))
+        await session.execute(
+            update(User).where(User.email == "disabled@example.com").values(disabled=True)
+        )
     async with gateway.client(key) as client:
         assert_401(await client.post("/v1/chat/completions", json=chat_body("hi")))

@@ -24,16 +24,36 @@ async def test_models_lists_profiles_by_alias(gateway: RunningGateway) -> None:
         (b"[]", 400, None),
         (b'{"model": "fake"}', 422, "messages"),
         (b'{"model": "fake", "messages": []}', 422, "messages"),
-        (b'{"model": "fake", "messages": [{"role": "wizard", "content": "x"}]}', 422, "messages.0.role"),
-        (b'{"model": "fake", "messages": [{"role": "user", "content": "a\\u0000b"}]}', 422, "messages.0.content"),
+        (
+            b'{"model": "fake", "messages": [{"role": "wizard", "content": "x"}]}',
+            422,
+            "messages.0.role",
+        ),
+        (
+            b'{"model": "fake", "messages": [{"role": "user", "content": "a\\u0000b"}]}',
+            422,
+            "messages.0.content",
+        ),
         (b'{"model": "fake", "messages": [{"role": "user", "content": "x"}], "n": 2}', 422, "n"),
-        (b'{"model": "fake", "messages": [{"role": "user", "content": "x"}], "temperature": 9}', 422, "temperature"),
-        (b'{"model": "fake", "messages": [{"role": "user", "content": "x"}], "best_of": 3}', 400, "best_of"),
+        (
+            b'{"model": "fake", "messages": [{"role": "user", "content": "x"}], "temperature": 9}',
+            422,
+            "temperature",
+        ),
+        (
+            b'{"model": "fake", "messages": [{"role": "user", "content": "x"}], "best_of": 3}',
+            400,
+            "best_of",
+        ),
     ],
 )
-async def test_chat_bad_input_is_4xx_envelope(gateway: RunningGateway, body: bytes, status: int, param: str | None) -> None:
+async def test_chat_bad_input_is_4xx_envelope(
+    gateway: RunningGateway, body: bytes, status: int, param: str | None
+) -> None:
     async with gateway.client() as client:
-        response = await client.post("/v1/chat/completions", content=body, headers={"Content-Type": "application/json"})
+        response = await client.post(
+            "/v1/chat/completions", content=body, headers={"Content-Type": "application/json"}
+        )
     assert response.status_code == status
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error"
@@ -42,7 +62,9 @@ async def test_chat_bad_input_is_4xx_envelope(gateway: RunningGateway, body: byt
 
 async def test_chat_unknown_model_is_404(gateway: RunningGateway) -> None:
     async with gateway.client() as client:
-        response = await client.post("/v1/chat/completions", json=chat_body("x", model="no-such-model"))
+        response = await client.post(
+            "/v1/chat/completions", json=chat_body("x", model="no-such-model")
+        )
     assert response.status_code == 404
     assert response.json()["error"] == {
         "message": "The model 'no-such-model' does not exist",

@@ -9,7 +9,8 @@ streaming `echo: <message>` word by word. Scripts (space-separated, combinable):
     !die 3             stream 3 chunks, then drop the connection
     !stall 2           stream 2 chunks, then go silent (connection kept open)
     !hang              never send the status line
-    !slow 1.5          wait that many seconds before the first chunk
+    !slow 1.5          wait that many seconds before the status line
+    !prefill 1.5       send the status line and role chunk, then wait before the first token
     !tokens 50         stream that many tokens ("t0 t1 ...")
     !gap 0.05          seconds between chunks
     !error-frame 2     stream 2 chunks, then an in-stream error frame and [DONE]
@@ -42,7 +43,17 @@ def parse_script(text: str) -> dict[str, Any]:
     i = 0
     while i < len(words):
         key = words[i].lstrip("!")
-        takes_value = key in {"reject", "fail", "die", "stall", "slow", "tokens", "gap", "error-frame"}
+        takes_value = key in {
+            "reject",
+            "fail",
+            "die",
+            "stall",
+            "slow",
+            "prefill",
+            "tokens",
+            "gap",
+            "error-frame",
+        }
         value = words[i + 1] if takes_value and i + 1 < len(words) else None
         script[key] = float(value) if value is not None else True
         i += 2 if takes_value else 1
@@ -51,7 +62,9 @@ def parse_script(text: str) -> dict[str, Any]:
     return script
 
 
-def chunk(model: str, content: str | None = None, *, role: bool = False, finish: str | None = None) -> bytes:
+def chunk(
+    model: str, content: str | None = None, *, role: bool = False, finish: str | None = None
+) -> bytes:
     delta: dict[str, Any] = {}
     if role:
         delta["role"] = "assistant"
@@ -74,7 +87,11 @@ def usage_chunk(model: str, prompt: int, completion: int) -> bytes:
         "created": int(time.time()),
         "model": model,
         "choices": [],
-        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
     }
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
@@ -110,7 +127,13 @@ async def chat(request: web.Request) -> web.StreamResponse:
                 status = int(script[status_key])
                 record["completed"] = True
                 return web.json_response(
-                    {"error": {"message": f"fake {status_key} {status}", "type": "fake", "code": None}},
+                    {
+                        "error": {
+                            "message": f"fake {status_key} {status}",
+                            "type": "fake",
+                            "code": None,
+                        }
+                    },
                     status=status,
                 )
         await watch_close(request, record, script["slow"])
@@ -122,31 +145,64 @@ async def chat(request: web.Request) -> web.StreamResponse:
         raise
 
 
-async def _complete_json(body: dict[str, Any], script: dict[str, Any], record: dict[str, Any], model: str, prompt_tokens: int) -> web.Response:
+async def _complete_json(
+    body: dict[str, Any],
+    script: dict[str, Any],
+    record: dict[str, Any],
+    model: str,
+    prompt_tokens: int,
+) -> web.Response:
     words = script["words"]
     record["completed"] = True
-    return web.json_response({
-        "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": " ".join(words)}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(words), "total_tokens": prompt_tokens + len(words)},
-    })
+    return web.json_response(
+        {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": " ".join(words)},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(words),
+                "total_tokens": prompt_tokens + len(words),
+            },
+        }
+    )
 
 
-async def _stream(request: web.Request, body: dict[str, Any], script: dict[str, Any], record: dict[str, Any], model: str, prompt_tokens: int) -> web.StreamResponse:
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+async def _stream(
+    request: web.Request,
+    body: dict[str, Any],
+    script: dict[str, Any],
+    record: dict[str, Any],
+    model: str,
+    prompt_tokens: int,
+) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
     await response.prepare(request)
     await response.write(chunk(model, role=True, content=""))
+    await watch_close(request, record, script.get("prefill", 0.0))
     words = script["words"]
     for n, word in enumerate(words):
         if "die" in script and n >= script["die"]:
             record["died"] = True
+            await asyncio.sleep(0.2)  # let the reader take what was sent: a reset drops it
             assert request.transport is not None
             request.transport.abort()
             return response
         if "stall" in script and n >= script["stall"]:
             await watch_close(request, record, 3600)
         if "error-frame" in script and n >= script["error-frame"]:
-            await response.write(b'data: {"error": {"message": "fake engine error", "type": "server_error", "code": 500}}\n\n')
+            error = {"error": {"message": "fake engine error", "type": "server_error", "code": 500}}
+            await response.write(b"data: " + json.dumps(error).encode() + b"\n\n")
             await response.write(b"data: [DONE]\n\n")
             record["completed"] = True
             return response

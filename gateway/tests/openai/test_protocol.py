@@ -12,7 +12,9 @@ def test_upstream_body_caps_tokens_forces_usage_and_keeps_unknown_fields() -> No
         b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": true,'
         b' "max_tokens": 100000, "min_p": 0.1}'
     )
-    body = orjson.loads(upstream_body(request, model="engine", max_tokens_cap=64, default_max_tokens=None))
+    body = orjson.loads(
+        upstream_body(request, model="engine", max_tokens_cap=64, default_max_tokens=None)
+    )
     assert body["model"] == "engine"
     assert body["max_tokens"] == 64
     assert body["stream_options"] == {"include_usage": True}

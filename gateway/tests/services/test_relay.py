@@ -31,7 +31,9 @@ async def upstream_record(gateway: RunningGateway, request_id: str) -> dict[str,
     return record
 
 
-async def wait_upstream_closed(gateway: RunningGateway, request_id: str, within: float = 2.0) -> float:
+async def wait_upstream_closed(
+    gateway: RunningGateway, request_id: str, within: float = 2.0
+) -> float:
     """Seconds until the fake upstream saw the gateway close the request's connection."""
     start = time.monotonic()
     while time.monotonic() - start < within:
@@ -56,12 +58,19 @@ async def test_relay_streams_upstream_text_and_writes_usage_row(gateway: Running
     assert result.done and not result.errors
     assert result.usage_chunks == []  # not asked for, so stripped
     row = await usage_row(gateway, result.headers["x-request-id"])
-    assert (row.status_code, row.client, row.model_alias, row.profile) == (200, "api", "fake-model", "fake")
+    assert (row.status_code, row.client, row.model_alias, row.profile) == (
+        200,
+        "api",
+        "fake-model",
+        "fake",
+    )
     assert row.output_tokens == 4 and row.input_tokens == 3 and not row.tokens_estimated
     assert row.ttft_ms is not None and row.latency_ms is not None and row.latency_ms >= row.ttft_ms
 
 
-async def test_relay_asks_upstream_for_usage_and_keeps_it_when_client_asks(gateway: RunningGateway) -> None:
+async def test_relay_asks_upstream_for_usage_and_keeps_it_when_client_asks(
+    gateway: RunningGateway,
+) -> None:
     async with gateway.client() as client:
         result = await stream_chat(
             client, chat_body("hi", stream_options={"include_usage": True}, max_tokens=10**9)
@@ -77,9 +86,16 @@ async def test_relay_asks_upstream_for_usage_and_keeps_it_when_client_asks(gatew
 
 async def test_relay_passes_unknown_fields_and_refuses_denied_ones(gateway: RunningGateway) -> None:
     async with gateway.client() as client:
-        ok = await client.post("/v1/chat/completions", json=chat_body("x", stream=False, top_k=7, repetition_penalty=1.1))
-        denied = await client.post("/v1/chat/completions", json=chat_body("x", api_base="http://evil.example"))
-        template = await client.post("/v1/chat/completions", json=chat_body("x", chat_template="{{ x }}"))
+        ok = await client.post(
+            "/v1/chat/completions",
+            json=chat_body("x", stream=False, top_k=7, repetition_penalty=1.1),
+        )
+        denied = await client.post(
+            "/v1/chat/completions", json=chat_body("x", api_base="http://evil.example")
+        )
+        template = await client.post(
+            "/v1/chat/completions", json=chat_body("x", chat_template="{{ x }}")
+        )
     assert ok.status_code == 200
     async with httpx.AsyncClient(base_url=await gateway.upstream_url()) as fake:
         sent = (await fake.get("/_last")).json()
@@ -89,9 +105,13 @@ async def test_relay_passes_unknown_fields_and_refuses_denied_ones(gateway: Runn
         assert response.json()["error"]["param"] == field
 
 
-async def test_relay_non_stream_returns_upstream_json_and_usage_row(gateway: RunningGateway) -> None:
+async def test_relay_non_stream_returns_upstream_json_and_usage_row(
+    gateway: RunningGateway,
+) -> None:
     async with gateway.client() as client:
-        response = await client.post("/v1/chat/completions", json=chat_body("one two", stream=False))
+        response = await client.post(
+            "/v1/chat/completions", json=chat_body("one two", stream=False)
+        )
     assert response.status_code == 200
     body = response.json()
     assert body["choices"][0]["message"]["content"] == "echo: one two"
@@ -100,9 +120,13 @@ async def test_relay_non_stream_returns_upstream_json_and_usage_row(gateway: Run
 
 
 @pytest.mark.parametrize("stream", [True, False])
-async def test_relay_upstream_4xx_passes_through_as_envelope(gateway: RunningGateway, stream: bool) -> None:
+async def test_relay_upstream_4xx_passes_through_as_envelope(
+    gateway: RunningGateway, stream: bool
+) -> None:
     async with gateway.client() as client:
-        response = await client.post("/v1/chat/completions", json=chat_body("!reject 400", stream=stream))
+        response = await client.post(
+            "/v1/chat/completions", json=chat_body("!reject 400", stream=stream)
+        )
     assert response.status_code == 400
     body = response.json()
     assert body["source"] == "upstream"
@@ -121,7 +145,9 @@ async def test_relay_upstream_500_before_first_token_is_502(gateway: RunningGate
     assert (await usage_row(gateway, response.headers["x-request-id"])).status_code == 502
 
 
-async def test_relay_upstream_dies_mid_stream_gives_error_frame_without_done(gateway: RunningGateway) -> None:
+async def test_relay_upstream_dies_mid_stream_gives_error_frame_without_done(
+    gateway: RunningGateway,
+) -> None:
     async with gateway.client() as client:
         result = await stream_chat(client, chat_body("!die 3 !tokens 10"))
     assert result.status == 200
@@ -145,7 +171,9 @@ async def test_relay_stall_ends_with_idle_timeout_error(gateway: RunningGateway)
     request_id = new_id()
     started = time.monotonic()
     async with gateway.client() as client:
-        result = await stream_chat(client, chat_body("!stall 2 !tokens 5"), headers={"X-Request-Id": request_id})
+        result = await stream_chat(
+            client, chat_body("!stall 2 !tokens 5"), headers={"X-Request-Id": request_id}
+        )
     elapsed = time.monotonic() - started
     assert result.text == "t0 t1"
     assert not result.done
@@ -162,12 +190,23 @@ async def test_relay_first_token_timeout(gateway: RunningGateway) -> None:
     assert "first token" in result.errors[0]["error"]["message"]
 
 
-async def _disconnect_after(gateway: RunningGateway, body: dict[str, object], request_id: str, *, chunks: int) -> None:
+async def _disconnect_after(
+    gateway: RunningGateway, body: dict[str, object], request_id: str, *, chunks: int
+) -> None:
+    """Read `chunks` raw chunks of the answer (0: not even the status line), then hang up."""
     async with gateway.client() as client:
-        async with client.stream("POST", "/v1/chat/completions", json=body, headers={"X-Request-Id": request_id}) as response:
-            if chunks == 0:
-                await asyncio.sleep(0.3)
-                return
+        if chunks == 0:
+            with pytest.raises(httpx.ReadTimeout):
+                await client.post(
+                    "/v1/chat/completions",
+                    json=body,
+                    headers={"X-Request-Id": request_id},
+                    timeout=0.3,
+                )
+            return
+        async with client.stream(
+            "POST", "/v1/chat/completions", json=body, headers={"X-Request-Id": request_id}
+        ) as response:
             seen = 0
             async for _ in response.aiter_raw():
                 seen += 1
@@ -175,12 +214,19 @@ async def _disconnect_after(gateway: RunningGateway, body: dict[str, object], re
                     return
 
 
-async def test_relay_client_disconnect_before_first_token_closes_upstream(gateway: RunningGateway) -> None:
+@pytest.mark.parametrize(
+    ("script", "chunks"),
+    [("!slow 2.5", 0), ("!prefill 2.5", 1)],
+    ids=["before-status-line", "during-prefill"],
+)
+async def test_relay_client_disconnect_before_first_token_closes_upstream(
+    gateway: RunningGateway, script: str, chunks: int
+) -> None:
     request_id = new_id()
-    task = asyncio.create_task(_disconnect_after(gateway, chat_body("!slow 2.5"), request_id, chunks=0))
-    await task
+    await _disconnect_after(gateway, chat_body(script), request_id, chunks=chunks)
     assert await wait_upstream_closed(gateway, request_id) < 2
-    assert (await usage_row(gateway, request_id)).status_code == 499
+    row = await usage_row(gateway, request_id)
+    assert (row.status_code, row.ttft_ms) == (499, None)
 
 
 async def test_relay_client_disconnect_mid_stream_closes_upstream(gateway: RunningGateway) -> None:
@@ -193,20 +239,26 @@ async def test_relay_client_disconnect_mid_stream_closes_upstream(gateway: Runni
     assert (row.status_code, row.error_type) == (499, "client_closed")
 
 
-async def test_relay_client_disconnect_on_non_stream_request_closes_upstream(gateway: RunningGateway) -> None:
+async def test_relay_client_disconnect_on_non_stream_request_closes_upstream(
+    gateway: RunningGateway,
+) -> None:
     request_id = new_id()
     async with gateway.client() as client:
         with pytest.raises(httpx.ReadTimeout):
             await client.post(
-                "/v1/chat/completions", json=chat_body("!slow 2.5", stream=False),
-                headers={"X-Request-Id": request_id}, timeout=0.4,
+                "/v1/chat/completions",
+                json=chat_body("!slow 2.5", stream=False),
+                headers={"X-Request-Id": request_id},
+                timeout=0.4,
             )
     assert await wait_upstream_closed(gateway, request_id) < 2
 
 
 async def test_relay_unreachable_engine_is_502(gateway: RunningGateway) -> None:
     async with gateway.client() as client:
-        response = await client.post("/v1/chat/completions", json=chat_body("x", model="unreachable"))
+        response = await client.post(
+            "/v1/chat/completions", json=chat_body("x", model="unreachable")
+        )
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "upstream_unreachable"
 
@@ -214,11 +266,13 @@ async def test_relay_unreachable_engine_is_502(gateway: RunningGateway) -> None:
 async def test_relay_many_concurrent_streams_each_get_their_text(gateway: RunningGateway) -> None:
     async with gateway.client() as client:
         results = await asyncio.gather(
-            *(stream_chat(client, chat_body(f"message {n} !tokens 20 !gap 0.005")) for n in range(30))
+            *(
+                stream_chat(client, chat_body(f"!tokens 20 !gap 0.005 !client-{n}"))
+                for n in range(30)
+            )
         )
     assert all(r.done and r.text == " ".join(f"t{i}" for i in range(20)) for r in results)
     ids = {r.headers["x-request-id"] for r in results}
     assert len(ids) == 30
     for request_id in list(ids)[:3]:
         assert (await usage_row(gateway, request_id)).status_code == 200
-

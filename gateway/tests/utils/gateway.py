@@ -56,7 +56,9 @@ class RunningGateway:
 
 
 @asynccontextmanager
-async def start_gateway(*, data_dir: Path, database_url: str, profiles: Path) -> AsyncIterator[RunningGateway]:
+async def start_gateway(
+    *, data_dir: Path, database_url: str, profiles: Path
+) -> AsyncIterator[RunningGateway]:
     settings = Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -67,7 +69,9 @@ async def start_gateway(*, data_dir: Path, database_url: str, profiles: Path) ->
     )
     app = create_app(settings)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, loop="none", lifespan="on", log_level="warning")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, loop="none", lifespan="on", log_level="warning"
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

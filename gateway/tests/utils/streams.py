@@ -40,11 +40,20 @@ class StreamResult:
         return [e for e in self.events if e.get("usage")]
 
 
-def chat_body(content: str, *, stream: bool = True, model: str = "fake-model", **extra: Any) -> dict[str, Any]:
-    return {"model": model, "messages": [{"role": "user", "content": content}], "stream": stream, **extra}
+def chat_body(
+    content: str, *, stream: bool = True, model: str = "fake-model", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "model": model,
+        "messages": [{"role": "user", "content": content}],
+        "stream": stream,
+        **extra,
+    }
 
 
-async def stream_chat(client: httpx.AsyncClient, body: dict[str, Any], **kwargs: Any) -> StreamResult:
+async def stream_chat(
+    client: httpx.AsyncClient, body: dict[str, Any], **kwargs: Any
+) -> StreamResult:
     async with client.stream("POST", "/v1/chat/completions", json=body, **kwargs) as response:
         result = StreamResult(response.status_code, response.headers)
         buffer = ""

@@ -7,5 +7,5 @@ from fastapi import APIRouter
 from gpuchat.api.routes import health, openai
 
 api_router = APIRouter()
-api_router.include_router(health.router)      # GET /healthz, GET /readyz
-api_router.include_router(openai.router)      # POST /v1/chat/completions, GET /v1/models
+api_router.include_router(health.router)  # GET /healthz, GET /readyz
+api_router.include_router(openai.router)  # POST /v1/chat/completions, GET /v1/models

@@ -51,7 +51,10 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         try:
@@ -60,12 +63,18 @@ class RequestContextMiddleware:
             await self.app(scope, limited_receive, send_with_id)
         except BodyTooLarge:
             if not response_started:
-                error = GatewayError(413, f"Request body is larger than {self.max_body_bytes} bytes", code="body_too_large")
+                error = GatewayError(
+                    413,
+                    f"Request body is larger than {self.max_body_bytes} bytes",
+                    code="body_too_large",
+                )
                 await error.response()(scope, receive, send_with_id)
         except Exception:
             log.exception("unhandled_error", request_id=request_id, path=scope["path"])
             if not response_started:
-                await GatewayError(500, "Internal server error", code="internal_error").response()(scope, receive, send_with_id)
+                await GatewayError(500, "Internal server error", code="internal_error").response()(
+                    scope, receive, send_with_id
+                )
         finally:
             log.info(
                 "request",
@@ -81,7 +90,7 @@ class RequestContextMiddleware:
 def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id" and 8 <= len(value) <= 64 and value.isascii():
-            text = value.decode()
+            text: str = value.decode()
             if all(c.isalnum() or c in "-_" for c in text):
                 return text
     return secrets.token_hex(12)

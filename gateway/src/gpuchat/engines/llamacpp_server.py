@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     stop_signals = {signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
 
-    import xllamacpp  # noqa: PLC0415 - imported late: a 100 MB native library
+    import xllamacpp  # imported late: a 100 MB native library, not needed for --help
 
     params = xllamacpp.CommonParams()
     params.model.path = str(args.model)

@@ -135,7 +135,8 @@ def install(name: str, wheels_dir: Path, models_dir: Path) -> Path:
             digest, size = _extract_parts(spec, wheels_dir, out)
             out.flush()
             os.fsync(out.fileno())
-            os.fchmod(out.fileno(), 0o644)  # mkstemp creates 0600; the engine may run as another user
+            # mkstemp creates 0600; the engine may run as another user.
+            os.fchmod(out.fileno(), 0o644)
         if size != spec.size or digest != spec.sha256:
             raise PackagedModelError(
                 f"packaged model '{name}' failed verification: got {size} bytes with sha256 "

@@ -92,7 +92,9 @@ class ProfilesFile(_Strict):
         for profile in self.profiles:
             for name in profile.names:
                 if name in seen and name != "default":
-                    raise ValueError(f"'{name}' is used by profiles {seen[name]} and {profile.name}")
+                    raise ValueError(
+                        f"'{name}' is used by profiles {seen[name]} and {profile.name}"
+                    )
                 seen[name] = profile.name
         names = [p.name for p in self.profiles]
         if self.default is not None and self.default not in names:
@@ -122,9 +124,7 @@ def load_profiles(path: Path) -> ProfilesFile:
     try:
         return ProfilesFile.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{_location(raw, err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{_location(raw, err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ProfilesError(f"{path}: {problems}") from exc
 
 
@@ -132,7 +132,8 @@ def _location(raw: object, loc: tuple[int | str, ...]) -> str:
     """`profiles[1].timeouts.idle` -> `profile 'fake' timeouts.idle` where the name is known."""
     if len(loc) >= 2 and loc[0] == "profiles" and isinstance(loc[1], int) and isinstance(raw, dict):
         items = raw.get("profiles") or []
-        name = items[loc[1]].get("name") if loc[1] < len(items) and isinstance(items[loc[1]], dict) else None
+        item = items[loc[1]] if loc[1] < len(items) else None
+        name = item.get("name") if isinstance(item, dict) else None
         field = ".".join(str(part) for part in loc[2:]) or "(profile)"
         return f"profile '{name or loc[1]}' {field}"
     return ".".join(str(part) for part in loc) or "(file)"

@@ -92,7 +92,9 @@ def parse_chat_request(body: bytes) -> ChatCompletionRequest:
     try:
         raw = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise GatewayError(400, f"Request body is not valid JSON: {exc.msg}", code="invalid_json") from exc
+        raise GatewayError(
+            400, f"Request body is not valid JSON: {exc.msg}", code="invalid_json"
+        ) from exc
     if not isinstance(raw, dict):
         raise GatewayError(400, "Request body must be a JSON object", code="invalid_json")
     denied = sorted(DENIED_FIELDS.intersection(raw))
@@ -101,18 +103,29 @@ def parse_chat_request(body: bytes) -> ChatCompletionRequest:
             400, f"Field '{denied[0]}' is not allowed", code="field_not_allowed", param=denied[0]
         )
     if "best_of" in raw and raw["best_of"] not in (None, 1):
-        raise GatewayError(400, "best_of > 1 is not supported", code="invalid_value", param="best_of")
+        raise GatewayError(
+            400, "best_of > 1 is not supported", code="invalid_value", param="best_of"
+        )
     try:
         return ChatCompletionRequest.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         param = ".".join(str(p) for p in err["loc"]) or None
         raise GatewayError(
-            422, f"{param}: {err['msg']}" if param else err["msg"], code="invalid_value", param=param
+            422,
+            f"{param}: {err['msg']}" if param else err["msg"],
+            code="invalid_value",
+            param=param,
         ) from exc
 
 
-def upstream_body(request: ChatCompletionRequest, *, model: str, max_tokens_cap: int, default_max_tokens: int | None) -> bytes:
+def upstream_body(
+    request: ChatCompletionRequest,
+    *,
+    model: str,
+    max_tokens_cap: int,
+    default_max_tokens: int | None,
+) -> bytes:
     """The body sent to the engine: the client's fields, the engine's model name, caps applied,
     and usage always requested on streams (the relay strips it again if the client did not ask).
     """

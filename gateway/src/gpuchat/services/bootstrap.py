@@ -14,7 +14,9 @@ from gpuchat.db.models import User
 from gpuchat.db.repositories.users import create_user
 
 
-async def ensure_first_admin(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+async def ensure_first_admin(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
     """With no users at all, create the admin from settings; print a generated password once."""
     async with session_scope(sessions) as session:
         if await session.scalar(select(func.count()).select_from(User)):
@@ -25,7 +27,8 @@ async def ensure_first_admin(sessions: async_sessionmaker[AsyncSession], setting
     if given is None:
         # Shown once, on the console only: never in the structured log.
         print(
-            f"\n  First admin created: {settings.admin_email}\n  Password (shown once): {password}\n",
+            f"\n  First admin created: {settings.admin_email}"
+            f"\n  Password (shown once): {password}\n",
             file=sys.stderr,
             flush=True,
         )

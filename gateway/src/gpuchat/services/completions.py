@@ -18,8 +18,8 @@ from starlette.responses import Response, StreamingResponse
 
 from gpuchat.core.errors import GatewayError
 from gpuchat.db.repositories.users import Principal
-from gpuchat.engines.profiles import Profile
 from gpuchat.engines.manager import EngineManager, EngineUnavailable, UnknownModel, Upstream
+from gpuchat.engines.profiles import Profile
 from gpuchat.openai import sse
 from gpuchat.openai.protocol import ChatCompletionRequest, upstream_body
 from gpuchat.services import relay
@@ -79,7 +79,9 @@ def check_model_allowed(principal: Principal, alias: str, profile_names: list[st
     allowed = principal.allowed_models
     if allowed is not None and not set(allowed).intersection(profile_names):
         raise GatewayError(
-            403, f"This API key may not use the model '{alias}'", code="model_not_allowed",
+            403,
+            f"This API key may not use the model '{alias}'",
+            code="model_not_allowed",
             param="model",
         )
 
@@ -93,7 +95,9 @@ async def complete(
 ) -> Response:
     limits = ctx.upstream.profile.limits
     body = upstream_body(
-        chat, model=ctx.upstream.model, max_tokens_cap=limits.max_tokens,
+        chat,
+        model=ctx.upstream.model,
+        max_tokens_cap=limits.max_tokens,
         default_max_tokens=limits.default_max_tokens,
     )
     try:
@@ -109,13 +113,15 @@ async def complete(
         return StreamingResponse(
             relay.relay_stream(upstream, ctx, recorder),
             media_type="text/event-stream",
-            headers={**sse.SSE_HEADERS, "X-Request-Id": ctx.request_id},
+            headers=sse.SSE_HEADERS,
         )
     return await _complete_json(request, upstream, ctx, recorder)
 
 
 async def _complete_json(
-    request: Request, upstream: aiohttp.ClientResponse, ctx: relay.RelayContext,
+    request: Request,
+    upstream: aiohttp.ClientResponse,
+    ctx: relay.RelayContext,
     recorder: UsageRecorder,
 ) -> Response:
     timeouts = ctx.upstream.profile.timeouts
@@ -130,11 +136,13 @@ async def _complete_json(
         raise GatewayError(504, "The model server timed out", code="upstream_timeout") from exc
     except (aiohttp.ClientError, OSError) as exc:
         ctx.fail(502, "upstream_broken")
-        raise GatewayError(502, "The model server broke the connection", code="upstream_broken") from exc
+        raise GatewayError(
+            502, "The model server broke the connection", code="upstream_broken"
+        ) from exc
     else:
         _note_usage(payload, ctx)
         ctx.done = True
-        return Response(payload, media_type="application/json", headers={"X-Request-Id": ctx.request_id})
+        return Response(payload, media_type="application/json")
     finally:
         if ctx.done:
             upstream.release()

@@ -103,14 +103,14 @@ async def open_upstream(
             data=body,
             headers={"Content-Type": "application/json", "X-Request-Id": ctx.request_id},
             allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(
-                total=None, connect=timeouts.connect, sock_read=None
-            ),
+            timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_read=None),
         )
     except (aiohttp.ClientError, OSError) as exc:
         ctx.fail(502, "upstream_unreachable")
         raise GatewayError(
-            502, "The model server could not be reached", code="upstream_unreachable",
+            502,
+            "The model server could not be reached",
+            code="upstream_unreachable",
             retry_after=5,
         ) from exc
     if response.status < 300:
@@ -132,21 +132,27 @@ async def _upstream_error(response: aiohttp.ClientResponse, ctx: RelayContext) -
         status = response.status
         ctx.fail(status, "upstream_rejected")
         return GatewayError(
-            status, message or f"The model server refused the request ({status})",
-            code="upstream_rejected", source="upstream",
+            status,
+            message or f"The model server refused the request ({status})",
+            code="upstream_rejected",
+            source="upstream",
         )
     ctx.fail(502, "upstream_error")
     return GatewayError(
-        502, f"The model server failed ({response.status})", code="upstream_error",
-        source="upstream", retry_after=5,
+        502,
+        f"The model server failed ({response.status})",
+        code="upstream_error",
+        source="upstream",
+        retry_after=5,
     )
 
 
 def _error_message(payload: Any) -> str | None:
     if isinstance(payload, dict):
         error = payload.get("error", payload)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"][:2000]
+        message = error.get("message") if isinstance(error, dict) else None
+        if isinstance(message, str):
+            return message[:2000]
         if isinstance(error, str):
             return error[:2000]
     return None
@@ -175,7 +181,9 @@ async def relay_stream(
         yield _error_frame(504, str(exc) or "The model server timed out", "upstream_timeout")
     except (UpstreamBroken, aiohttp.ClientError, OSError) as exc:
         ctx.fail(502, "upstream_broken")
-        message = str(exc) if isinstance(exc, UpstreamBroken) else "The model server broke the stream"
+        message = (
+            str(exc) if isinstance(exc, UpstreamBroken) else "The model server broke the stream"
+        )
         yield _error_frame(502, message, "upstream_broken")
     except (asyncio.CancelledError, GeneratorExit):
         ctx.fail(CLIENT_CLOSED, "client_closed")
@@ -196,9 +204,14 @@ def finish(ctx: RelayContext, recorder: UsageRecorder) -> None:
     recorder.record(row)
     if ctx.log is not None:
         ctx.log.update(
-            user_id=row.user_id, model=row.model_alias, ctx_len=row.ctx_len,
-            input_tokens=row.input_tokens, output_tokens=row.output_tokens,
-            ttft_ms=row.ttft_ms, latency_ms=row.latency_ms, upstream_status=row.status_code,
+            user_id=row.user_id,
+            model=row.model_alias,
+            ctx_len=row.ctx_len,
+            input_tokens=row.input_tokens,
+            output_tokens=row.output_tokens,
+            ttft_ms=row.ttft_ms,
+            latency_ms=row.latency_ms,
+            upstream_status=row.status_code,
         )
     if ctx.on_finish is not None:
         ctx.on_finish(ctx)
@@ -284,7 +297,12 @@ def _upstream_error_frame(frame: bytes, ctx: RelayContext) -> bytes:
         message = None
     ctx.fail(502, "upstream_error")
     return sse.data_frame(
-        error_body(message or "The model server reported an error", 502, code="upstream_error", source="upstream")
+        error_body(
+            message or "The model server reported an error",
+            502,
+            code="upstream_error",
+            source="upstream",
+        )
     )
 
 

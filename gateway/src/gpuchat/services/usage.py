@@ -69,9 +69,9 @@ class UsageRecorder:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="usage-writer")
 
-    async def flush(self, timeout: float = 10.0) -> None:
+    async def flush(self, wait_seconds: float = 10.0) -> None:
         """Wait until every row recorded so far is in the database."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(wait_seconds):
             await self._idle.wait()
 
     async def close(self) -> None:
@@ -97,7 +97,9 @@ class UsageRecorder:
             try:
                 await self._write(batch)
             except SQLAlchemyError as exc:
-                log.warning("usage_write_failed", error=type(exc).__name__, pending=len(self._pending))
+                log.warning(
+                    "usage_write_failed", error=type(exc).__name__, pending=len(self._pending)
+                )
                 if self._closing:
                     log.error("usage_rows_lost_at_shutdown", count=len(self._pending))
                     return

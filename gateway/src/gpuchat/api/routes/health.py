@@ -29,4 +29,6 @@ async def readyz(state: StateDep) -> Response:
         checks["database"] = False
     checks["engine"] = state.engines.is_ready("default")
     ready = all(checks.values())
-    return json_response({"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503)
+    return json_response(
+        {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
+    )

@@ -25,7 +25,9 @@ _CHAT_BODY = {
 
 
 @router.post("/chat/completions", openapi_extra=_CHAT_BODY)
-async def chat_completions(request: Request, principal: CurrentPrincipal, state: StateDep) -> Response:
+async def chat_completions(
+    request: Request, principal: CurrentPrincipal, state: StateDep
+) -> Response:
     chat = parse_chat_request(await request.body())
     profile = completions.find_profile(state.engines, chat.model)
     completions.check_model_allowed(principal, chat.model, profile.names)
@@ -56,8 +58,14 @@ async def list_models(_: CurrentPrincipal, state: StateDep) -> Response:
         if status.name == default and "default" not in names:
             names.append("default")
         data.extend(
-            {"id": name, "object": "model", "created": created, "owned_by": "gpuchat",
-             "root": status.name, "ready": status.state == "ready"}
+            {
+                "id": name,
+                "object": "model",
+                "created": created,
+                "owned_by": "gpuchat",
+                "root": status.name,
+                "ready": status.state == "ready",
+            }
             for name in names
         )
     return json_response({"object": "list", "data": data})

