@@ -1,14 +1,29 @@
-"""Annotated dependencies: route bodies hold no auth or plumbing code."""
+"""Annotated dependencies: route bodies hold no auth or plumbing code.
+
+A caller is authenticated by, in order: `Authorization: Bearer <API key>`,
+`Authorization: Bearer <session token>` (scripts that logged in), or the session cookie
+(the web UI). The user row is read on every request, so a disabled user, a revoked key or
+a demoted admin stops at the next call.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from gpuchat.core import security
 from gpuchat.core.errors import GatewayError
 from gpuchat.core.state import AppState
-from gpuchat.db.repositories.users import Principal, principal_for_api_key
+from gpuchat.db.repositories.users import (
+    Principal,
+    principal_for_api_key,
+    principal_for_session,
+)
+
+SESSION_COOKIE = "gpuchat_session"
 
 
 def get_state(request: Request) -> AppState:
@@ -17,6 +32,16 @@ def get_state(request: Request) -> AppState:
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def get_db(state: StateDep) -> AsyncIterator[AsyncSession]:
+    """A session for one plain route. Streaming routes must not hold one: they write at the
+    start and in `finally` with their own short sessions."""
+    async with state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_db)]
 
 
 def _bearer(request: Request) -> str | None:
@@ -31,20 +56,41 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
-async def get_principal(request: Request, state: StateDep) -> Principal:
+async def _authenticate(request: Request, state: AppState) -> Principal:
     token = _bearer(request)
+    from_cookie = token is None
     if token is None:
+        token = request.cookies.get(SESSION_COOKIE)
+    if not token:
         raise GatewayError(
-            401, "An API key is required (Authorization: Bearer <key>)", code="missing_api_key"
+            401, "Authentication required: an API key or a session", code="not_authenticated"
         )
     async with state.sessions() as session:
-        principal = await principal_for_api_key(session, token)
+        if not from_cookie and token.startswith(security.API_KEY_PREFIX):
+            principal = await principal_for_api_key(session, token)
+        else:
+            claims = security.read_session_token(token, state.settings.secret_key.get_secret_value())
+            principal = await principal_for_session(session, *claims) if claims else None
     if principal is None:
         raise GatewayError(
-            401, "The API key is invalid, revoked or expired", code="invalid_api_key"
+            401, "The credentials are invalid, revoked or expired", code="invalid_credentials"
         )
+    return principal
+
+
+async def get_principal(request: Request, state: StateDep) -> Principal:
+    principal = await _authenticate(request, state)
     request.scope["state"].setdefault("log", {})["user_id"] = principal.user_id
     return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_admin(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_admin:
+        raise GatewayError(403, "Administrator rights are required", code="admin_required")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(get_admin)]

@@ -42,13 +42,21 @@ class Settings(BaseSettings):
     upstream_pool_size: int = Field(default=1024, ge=1)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     start_engines: bool = True
+    session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    # Client addresses whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Host header allow-list, enforced in production (comma-separated; empty: any).
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    login_attempts_per_account: str = "5/minute"
+    login_attempts_per_address: str = "20/minute"
 
     @model_validator(mode="before")
     @classmethod
     def _split_origins(cls, data: dict[str, object]) -> dict[str, object]:
-        origins = data.get("cors_origins")
-        if isinstance(origins, str):
-            data["cors_origins"] = [o.strip() for o in origins.split(",") if o.strip()]
+        for name in ("cors_origins", "trusted_proxies", "allowed_hosts"):
+            value = data.get(name)
+            if isinstance(value, str):
+                data[name] = [item.strip() for item in value.split(",") if item.strip()]
         return data
 
     @model_validator(mode="after")

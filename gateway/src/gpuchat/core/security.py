@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+
+import jwt
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -41,3 +44,32 @@ def verify_password(password: str, password_hash: str) -> bool:
 
 def new_password() -> str:
     return secrets.token_urlsafe(18)
+
+
+SESSION_ALGORITHM = "HS256"
+
+
+def new_session_token(user_id: int, token_version: int, secret: str, ttl_seconds: int) -> str:
+    now = int(time.time())
+    claims = {"sub": str(user_id), "ver": token_version, "iat": now, "exp": now + ttl_seconds,
+              "typ": "session"}
+    return jwt.encode(claims, secret, algorithm=SESSION_ALGORITHM)
+
+
+def read_session_token(token: str, secret: str) -> tuple[int, int] | None:
+    """(user id, token version) from a valid, unexpired session token; None otherwise.
+
+    Only HS256 is accepted: `alg: none` and algorithm-confusion tokens fail here."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[SESSION_ALGORITHM],
+            options={"require": ["exp", "iat", "sub"]},
+        )
+    except jwt.PyJWTError:
+        return None
+    if claims.get("typ") != "session":
+        return None
+    try:
+        return int(claims["sub"]), int(claims.get("ver", 0))
+    except (TypeError, ValueError):
+        return None

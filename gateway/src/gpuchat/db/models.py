@@ -67,6 +67,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Per-user overrides of the default rate limits and quotas (admin-set).
+    limits: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Bumped on password change or reset: every session token issued before is void.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created: Mapped[datetime] = mapped_column(default=utcnow)
 
 

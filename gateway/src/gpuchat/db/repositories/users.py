@@ -78,6 +78,15 @@ async def principal_for_api_key(session: AsyncSession, secret: str) -> Principal
     return Principal(user.id, user.email, user.role, key.id, allowed)
 
 
+async def principal_for_session(session: AsyncSession, user_id: int, version: int) -> Principal | None:
+    """The caller behind a session token, if the user still exists, is enabled, and has not
+    changed password since the token was issued. Role is read fresh on every request."""
+    user = await session.get(User, user_id)
+    if user is None or user.disabled or user.token_version != version:
+        return None
+    return Principal(user.id, user.email, user.role)
+
+
 def _aware(moment: datetime) -> datetime:
     # SQLite returns naive datetimes; everything is stored in UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
