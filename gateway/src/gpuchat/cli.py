@@ -19,7 +19,7 @@ from gpuchat.core import security
 from gpuchat.core.config import Settings
 from gpuchat.core.db import create_engine, create_sessionmaker, session_scope
 from gpuchat.db import migrate
-from gpuchat.db.repositories import users
+from gpuchat.db.repositories import keys, users
 from gpuchat.engines import packaged
 from gpuchat.engines.profiles import ProfilesError, load_profiles
 
@@ -142,7 +142,7 @@ def keys_create(
         owner = await users.get_user_by_email(session, user)
         if owner is None:
             return None
-        _, secret = await users.create_api_key(session, owner, name)
+        _, secret = await keys.create_api_key(session, owner, name)
         return secret
 
     secret = _with_session(work)

@@ -20,6 +20,7 @@ from gpuchat.db import migrate
 from gpuchat.engines.manager import EngineManager
 from gpuchat.engines.profiles import load_profiles
 from gpuchat.services.bootstrap import ensure_first_admin
+from gpuchat.services.ratelimit import RateLimiter, create_storage
 from gpuchat.services.usage import UsageRecorder
 
 
@@ -47,7 +48,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     usage = UsageRecorder(sessions)
     http = _upstream_client(settings)
-    state = AppState(settings, db, sessions, engines, http, usage)
+    limiter = RateLimiter(create_storage(settings.redis_url))
+    state = AppState(settings, db, sessions, engines, http, usage, limiter)
     app.state.gpuchat = state
     await usage.start()
     await engines.start(launch_default=settings.start_engines)
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None if settings.is_production else "/docs",
         redoc_url=None,
+        redirect_slashes=False,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -81,5 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
         )
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        allowed_hosts=settings.allowed_hosts if settings.is_production else None,
+    )
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,11 +18,13 @@ from pydantic import SecretStr
 from gpuchat.core.config import Settings
 from gpuchat.core.db import session_scope
 from gpuchat.core.state import AppState
-from gpuchat.db.repositories import users
+from gpuchat.db.repositories import keys, users
 from gpuchat.main import create_app
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-for-tests"
+USER_PASSWORD = "password-123456"
+ALLOWED_ORIGIN = "https://chat.example.com"
 
 
 def free_port() -> int:
@@ -50,9 +53,33 @@ class RunningGateway:
         async with session_scope(self.state.sessions) as session:
             user = await users.get_user_by_email(session, email)
             if user is None:
-                user = await users.create_user(session, email, "password-123456", admin=False)
-            _, secret = await users.create_api_key(session, user, name)
+                user = await users.create_user(session, email, USER_PASSWORD, admin=False)
+            _, secret = await keys.create_api_key(session, user, name)
         return secret
+
+    @asynccontextmanager
+    async def login(
+        self, email: str, password: str = USER_PASSWORD, *, address: str | None = None
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        """A browser-like client holding the session cookie (create the user first)."""
+        headers = {"X-Forwarded-For": address or _address_for(email)}
+        async with httpx.AsyncClient(base_url=self.url, timeout=30, headers=headers) as client:
+            response = await client.post(
+                "/api/auth/login", json={"email": email, "password": password}
+            )
+            assert response.status_code == 200, response.text
+            yield client
+
+    async def create_user(self, email: str, *, admin: bool = False) -> None:
+        async with session_scope(self.state.sessions) as session:
+            if await users.get_user_by_email(session, email) is None:
+                await users.create_user(session, email, USER_PASSWORD, admin=admin)
+
+
+def _address_for(email: str) -> str:
+    """A stable fake client address per email, so throttling tests don't share a bucket."""
+    digest = hashlib.sha256(email.encode()).digest()
+    return f"10.{digest[0]}.{digest[1]}.{digest[2]}"
 
 
 @asynccontextmanager
@@ -66,6 +93,9 @@ async def start_gateway(
         admin_email=ADMIN_EMAIL,
         admin_password=SecretStr(ADMIN_PASSWORD),
         log_level="INFO",
+        # Tests speak for many clients through X-Forwarded-For from loopback.
+        trusted_proxies=["127.0.0.1"],
+        cors_origins=[ALLOWED_ORIGIN],
     )
     app = create_app(settings)
     port = free_port()

@@ -17,11 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gpuchat.core import security
 from gpuchat.core.errors import GatewayError
 from gpuchat.core.state import AppState
-from gpuchat.db.repositories.users import (
-    Principal,
-    principal_for_api_key,
-    principal_for_session,
-)
+from gpuchat.db.models import User
+from gpuchat.db.repositories.keys import principal_for_api_key
+from gpuchat.db.repositories.users import Principal, principal_for_session
 
 SESSION_COOKIE = "gpuchat_session"
 
@@ -69,7 +67,9 @@ async def _authenticate(request: Request, state: AppState) -> Principal:
         if not from_cookie and token.startswith(security.API_KEY_PREFIX):
             principal = await principal_for_api_key(session, token)
         else:
-            claims = security.read_session_token(token, state.settings.secret_key.get_secret_value())
+            claims = security.read_session_token(
+                token, state.settings.secret_key.get_secret_value()
+            )
             principal = await principal_for_session(session, *claims) if claims else None
     if principal is None:
         raise GatewayError(
@@ -94,3 +94,14 @@ async def get_admin(principal: CurrentPrincipal) -> Principal:
 
 
 AdminPrincipal = Annotated[Principal, Depends(get_admin)]
+
+
+async def get_current_user(principal: CurrentPrincipal, session: SessionDep) -> User:
+    """The caller's user row, in this request's session (for routes that change it)."""
+    user = await session.get(User, principal.user_id)
+    if user is None:
+        raise GatewayError(401, "The user no longer exists", code="invalid_credentials")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]

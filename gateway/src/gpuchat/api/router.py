@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gpuchat.api.routes import health, openai
+from gpuchat.api.routes import auth, health, keys, me, openai
+from gpuchat.api.routes.admin import users as admin_users
 
 api_router = APIRouter()
 api_router.include_router(health.router)  # GET /healthz, GET /readyz
 api_router.include_router(openai.router)  # POST /v1/chat/completions, GET /v1/models
+api_router.include_router(auth.router)  # POST /api/auth/login, POST /api/auth/logout
+api_router.include_router(me.router)  # GET /api/me, PATCH /api/me/settings, POST /api/me/password
+api_router.include_router(keys.router)  # GET|POST /api/keys, DELETE /api/keys/{id}
+# Admin: GET|POST /api/admin/users, PATCH /api/admin/users/{id}, POST .../{id}/password
+api_router.include_router(admin_users.router)

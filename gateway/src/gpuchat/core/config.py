@@ -10,7 +10,7 @@ from typing import Annotated, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_SECRET = "change-me-development-secret"  # noqa: S105 - the value production refuses
+DEFAULT_SECRET = "change-me-development-secret-0123456789"  # noqa: S105 - the value production refuses
 SAMPLE_ADMIN_PASSWORD = "change-me-admin-password"  # noqa: S105 - the value production refuses
 MIN_SECRET_LENGTH = 32
 

@@ -1,7 +1,8 @@
 """Pure ASGI middleware (never BaseHTTPMiddleware: it buffers and breaks disconnects).
 
-One class does the per-request bookkeeping: request id, body size limit enforced while
-reading, one access-log line per request, and the error envelope for anything that escapes.
+One class does the per-request bookkeeping: request id, Host allow-list, body size limit
+enforced while reading, security headers, one access-log line per request, and the error
+envelope for anything that escapes.
 """
 
 from __future__ import annotations
@@ -16,15 +17,39 @@ from gpuchat.core.errors import GatewayError
 
 log = structlog.get_logger("gpuchat.access")
 
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# The interactive API docs (development only) load their script and styles from a CDN.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
+    "https://fastapi.tiangolo.com; frame-ancestors 'none'"
+)
+_COMMON_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+SECURITY_HEADERS = [*_COMMON_HEADERS, (b"content-security-policy", CSP.encode())]
+DOCS_HEADERS = [*_COMMON_HEADERS, (b"content-security-policy", DOCS_CSP.encode())]
 
-class BodyTooLarge(Exception):
-    pass
+
+class BodyTooLarge(GatewayError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body is larger than {limit} bytes", code="body_too_large")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, allowed_hosts: list[str] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.allowed_hosts = {h.lower().encode() for h in allowed_hosts or []}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,6 +61,10 @@ class RequestContextMiddleware:
         status = 500
         response_started = False
         received = 0
+        extra_headers = [
+            *(DOCS_HEADERS if scope["path"] == "/docs" else SECURITY_HEADERS),
+            (b"x-request-id", request_id.encode()),
+        ]
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -43,38 +72,28 @@ class RequestContextMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_body_bytes)
             return message
 
-        async def send_with_id(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", request_id.encode()),
-                ]
+                message["headers"] = [*message.get("headers", []), *extra_headers]
             await send(message)
 
         try:
-            if _declared_length(scope) > self.max_body_bytes:
-                raise BodyTooLarge
-            await self.app(scope, limited_receive, send_with_id)
-        except BodyTooLarge:
+            self._check_request(scope)
+            await self.app(scope, limited_receive, send_with_headers)
+        except GatewayError as error:
             if not response_started:
-                error = GatewayError(
-                    413,
-                    f"Request body is larger than {self.max_body_bytes} bytes",
-                    code="body_too_large",
-                )
-                await error.response()(scope, receive, send_with_id)
+                await error.response()(scope, receive, send_with_headers)
         except Exception:
             log.exception("unhandled_error", request_id=request_id, path=scope["path"])
             if not response_started:
-                await GatewayError(500, "Internal server error", code="internal_error").response()(
-                    scope, receive, send_with_id
-                )
+                internal = GatewayError(500, "Internal server error", code="internal_error")
+                await internal.response()(scope, receive, send_with_headers)
         finally:
             log.info(
                 "request",
@@ -86,21 +105,38 @@ class RequestContextMiddleware:
                 **scope["state"].get("log", {}),
             )
 
+    def _check_request(self, scope: Scope) -> None:
+        if self.allowed_hosts and _host(scope) not in self.allowed_hosts:
+            raise GatewayError(400, "Invalid Host header", code="invalid_host")
+        if _declared_length(scope) > self.max_body_bytes:
+            raise BodyTooLarge(self.max_body_bytes)
+
+
+def _header(scope: Scope, wanted: bytes) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return bytes(value)
+    return None
+
+
+def _host(scope: Scope) -> bytes:
+    host = (_header(scope, b"host") or b"").lower()
+    if host.startswith(b"["):  # [::1]:8080
+        return host.split(b"]")[0] + b"]"
+    return host.rsplit(b":", 1)[0] if b":" in host else host
+
 
 def _request_id(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"x-request-id" and 8 <= len(value) <= 64 and value.isascii():
-            text: str = value.decode()
-            if all(c.isalnum() or c in "-_" for c in text):
-                return text
+    value = _header(scope, b"x-request-id")
+    if value and 8 <= len(value) <= 64 and value.isascii():
+        text = value.decode()
+        if all(c.isalnum() or c in "-_" for c in text):
+            return text
     return secrets.token_hex(12)
 
 
 def _declared_length(scope: Scope) -> int:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return 0
-    return 0
+    try:
+        return int(_header(scope, b"content-length") or 0)
+    except ValueError:
+        return 0

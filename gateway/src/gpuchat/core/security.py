@@ -8,7 +8,6 @@ import secrets
 import time
 
 import jwt
-
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
@@ -51,8 +50,13 @@ SESSION_ALGORITHM = "HS256"
 
 def new_session_token(user_id: int, token_version: int, secret: str, ttl_seconds: int) -> str:
     now = int(time.time())
-    claims = {"sub": str(user_id), "ver": token_version, "iat": now, "exp": now + ttl_seconds,
-              "typ": "session"}
+    claims = {
+        "sub": str(user_id),
+        "ver": token_version,
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "typ": "session",
+    }
     return jwt.encode(claims, secret, algorithm=SESSION_ALGORITHM)
 
 
@@ -62,7 +66,9 @@ def read_session_token(token: str, secret: str) -> tuple[int, int] | None:
     Only HS256 is accepted: `alg: none` and algorithm-confusion tokens fail here."""
     try:
         claims = jwt.decode(
-            token, secret, algorithms=[SESSION_ALGORITHM],
+            token,
+            secret,
+            algorithms=[SESSION_ALGORITHM],
             options={"require": ["exp", "iat", "sub"]},
         )
     except jwt.PyJWTError:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gpuchat.core.config import Settings
-from gpuchat.engines.manager import EngineManager
+from gpuchat.engines.control import EngineControl
+from gpuchat.services.live import LiveStreams
+from gpuchat.services.ratelimit import RateLimiter
 from gpuchat.services.usage import UsageRecorder
 
 
@@ -17,6 +19,8 @@ class AppState:
     settings: Settings
     db: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    engines: EngineManager
+    engines: EngineControl
     http: aiohttp.ClientSession
     usage: UsageRecorder
+    limiter: RateLimiter
+    live: LiveStreams = field(default_factory=LiveStreams)  # requests in flight (admin view)

@@ -1,15 +1,16 @@
-"""Users and their API keys."""
+"""Users, and who is calling (`Principal`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gpuchat.core import security
-from gpuchat.db.models import ApiKey, Role, User
+from gpuchat.db.models import Role, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,66 +28,68 @@ class Principal:
         return self.role == Role.admin
 
 
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def escape_like(text: str) -> str:
+    """Search text is literal: SQL wildcards and the escape character are just characters."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
-    return await session.scalar(select(User).where(User.email == email.strip().lower()))
+    return await session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
-async def create_user(session: AsyncSession, email: str, password: str, *, admin: bool) -> User:
+async def create_user(
+    session: AsyncSession,
+    email: str,
+    password: str,
+    *,
+    admin: bool = False,
+    limits: dict[str, Any] | None = None,
+) -> User:
     user = User(
-        email=email.strip().lower(),
+        email=normalise_email(email),
         password_hash=security.hash_password(password),
         role=Role.admin if admin else Role.user,
         settings={},
+        limits=limits,
+        token_version=0,
     )
     session.add(user)
     await session.flush()
     return user
 
 
-async def create_api_key(session: AsyncSession, user: User, name: str) -> tuple[ApiKey, str]:
-    """Returns the stored key and the full secret, which is never stored or shown again."""
-    secret = security.new_api_key()
-    key = ApiKey(
-        user_id=user.id,
-        name=name,
-        prefix=security.api_key_prefix(secret),
-        sha256=security.api_key_digest(secret),
-    )
-    session.add(key)
-    await session.flush()
-    return key, secret
+async def list_users(
+    session: AsyncSession, *, query: str | None, limit: int, offset: int
+) -> tuple[Sequence[User], int]:
+    statement = select(User)
+    if query:
+        statement = statement.where(User.email.ilike(f"%{escape_like(query)}%", escape="\\"))
+    total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    rows = await session.scalars(statement.order_by(User.id).limit(limit).offset(offset))
+    return rows.all(), total
 
 
-async def principal_for_api_key(session: AsyncSession, secret: str) -> Principal | None:
-    """The caller behind a bearer key, or None if the key is unknown, revoked or expired."""
-    digest = security.api_key_digest(secret)
-    row = (
-        await session.execute(
-            select(ApiKey, User)
-            .join(User, User.id == ApiKey.user_id)
-            .where(ApiKey.sha256 == digest)
-        )
-    ).first()
-    if row is None:
-        return None
-    key, user = row
-    if not security.digests_match(key.sha256, digest) or key.revoked or user.disabled:
-        return None
-    if key.expires is not None and _aware(key.expires) <= datetime.now(UTC):
-        return None
-    allowed = tuple(key.allowed_models) if key.allowed_models else None
-    return Principal(user.id, user.email, user.role, key.id, allowed)
+async def count_active_admins(session: AsyncSession) -> int:
+    statement = select(func.count()).where(User.role == Role.admin, User.disabled.is_(False))
+    return await session.scalar(statement) or 0
 
 
-async def principal_for_session(session: AsyncSession, user_id: int, version: int) -> Principal | None:
+def set_password(user: User, password: str) -> None:
+    """New hash, and every session issued before is void."""
+    user.password_hash = security.hash_password(password)
+    user.token_version += 1
+
+
+async def principal_for_session(
+    session: AsyncSession, user_id: int, version: int
+) -> Principal | None:
     """The caller behind a session token, if the user still exists, is enabled, and has not
     changed password since the token was issued. Role is read fresh on every request."""
     user = await session.get(User, user_id)
     if user is None or user.disabled or user.token_version != version:
         return None
     return Principal(user.id, user.email, user.role)
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes; everything is stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

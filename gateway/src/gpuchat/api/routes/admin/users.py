@@ -1,0 +1,98 @@
+"""Admin: users. Every route requires the admin role, read fresh on each request."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy.exc import IntegrityError
+
+from gpuchat.api.deps import AdminPrincipal, SessionDep
+from gpuchat.core import security
+from gpuchat.core.errors import GatewayError
+from gpuchat.db.models import Role, User
+from gpuchat.db.repositories import users
+from gpuchat.schemas.users import (
+    PasswordReset,
+    PasswordResetDone,
+    UserCreate,
+    UserCreated,
+    UserPublic,
+    UsersPublic,
+    UserUpdate,
+)
+
+router = APIRouter(prefix="/api/admin/users", tags=["admin"])
+
+
+@router.get("")
+async def list_users(
+    _: AdminPrincipal,
+    session: SessionDep,
+    q: Annotated[str | None, Query(max_length=320)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> UsersPublic:
+    rows, total = await users.list_users(session, query=q, limit=limit, offset=offset)
+    return UsersPublic(data=[UserPublic.model_validate(u) for u in rows], total=total)
+
+
+@router.post("", status_code=201, responses={409: {}})
+async def create_user(body: UserCreate, _: AdminPrincipal, session: SessionDep) -> UserCreated:
+    password = body.password or security.new_password()
+    limits = body.limits.model_dump(exclude_none=True) if body.limits else None
+    try:
+        user = await users.create_user(
+            session, body.email, password, admin=body.role == Role.admin, limits=limits
+        )
+        await session.commit()
+    except IntegrityError as exc:
+        raise GatewayError(
+            409, "A user with this email already exists", code="email_taken", param="email"
+        ) from exc
+    return UserCreated(
+        user=UserPublic.model_validate(user), password=None if body.password else password
+    )
+
+
+async def _user(session: SessionDep, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise GatewayError(404, "User not found", code="user_not_found")
+    return user
+
+
+@router.patch("/{user_id}", responses={404: {}, 409: {}})
+async def update_user(
+    user_id: int, body: UserUpdate, _: AdminPrincipal, session: SessionDep
+) -> UserPublic:
+    user = await _user(session, user_id)
+    changes = body.model_dump(exclude_unset=True)
+    loses_admin = (
+        user.role == Role.admin
+        and not user.disabled
+        and (changes.get("role") == Role.user or changes.get("disabled") is True)
+    )
+    if loses_admin and await users.count_active_admins(session) <= 1:
+        raise GatewayError(
+            409, "The last active admin cannot be demoted or disabled", code="last_admin"
+        )
+    if "limits" in changes:
+        user.limits = body.limits.model_dump(exclude_none=True) if body.limits else None
+    for field in ("role", "disabled"):
+        if changes.get(field) is not None:
+            setattr(user, field, changes[field])
+    await session.commit()
+    return UserPublic.model_validate(user)
+
+
+@router.post("/{user_id}/password", responses={404: {}})
+async def reset_password(
+    user_id: int, body: PasswordReset, _: AdminPrincipal, session: SessionDep
+) -> PasswordResetDone:
+    """Set (or generate) a new password; the user's sessions end at once."""
+    user = await _user(session, user_id)
+    password = body.password or security.new_password()
+    users.set_password(user, password)
+    await session.commit()
+    return PasswordResetDone(password=None if body.password else password)

@@ -1,0 +1,86 @@
+"""Logging in and managing one's own account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from gpuchat.core import security
+from gpuchat.core.config import Settings
+from gpuchat.core.errors import GatewayError
+from gpuchat.core.network import client_address
+from gpuchat.db.models import User
+from gpuchat.db.repositories import users
+from gpuchat.services.ratelimit import LimiterUnavailable, RateLimiter
+
+# Verifying against this when the email is unknown makes both failures cost the same.
+_DUMMY_HASH = security.hash_password("not-a-real-password-just-for-timing")
+
+INVALID_LOGIN = "Invalid email or password"
+
+
+@dataclass(frozen=True, slots=True)
+class LoginKeys:
+    address: str
+    account: str
+
+
+async def _check_throttle(limiter: RateLimiter, settings: Settings, keys: LoginKeys) -> None:
+    checks = (
+        (settings.login_attempts_per_address, ("login-address", keys.address)),
+        (settings.login_attempts_per_account, ("login-account", keys.account)),
+    )
+    try:
+        for limit, key in checks:
+            if not await limiter.allowed(limit, *key):
+                retry = await limiter.retry_after(limit, *key)
+                raise GatewayError(
+                    429,
+                    "Too many login attempts; try again later",
+                    code="login_throttled",
+                    retry_after=retry,
+                )
+    except LimiterUnavailable as exc:
+        # Fail closed: without a working throttle, nobody gets to guess passwords.
+        raise GatewayError(
+            503, "Login is temporarily unavailable", code="login_unavailable", retry_after=5
+        ) from exc
+
+
+async def _count_failure(limiter: RateLimiter, settings: Settings, keys: LoginKeys) -> None:
+    try:
+        await limiter.hit(settings.login_attempts_per_address, "login-address", keys.address)
+        await limiter.hit(settings.login_attempts_per_account, "login-account", keys.account)
+    except LimiterUnavailable:
+        pass  # the next attempt's check fails closed
+
+
+async def login(
+    request: Request,
+    session: AsyncSession,
+    limiter: RateLimiter,
+    settings: Settings,
+    email: str,
+    password: str,
+) -> User:
+    keys = LoginKeys(
+        client_address(request, settings.trusted_proxies), users.normalise_email(email)
+    )
+    await _check_throttle(limiter, settings, keys)
+    user = await users.get_user_by_email(session, email)
+    valid = security.verify_password(password, user.password_hash if user else _DUMMY_HASH)
+    if user is None or not valid or user.disabled:
+        await _count_failure(limiter, settings, keys)
+        raise GatewayError(401, INVALID_LOGIN, code="invalid_credentials")
+    return user
+
+
+def session_token(user: User, settings: Settings) -> str:
+    return security.new_session_token(
+        user.id,
+        user.token_version,
+        settings.secret_key.get_secret_value(),
+        settings.session_ttl_seconds,
+    )

@@ -1,0 +1,194 @@
+"""Logging in, sessions and tokens (QUALITY.md: Authentication)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import jwt
+import pytest
+
+from gpuchat.core.config import DEFAULT_SECRET
+from tests.utils.gateway import ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD, RunningGateway
+
+
+def assert_401(response: httpx.Response) -> None:
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["error"]["type"] == "authentication_error"
+
+
+async def test_login_sets_httponly_strict_cookie_and_returns_token(gateway: RunningGateway) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        response = await client.post(
+            "/api/auth/login", json={"email": ADMIN_EMAIL.upper(), "password": ADMIN_PASSWORD}
+        )
+        assert response.status_code == 200
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
+        body = response.json()
+        assert body["user"]["email"] == ADMIN_EMAIL and body["user"]["role"] == "admin"
+        assert "password_hash" not in response.text and ADMIN_PASSWORD not in response.text
+        assert (await client.get("/api/me")).json()["email"] == ADMIN_EMAIL
+    async with httpx.AsyncClient(base_url=gateway.url) as script:
+        me = await script.get("/api/me", headers={"Authorization": f"Bearer {body['token']}"})
+        models = await script.get(
+            "/v1/models", headers={"Authorization": f"Bearer {body['token']}"}
+        )
+    assert me.status_code == 200 and models.status_code == 200
+
+
+async def test_login_unknown_user_and_wrong_password_look_identical(
+    gateway: RunningGateway,
+) -> None:
+    await gateway.create_user("known@example.com")
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        wrong = await client.post(
+            "/api/auth/login",
+            json={"email": "known@example.com", "password": "nope-nope"},
+            headers={"X-Forwarded-For": "10.9.9.1"},
+        )
+        unknown = await client.post(
+            "/api/auth/login",
+            json={"email": "ghost@example.com", "password": "nope-nope"},
+            headers={"X-Forwarded-For": "10.9.9.2"},
+        )
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+    assert "set-cookie" not in wrong.headers
+
+
+async def test_login_is_throttled_per_account(gateway: RunningGateway) -> None:
+    await gateway.create_user("target@example.com")
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        for attempt in range(5):  # five guesses, each from a different address
+            response = await client.post(
+                "/api/auth/login",
+                json={"email": "target@example.com", "password": "guess-guess"},
+                headers={"X-Forwarded-For": f"10.8.0.{attempt}"},
+            )
+            assert response.status_code == 401
+        blocked = await client.post(
+            "/api/auth/login",
+            json={"email": "target@example.com", "password": USER_PASSWORD},
+            headers={"X-Forwarded-For": "10.8.1.1"},
+        )
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) >= 1
+    assert blocked.json()["error"]["type"] == "rate_limit_error"
+
+
+async def test_login_is_throttled_per_address(gateway: RunningGateway) -> None:
+    async with httpx.AsyncClient(
+        base_url=gateway.url, headers={"X-Forwarded-For": "10.7.7.7"}
+    ) as c:
+        for n in range(20):
+            response = await c.post(
+                "/api/auth/login",
+                json={"email": f"spray{n}@example.com", "password": "guess-guess"},
+            )
+            assert response.status_code == 401
+        blocked = await c.post(
+            "/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        )
+    assert blocked.status_code == 429
+
+
+async def test_logout_clears_the_cookie(gateway: RunningGateway) -> None:
+    await gateway.create_user("leaver@example.com")
+    async with gateway.login("leaver@example.com") as client:
+        response = await client.post("/api/auth/logout")
+        assert response.status_code == 204
+        assert "max-age=0" in response.headers["set-cookie"].lower()
+        assert_401(await client.get("/api/me"))
+
+
+def _token(claims: dict[str, object], key: str = DEFAULT_SECRET, alg: str = "HS256") -> str:
+    return jwt.encode(claims, key, algorithm=alg)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not-a-jwt",
+        _token({"sub": "1", "ver": 0, "typ": "session", "iat": 1, "exp": 2}),  # expired
+        _token(
+            {
+                "sub": "1",
+                "ver": 0,
+                "typ": "session",
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 600,
+            },
+            key="wrong-key-wrong-key-wrong-key-123",
+        ),
+        jwt.encode(
+            {
+                "sub": "1",
+                "ver": 0,
+                "typ": "session",
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 600,
+            },
+            None,
+            algorithm="none",
+        ),
+        _token(
+            {"sub": "1", "ver": 0, "iat": int(time.time()), "exp": int(time.time()) + 600}
+        ),  # not a session token
+        _token(
+            {
+                "sub": "1",
+                "ver": 99,
+                "typ": "session",
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 600,
+            }
+        ),  # stale version
+    ],
+    ids=["garbage", "expired", "wrong-signature", "alg-none", "wrong-type", "stale-version"],
+)
+async def test_bad_session_tokens_are_401(gateway: RunningGateway, token: str) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        assert_401(await client.get("/api/me", headers={"Authorization": f"Bearer {token}"}))
+        client.cookies.set("gpuchat_session", token)
+        assert_401(await client.get("/api/me"))
+
+
+async def test_disabled_user_sessions_and_keys_stop_at_once(gateway: RunningGateway) -> None:
+    await gateway.create_user("soon-disabled@example.com")
+    key = await gateway.new_key("soon-disabled@example.com")
+    async with (
+        gateway.login("soon-disabled@example.com") as browser,
+        gateway.client() as admin,
+        gateway.client(key) as program,
+    ):
+        assert (await browser.get("/api/me")).status_code == 200
+        user_id = (await browser.get("/api/me")).json()["id"]
+        assert (
+            await admin.patch(f"/api/admin/users/{user_id}", json={"disabled": True})
+        ).status_code == 200
+        assert_401(await browser.get("/api/me"))
+        assert_401(await program.get("/v1/models"))
+
+
+async def test_password_change_ends_other_sessions(gateway: RunningGateway) -> None:
+    await gateway.create_user("changer@example.com")
+    async with (
+        gateway.login("changer@example.com") as first,
+        gateway.login("changer@example.com") as second,
+    ):
+        wrong = await first.post(
+            "/api/me/password",
+            json={"current_password": "not-it-123", "new_password": "brand-new-pass"},
+        )
+        assert wrong.status_code == 400 and wrong.json()["error"]["param"] == "current_password"
+        changed = await first.post(
+            "/api/me/password",
+            json={"current_password": USER_PASSWORD, "new_password": "brand-new-pass"},
+        )
+        assert changed.status_code == 200
+        assert (await first.get("/api/me")).status_code == 200  # this session got a fresh cookie
+        assert_401(await second.get("/api/me"))
+    async with gateway.login("changer@example.com", "brand-new-pass") as again:
+        assert (await again.get("/api/me")).json()["email"] == "changer@example.com"
