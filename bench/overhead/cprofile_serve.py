@@ -1,8 +1,8 @@
 """`gpuchat serve` under cProfile: `run.py --gateway-cprofile OUT` starts the gateway with this.
 
 The profile is written to OUT when the gateway stops (the benchmark sends SIGTERM, uvicorn
-shuts down gracefully, `serve` returns). Read it with
-`python -m pstats OUT` or `python -c "import pstats; pstats.Stats('OUT').sort_stats('tottime').print_stats(30)"`.
+shuts down gracefully, `serve` returns). Read it with `python -m pstats OUT`, or
+`pstats.Stats(OUT).sort_stats("tottime").print_stats(30)`.
 The timer is the event-loop thread's CPU time (the database driver's threads are not
 profiled). cProfile roughly doubles the cost of Python calls: read it for where time goes.
 """

@@ -220,6 +220,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{m['mem_gib']} GiB, Linux {m['kernel']}; load avg before "
         f"{' '.join(map(str, result['loadavg_before']))}, after "
         f"{' '.join(map(str, result['loadavg_after']))}",
+        f"gpuchat at {m.get('git_rev') or '?'}"
+        f"{' + uncommitted gateway changes' if m.get('gateway_src_dirty') else ''}; "
         f"{cfg['tokens']} tokens/stream, {cfg['gap_ms']:g} ms apart, first token after "
         f"{cfg['first_token_delay_ms']:g} ms; {cfg['rounds']} interleaved rounds × "
         f"{cfg['duration_s']:g} s per cell",

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 import orjson
@@ -54,6 +54,13 @@ def parse_args() -> argparse.Namespace:
         "--nginx-workers",
         default="1",
         help="nginx worker_processes (default 1, like the one gateway process)",
+    )
+    ap.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60.0,
+        help="wait up to this many seconds for other work on the machine to calm down "
+        "(default 60; 0 to start at once)",
     )
     ap.add_argument(
         "--gateway-url",
@@ -115,11 +122,41 @@ def machine_info() -> dict[str, Any]:
         "aiohttp": aiohttp.__version__,
         "nginx": run(nginx, "-v").strip() if nginx else None,
         "git_rev": run("git", "-C", str(REPO), "rev-parse", "--short", "HEAD").strip() or None,
+        "gateway_src_dirty": bool(
+            run("git", "-C", str(REPO), "status", "--porcelain", "gateway/src").strip()
+        ),
     }
 
 
 def loadavg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def cpu_busy_pct(window_s: float = 2.0) -> float:
+    """How busy the whole machine is right now (all cores, from /proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields), idle
+
+    total0, idle0 = sample()
+    time.sleep(window_s)
+    total1, idle1 = sample()
+    return round(100 * (1 - (idle1 - idle0) / max(total1 - total0, 1)), 1)
+
+
+def wait_for_quiet(limit_s: float, notes: list[str]) -> float:
+    """Wait (bounded) until other work on the machine is below 15 % of its CPU."""
+    deadline = time.monotonic() + limit_s
+    busy = cpu_busy_pct()
+    while busy > 15 and time.monotonic() < deadline:
+        print(f"  machine {busy:.0f} % busy with other work; waiting", file=sys.stderr)
+        time.sleep(8)
+        busy = cpu_busy_pct()
+    if busy > 15:
+        notes.append(f"machine was {busy:.0f} % busy with other work when the run started")
+    return busy
 
 
 async def probe(
@@ -263,11 +300,16 @@ def _fixed_upstream(work: Path, args: argparse.Namespace) -> tuple[stack.Child, 
     return child, args.upstream_port
 
 
+def _interrupt(_signum: int, _frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     args = parse_args()
     # SIGTERM unwinds like Ctrl-C, so the finally blocks stop every child we started.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     notes: list[str] = []
+    busy_before = wait_for_quiet(args.quiet_wait, notes)
     started = dt.datetime.now(dt.UTC)
     load_before = loadavg()
     with tempfile.TemporaryDirectory(prefix="gpuchat-bench-") as tmp:
@@ -285,6 +327,7 @@ def main() -> int:
                 print(f"bench-overhead: {exc}", file=sys.stderr)
                 return 2
     result = report.build(args, raw, notes, machine_info(), started, load_before, loadavg())
+    result["cpu_busy_pct_before"] = busy_before
     out = args.out or REPO / "bench" / "results" / f"overhead-{started:%Y-%m-%d}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")

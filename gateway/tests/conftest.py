@@ -15,7 +15,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.utils.gateway import RunningGateway, start_gateway
+from tests.utils.gateway import LOG_FILE, RunningGateway, start_gateway
+from tests.utils.secrets_in_logs import find_secrets
 
 TESTS = Path(__file__).resolve().parent
 FAKE_UPSTREAM = TESTS / "fakes" / "upstream.py"
@@ -80,3 +81,15 @@ def anyio_backend() -> str:
 def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After the whole suite: the gateways' logs must hold no password, token or full key."""
+    if not LOG_FILE.exists():
+        return
+    text = LOG_FILE.read_text(encoding="utf-8", errors="replace")
+    LOG_FILE.unlink()
+    leaks = find_secrets(text)
+    if leaks:
+        print("\nSecrets found in the gateway logs:\n  " + "\n  ".join(leaks), file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

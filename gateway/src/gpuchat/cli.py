@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -21,6 +22,7 @@ from gpuchat.core.db import create_engine, create_sessionmaker, session_scope
 from gpuchat.db import migrate
 from gpuchat.db.repositories import keys, users
 from gpuchat.engines import packaged
+from gpuchat.engines.launchers import unavailable_reason
 from gpuchat.engines.profiles import ProfilesError, load_profiles
 
 app = typer.Typer(
@@ -168,6 +170,26 @@ def profiles_list() -> None:
         aliases = ", ".join(profile.aliases) or "-"
         target = profile.model or ", ".join(profile.urls)
         typer.echo(f"{marker} {profile.name:<20} {profile.engine.value:<9} {aliases:<30} {target}")
+
+
+@profiles_app.command("check")
+def profiles_check(
+    file: Annotated[Path, typer.Argument(help="The profiles YAML file to validate.")],
+) -> None:
+    """Validate a profiles file and say which profiles this host can run (exit 2: invalid)."""
+    try:
+        profiles = load_profiles(file)
+    except ProfilesError as exc:
+        _err(str(exc))
+        raise typer.Exit(2) from exc
+    models_dir = _settings().models_dir
+    default = profiles.default_profile.name
+    for profile in profiles.profiles:
+        reason = unavailable_reason(profile, models_dir=models_dir)
+        marker = "*" if profile.name == default else " "
+        verdict = "ok" if reason is None else f"unavailable: {reason}"
+        typer.echo(f"{marker} {profile.name:<20} {profile.engine.value:<9} {verdict}")
+    _err(f"{file}: {len(profiles.profiles)} profiles, valid.")
 
 
 @models_app.command("install")

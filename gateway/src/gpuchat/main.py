@@ -19,6 +19,7 @@ from gpuchat.core.state import AppState
 from gpuchat.db import migrate
 from gpuchat.engines.manager import EngineManager
 from gpuchat.engines.profiles import load_profiles
+from gpuchat.services.benchmarks import AutoBenchmarks
 from gpuchat.services.bootstrap import ensure_first_admin
 from gpuchat.services.ratelimit import RateLimiter, create_storage
 from gpuchat.services.usage import UsageRecorder
@@ -50,12 +51,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     http = _upstream_client(settings)
     limiter = RateLimiter(create_storage(settings.redis_url))
     state = AppState(settings, db, sessions, engines, http, usage, limiter)
+    state.benchmarks = AutoBenchmarks(engines, http, sessions)
     app.state.gpuchat = state
     await usage.start()
     await engines.start(launch_default=settings.start_engines)
     try:
         yield
     finally:
+        await state.benchmarks.close()
         await usage.close()
         await http.close()
         await engines.close()
@@ -64,7 +67,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    configure_logging(settings.log_level, json=settings.json_logs)
+    configure_logging(settings.log_level, json=settings.json_logs, log_file=settings.log_file)
     app = FastAPI(
         title="gpuchat",
         version="0.1.0",

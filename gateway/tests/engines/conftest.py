@@ -14,6 +14,7 @@ from gpuchat.engines.manager import EngineManager
 from gpuchat.engines.profiles import ProfilesFile
 
 FAKE_ENGINE = Path(__file__).with_name("fake_engine.py")
+FAKE_UPSTREAM = Path(__file__).parents[1] / "fakes" / "upstream.py"
 
 FakeProfile = Callable[..., dict[str, Any]]
 ManagerFactory = Callable[..., EngineManager]
@@ -32,6 +33,26 @@ def fake_profile() -> FakeProfile:
             "command": command,
             "health": "/health",
             "timeouts": {"start": start},
+            **extra,
+        }
+
+    return build
+
+
+@pytest.fixture
+def upstream_profile() -> FakeProfile:
+    """upstream_profile(name, *options, **keys) -> a `command` profile running the fake
+    OpenAI upstream (tests/fakes/upstream.py) with engine options such as --load-seconds."""
+
+    def build(name: str, *options: str, start: float = 20.0, **extra: Any) -> dict[str, Any]:
+        timeouts = {"start": start, **extra.pop("timeouts", {})}
+        return {
+            "name": name,
+            "engine": "command",
+            "command": [sys.executable, str(FAKE_UPSTREAM), "--port", "{port}", *options],
+            "health": "/health",
+            "served_model_name": name,
+            "timeouts": timeouts,
             **extra,
         }
 

@@ -16,6 +16,13 @@ streaming `echo: <message>` word by word. Scripts (space-separated, combinable):
     !error-frame 2     stream 2 chunks, then an in-stream error frame and [DONE]
     !no-usage          never send a usage chunk
 
+Engine-side behaviour for supervisor tests (command-line options):
+
+    --load-seconds 2   take that long to "load" before the port opens
+    --progress         print vLLM-style weight-loading lines (0..100 %) while loading
+    --crash-after 1.5  exit with code 1 that long after the port opened
+    --hang-health      /health never answers (the start times out)
+
 Every request is recorded by its X-Request-Id: `GET /_requests/{id}` says whether the
 client (the gateway) closed the connection, and when; `GET /_last` returns the last body.
 """
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 from typing import Any
 
@@ -228,7 +236,12 @@ async def last(_: web.Request) -> web.Response:
     return web.json_response(LAST)
 
 
+HANG_HEALTH = False
+
+
 async def health(_: web.Request) -> web.Response:
+    if HANG_HEALTH:
+        await asyncio.sleep(3600)
     return web.json_response({"status": "ok"})
 
 
@@ -246,8 +259,48 @@ def make_app() -> web.Application:
     return app
 
 
+def load(seconds: float, progress: bool) -> None:
+    """Pretend to load weights, printing what vLLM prints (tqdm redraws with \\r)."""
+    steps = 4
+    for step in range(steps + 1):
+        if progress:
+            percent = step * 100 // steps
+            end = "\n" if step == steps else "\r"
+            line = (
+                f"Loading safetensors checkpoint shards: {percent:3d}% Completed | {step}/{steps}"
+            )
+            print(line, end=end, flush=True)
+        if step < steps:
+            time.sleep(seconds / steps)
+    if progress:
+        print(f"Loading weights took {seconds:.2f} seconds", flush=True)
+
+
+def crash_later(seconds: float) -> Any:
+    async def on_startup(_: web.Application) -> None:
+        async def crash() -> None:
+            await asyncio.sleep(seconds)
+            print("fatal: simulated engine crash", flush=True)
+            os._exit(1)
+
+        asyncio.get_running_loop().create_task(crash())
+
+    return on_startup
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--load-seconds", type=float, default=0.0)
+    parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--crash-after", type=float, default=None)
+    parser.add_argument("--hang-health", action="store_true")
     args = parser.parse_args()
-    web.run_app(make_app(), host="127.0.0.1", port=args.port, print=None)
+    HANG_HEALTH = args.hang_health
+    load(args.load_seconds, args.progress)
+    app = make_app()
+    if args.crash_after is not None:
+        app.on_startup.append(crash_later(args.crash_after))
+    print(f"fake upstream listening on port {args.port}", flush=True)
+    # A short shutdown: SIGTERM must not wait for a hanging /health or a long stream.
+    web.run_app(app, host="127.0.0.1", port=args.port, print=None, shutdown_timeout=1.0)

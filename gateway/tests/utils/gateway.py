@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,8 @@ ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-for-tests"
 USER_PASSWORD = "password-123456"
 ALLOWED_ORIGIN = "https://chat.example.com"
+# Every test gateway logs here too; the session ends by checking it holds no secrets.
+LOG_FILE = Path(__file__).resolve().parents[3] / "data" / "test-logs" / f"{os.getpid()}.log"
 
 
 def free_port() -> int:
@@ -93,6 +96,7 @@ async def start_gateway(
         admin_email=ADMIN_EMAIL,
         admin_password=SecretStr(ADMIN_PASSWORD),
         log_level="INFO",
+        log_file=LOG_FILE,
         # Tests speak for many clients through X-Forwarded-For from loopback.
         trusted_proxies=["127.0.0.1"],
         cors_origins=[ALLOWED_ORIGIN],

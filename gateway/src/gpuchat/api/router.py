@@ -5,9 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from gpuchat.api.routes import auth, health, keys, me, openai
+from gpuchat.api.routes.admin import benchmarks as admin_benchmarks
+from gpuchat.api.routes.admin import engines as admin_engines
+from gpuchat.api.routes.admin import live as admin_live
+from gpuchat.api.routes.admin import profiles as admin_profiles
 from gpuchat.api.routes.admin import users as admin_users
+from gpuchat.schemas.errors import ERROR_RESPONSES
 
-api_router = APIRouter()
+api_router = APIRouter(responses=ERROR_RESPONSES)
 api_router.include_router(health.router)  # GET /healthz, GET /readyz
 api_router.include_router(openai.router)  # POST /v1/chat/completions, GET /v1/models
 api_router.include_router(auth.router)  # POST /api/auth/login, POST /api/auth/logout
@@ -15,3 +20,9 @@ api_router.include_router(me.router)  # GET /api/me, PATCH /api/me/settings, POS
 api_router.include_router(keys.router)  # GET|POST /api/keys, DELETE /api/keys/{id}
 # Admin: GET|POST /api/admin/users, PATCH /api/admin/users/{id}, POST .../{id}/password
 api_router.include_router(admin_users.router)
+# Admin: GET /api/admin/profiles, POST /api/admin/profiles/{name}/activate, .../{name}/stop
+api_router.include_router(admin_profiles.router)
+api_router.include_router(admin_engines.router)  # GET /api/admin/engines/{name}/logs
+# Admin: GET /api/admin/live (SSE), POST /api/admin/streams/{request_id}/stop
+api_router.include_router(admin_live.router)
+api_router.include_router(admin_benchmarks.router)  # GET /api/admin/benchmarks

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
     log_json: bool | None = None
+    log_file: Path | None = None
     # Upstream connection pool: must be at least the number of concurrent streams served.
     upstream_pool_size: int = Field(default=1024, ge=1)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)

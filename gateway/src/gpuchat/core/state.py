@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gpuchat.core.config import Settings
 from gpuchat.engines.control import EngineControl
+from gpuchat.services.benchmarks import AutoBenchmarks
 from gpuchat.services.live import LiveStreams
 from gpuchat.services.ratelimit import RateLimiter
 from gpuchat.services.usage import UsageRecorder
@@ -24,3 +25,4 @@ class AppState:
     usage: UsageRecorder
     limiter: RateLimiter
     live: LiveStreams = field(default_factory=LiveStreams)  # requests in flight (admin view)
+    benchmarks: AutoBenchmarks | None = None  # benchmarks after a switch

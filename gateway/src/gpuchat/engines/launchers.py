@@ -24,6 +24,7 @@ from typing import BinaryIO, Final
 
 from gpuchat.engines.packaged import PackagedModelError, resolve_model_path
 from gpuchat.engines.profiles import EngineKind, Profile
+from gpuchat.engines.progress import LoadProgress
 
 LOOPBACK: Final = "127.0.0.1"
 LOG_MAX_BYTES: Final = 10 * 1024 * 1024
@@ -43,6 +44,7 @@ class LaunchPlan:
     health_url: str | None
     base_urls: tuple[str, ...]  # OpenAI base URLs ending in /v1, no trailing slash
     model: str | None  # upstream "model"; None: ask the engine's /models
+    env: tuple[tuple[str, str], ...] = ()  # added to the child's environment
 
 
 def free_port() -> int:
@@ -66,7 +68,7 @@ def _check_runnable(profile: Profile, models_dir: Path) -> Path | None:
     if profile.engine is EngineKind.vllm:
         if shutil.which("vllm") is None:
             raise LaunchUnavailable("vllm is not installed on this host")
-        raise LaunchUnavailable("starting vllm from a profile is not implemented yet")
+        return None
     if profile.engine is EngineKind.llamacpp:
         assert profile.model is not None  # the profile validator guarantees it
         try:
@@ -99,21 +101,63 @@ def plan_launch(profile: Profile, *, models_dir: Path) -> LaunchPlan:
         return LaunchPlan(None, None, None, urls, profile.served_model_name)
     port = free_port()
     origin = f"http://{LOOPBACK}:{port}"
+    env = child_env(profile)
     if profile.engine is EngineKind.llamacpp:
         assert model_path is not None
         alias = profile.served_model_name or profile.name
-        return LaunchPlan(
-            _llamacpp_argv(profile, model_path, port, alias),
-            port,
-            f"{origin}/health",
-            (f"{origin}/v1",),
-            alias,
-        )
+        argv = _llamacpp_argv(profile, model_path, port, alias)
+        return LaunchPlan(argv, port, f"{origin}/health", (f"{origin}/v1",), alias, env)
+    if profile.engine is EngineKind.vllm:
+        alias = profile.served_model_name or profile.name
+        argv = vllm_argv(profile, port)
+        return LaunchPlan(argv, port, f"{origin}/health", (f"{origin}/v1",), alias, env)
     assert profile.command
-    argv = [arg.replace("{port}", str(port)) for arg in profile.command]
-    argv[0] = _program(argv[0])
+    argv_list = [arg.replace("{port}", str(port)) for arg in profile.command]
+    argv_list[0] = _program(argv_list[0])
     health = f"{origin}/{profile.health.lstrip('/')}"
-    return LaunchPlan(tuple(argv), port, health, (f"{origin}/v1",), profile.served_model_name)
+    return LaunchPlan(
+        tuple(argv_list), port, health, (f"{origin}/v1",), profile.served_model_name, env
+    )
+
+
+def child_env(profile: Profile) -> tuple[tuple[str, str], ...]:
+    """What the child needs beyond our environment: its GPUs and its Hugging Face token."""
+    env: list[tuple[str, str]] = []
+    if profile.gpus:
+        # Without this CUDA shows the child every GPU, and it would allocate on GPU 0.
+        env.append(("CUDA_VISIBLE_DEVICES", ",".join(str(gpu) for gpu in profile.gpus)))
+    if profile.hf_token_env:
+        # The token stays in the environment (never on the argv, where `ps` shows it).
+        token = os.environ.get(profile.hf_token_env)
+        if token:
+            env.append(("HF_TOKEN", token))
+    return tuple(env)
+
+
+def vllm_argv(profile: Profile, port: int) -> tuple[str, ...]:
+    """`vllm serve MODEL` with the profile's typed arguments, on loopback only."""
+    assert profile.model is not None
+    args = profile.vllm
+    argv = ["vllm", "serve", profile.model, "--host", LOOPBACK, "--port", str(port)]
+    argv += ["--served-model-name", profile.served_model_name or profile.name]
+    argv += ["--tensor-parallel-size", str(args.tensor_parallel_size)]
+    optional: list[tuple[str, object]] = [
+        ("--max-model-len", args.max_model_len),
+        ("--gpu-memory-utilization", args.gpu_memory_utilization),
+        ("--dtype", args.dtype),
+        ("--swap-space", args.swap_space),
+        ("--max-num-seqs", args.max_num_seqs),
+        ("--quantization", args.quantization),
+        ("--chat-template", args.chat_template),
+    ]
+    for flag, value in optional:
+        if value is not None:
+            argv += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    if args.enable_prefix_caching is not None:
+        on = args.enable_prefix_caching
+        argv.append("--enable-prefix-caching" if on else "--no-enable-prefix-caching")
+    argv += args.extra_args
+    return tuple(argv)
 
 
 def _llamacpp_argv(profile: Profile, model: Path, port: int, alias: str) -> tuple[str, ...]:
@@ -138,6 +182,7 @@ class EngineLog:
         self._tail: deque[str] = deque(maxlen=TAIL_LINES)
         self._partial = b""
         self._file: BinaryIO | None = None
+        self.progress = LoadProgress()
 
     def open(self) -> None:
         if self._file is not None:
@@ -167,6 +212,7 @@ class EngineLog:
         assert self._file is not None
         self._file.write(data)
         self._file.flush()
+        self.progress.feed(data)
         *lines, self._partial = (self._partial + data).split(b"\n")
         self._tail.extend(line.decode("utf-8", "replace").rstrip("\r") for line in lines)
 
@@ -198,7 +244,9 @@ class ChildProcess:
         self._pump = asyncio.create_task(self._copy_output(process.stdout))
 
     @classmethod
-    async def spawn(cls, argv: tuple[str, ...], log: EngineLog) -> ChildProcess:
+    async def spawn(
+        cls, argv: tuple[str, ...], log: EngineLog, env: tuple[tuple[str, str], ...] = ()
+    ) -> ChildProcess:
         log.open()
         log.note(f"starting: {' '.join(argv)}")
         try:
@@ -208,7 +256,7 @@ class ChildProcess:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,  # its own process group: we can stop all its children
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **dict(env)},
             )
         except OSError as exc:
             log.note(f"cannot start: {exc}")

@@ -1,7 +1,8 @@
 """The engine supervisor (in process): the ONE owner of every engine's state on this host.
 
-Callers never read a state and then act on it; they call `ensure_ready(alias)`, which
-decides inside the owner (see design.md beside this file).
+Callers never read a state and then act on it; they call `acquire(alias)` (or
+`ensure_ready`), `activate(name)` or `stop(name)`, which decide inside the owner
+(see design.md beside this file).
 """
 
 from __future__ import annotations
@@ -11,129 +12,83 @@ import atexit
 import contextlib
 import logging
 import math
-import signal
 import time
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-import aiohttp
-
+from gpuchat.engines import logs
+from gpuchat.engines.control import (
+    RETRY_STOPPING_S,
+    RETRY_UNAVAILABLE_S,
+    ControlRefused,
+    EngineState,
+    EngineStatus,
+    EngineUnavailable,
+    Lease,
+    SwitchConflict,
+    UnknownModel,
+    Upstream,
+)
+from gpuchat.engines.gpu import GpuMonitor, GpuReport
 from gpuchat.engines.launchers import (
-    ChildProcess,
     EngineLog,
-    LaunchPlan,
     LaunchUnavailable,
     plan_launch,
     unavailable_reason,
 )
-from gpuchat.engines.profiles import EngineKind, Profile, ProfilesFile
+from gpuchat.engines.lifecycle import EngineLifecycle, is_ready
+from gpuchat.engines.profiles import Profile, ProfilesFile
+from gpuchat.engines.replicas import ReplicaSet
+from gpuchat.engines.runtime import EngineRuntime, Probes, status_of
+
+__all__ = [
+    "EngineManager",
+    "EngineState",
+    "EngineStatus",
+    "EngineUnavailable",
+    "SwitchConflict",
+    "UnknownModel",
+    "Upstream",
+]
 
 log = logging.getLogger(__name__)
 
-STOP_GRACE_S: Final = 10.0
-BACKOFF_FIRST_S: Final = 1.0
-BACKOFF_MAX_S: Final = 30.0
-STABLE_AFTER_S: Final = 60.0  # ready this long: the next crash starts the backoff again
-HEALTH_POLL_S: Final = 0.25
-HEALTH_TIMEOUT_S: Final = 2.0
-RETRY_UNAVAILABLE_S: Final = 60
-RETRY_STOPPING_S: Final = 5
 DISCOVER_RETRY_S: Final = 30.0
+REPLICA_POLL_S: Final = 0.5
+_is_ready = is_ready
 
 
-class EngineState(StrEnum):
-    stopped = "stopped"
-    starting = "starting"
-    ready = "ready"
-    draining = "draining"
-    stopping = "stopping"
-    failed = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class Upstream:
-    profile: Profile
-    base_url: str  # e.g. "http://127.0.0.1:41234/v1", no trailing slash
-    model: str  # the "model" to send upstream
-
-
-class UnknownModel(Exception):
-    def __init__(self, alias: str) -> None:
-        super().__init__(f"model '{alias}' does not exist")
-        self.alias = alias
-
-
-class EngineUnavailable(Exception):
-    def __init__(self, message: str, retry_after: int = RETRY_STOPPING_S) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = max(1, retry_after)
-
-
-@dataclass(frozen=True, slots=True)
-class EngineStatus:
-    name: str
-    engine: EngineKind
-    state: EngineState
-    aliases: tuple[str, ...]
-    pid: int | None
-    port: int | None
-    base_url: str | None
-    started_at: float | None  # wall clock (time.time()) of the current process's spawn
-    last_error: str | None
-    available: bool
-    reason: str | None  # why it is not available on this host
-
-
-@dataclass(eq=False)
-class _Engine:
-    profile: Profile
-    log: EngineLog
-    state: EngineState = EngineState.stopped
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    plan: LaunchPlan | None = None
-    child: ChildProcess | None = None
-    model: str | None = None
-    started_at: float | None = None
-    ready_since: float | None = None  # monotonic
-    last_error: str | None = None
-    failures: int = 0  # consecutive, for the restart backoff
-    restart_at: float | None = None  # monotonic
-    discover_after: float = 0.0  # monotonic; external engines' model discovery
-    start_task: asyncio.Task[None] | None = None
-    watch_task: asyncio.Task[None] | None = None
-    restart_task: asyncio.Task[None] | None = None
-
-
-def _is_ready(engine: _Engine) -> bool:
-    return engine.state is EngineState.ready
-
-
-class EngineManager:
+class EngineManager(EngineLifecycle):
     def __init__(self, profiles: ProfilesFile, *, models_dir: Path, logs_dir: Path) -> None:
         self._models_dir = models_dir
         self._engines = {
-            p.name: _Engine(p, EngineLog(logs_dir / f"{p.name}.log")) for p in profiles.profiles
+            p.name: EngineRuntime(p, EngineLog(logs_dir / f"{p.name}.log"))
+            for p in profiles.profiles
         }
         self._by_alias = {n: p for p in profiles.profiles for n in p.names if n != "default"}
         self._active = profiles.default_profile.name
-        self._http: aiohttp.ClientSession | None = None
+        self._probes = Probes()
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
+        self._switch: asyncio.Task[None] | None = None
+        self._switching: frozenset[EngineRuntime] = frozenset()  # engines the switch touches
+        self._replica_task: asyncio.Task[None] | None = None
+        self._gpu = GpuMonitor()
         for engine in self._engines.values():
-            if engine.profile.engine is EngineKind.external:
+            if not engine.spawned:
                 engine.plan = plan_launch(engine.profile, models_dir=models_dir)
+                engine.replicas = ReplicaSet(engine.plan.base_urls)
                 engine.state = EngineState.ready  # nothing to run; health is the upstream's
         # Last resort if the event loop dies before close(): no engine outlives the gateway.
         atexit.register(self._kill_now)
 
-    # ---- public interface -------------------------------------------------------------
+    # ---- public interface (control.EngineControl) --------------------------------------
 
     async def start(self, *, launch_default: bool = True) -> None:
         """Begin starting the default profile; returns without waiting for its health."""
-        self._client()
+        if self._replica_task is None and any(e.replicas for e in self._engines.values()):
+            self._replica_task = asyncio.create_task(self._probe_replicas())
         if not launch_default:
             return
         engine = self._engines[self._active]
@@ -160,19 +115,56 @@ class EngineManager:
 
     async def ensure_ready(self, alias: str) -> Upstream:
         """Start the profile behind `alias` if needed and wait (up to its start timeout)."""
-        engine = self._engines[self.profile_for(alias).name]
-        if engine.state is EngineState.ready and engine.model is not None:
-            return self._upstream(engine)
-        async with engine.lock:
-            if engine.state is EngineState.ready:
-                await self._learn_model(engine)
-                return self._upstream(engine)
-            task = self._begin_start(engine)
-        # wait() neither cancels the shared start when this caller goes away, nor raises.
-        await asyncio.wait({task})
-        if _is_ready(engine):  # (a function: mypy keeps the narrowing from before the await)
-            return self._upstream(engine)
-        raise self._not_ready(engine)
+        engine = await self._ready(alias)
+        assert engine.plan is not None
+        url = engine.plan.base_urls[0]
+        if engine.replicas is not None:
+            url = next((r.url for r in engine.replicas.replicas if r.healthy), url)
+        return Upstream(engine.profile, url, engine.model or engine.profile.name)
+
+    async def acquire(self, alias: str, *, affinity: str | None = None) -> Upstream:
+        """`ensure_ready`, plus a lease the caller releases when its request ends."""
+        engine = await self._ready(alias)
+        return self._lease(engine, affinity)  # no await since the ready check: still ready
+
+    async def activate(self, name: str, *, wait: bool = False) -> EngineStatus:
+        """Make `name` the active profile: drain and stop what it replaces, then start it."""
+        engine = self._named(name)
+        self._refuse_concurrent_switch()
+        reason = unavailable_reason(engine.profile, models_dir=self._models_dir)
+        if reason is not None:
+            raise ControlRefused(f"profile '{name}' cannot run on this host: {reason}")
+        previous = self._engines[self._active]
+        victims = [
+            other
+            for other in self._engines.values()
+            if other is not engine
+            and other.spawned
+            and other.state is not EngineState.stopped
+            and (other is previous or other.shares_gpus(engine))
+        ]
+        engine.held = False
+        self._active = name
+        for victim in victims:
+            self._start_draining(victim)
+        self._begin_switch({engine, *victims}, self._run_switch(engine, victims))
+        log.info("switching to %s (stopping %s)", name, [v.profile.name for v in victims])
+        if wait:
+            await self._wait_switch()
+        return self._status(engine)
+
+    async def stop(self, name: str, *, wait: bool = False) -> EngineStatus:
+        """Drain and stop `name`; it stays stopped (not started on demand) until activated."""
+        engine = self._named(name)
+        if not engine.spawned:
+            raise ControlRefused(f"'{name}' is an external engine: gpuchat does not run it")
+        self._refuse_concurrent_switch()
+        engine.held = True
+        self._start_draining(engine)
+        self._begin_switch({engine}, self._drain_and_stop(engine))
+        if wait:
+            await self._wait_switch()
+        return self._status(engine)
 
     def statuses(self) -> list[EngineStatus]:
         return [self._status(engine) for engine in self._engines.values()]
@@ -184,19 +176,104 @@ class EngineManager:
             return False
         return _is_ready(self._engines[profile.name])
 
-    # ---- decisions (called with engine.lock held) -------------------------------------
+    async def read_log(self, name: str, tail: int) -> list[str]:
+        path = self._named(name).log.path
+        return await asyncio.to_thread(logs.read_tail, path, tail)
 
-    def _begin_start(self, engine: _Engine) -> asyncio.Task[None]:
+    def follow_log(self, name: str) -> AsyncIterator[str]:
+        return logs.follow(self._named(name).log.path)
+
+    async def gpus(self) -> GpuReport:
+        holders = {
+            gpu: engine.profile.name
+            for engine in self._engines.values()
+            if engine.holds_gpus()
+            for gpu in engine.profile.gpus
+        }
+        return await asyncio.to_thread(self._gpu.read, holders)
+
+    # ---- decisions (synchronous, or with engine.lock held) ------------------------------
+
+    async def _ready(self, alias: str) -> EngineRuntime:
+        """The engine behind `alias`, ready and outside any switch; waits for both."""
+        for _ in range(8):  # each turn waits for a switch or a start; more is a livelock
+            engine = self._engines[self.profile_for(alias).name]
+            if self._switch is not None and engine in self._switching:
+                # New requests wait while a switch drains or starts their engine.
+                await self._wait_for(engine, self._switch)
+                continue
+            if _is_ready(engine) and engine.model is not None:
+                return engine
+            async with engine.lock:
+                if _is_ready(engine):
+                    await self._learn_model(engine)
+                    if _is_ready(engine) and engine not in self._switching:
+                        return engine
+                    continue
+                task = self._begin_start(engine)
+            await self._wait_for(engine, task)
+            if _is_ready(engine) and engine not in self._switching:
+                return engine
+            if engine not in self._switching:
+                raise self._not_ready(engine)
+        raise self._not_ready(engine)
+
+    @staticmethod
+    async def _wait_for(engine: EngineRuntime, task: asyncio.Task[None]) -> None:
+        # wait() neither cancels the shared task when this caller goes away, nor raises.
+        engine.waiting += 1
+        try:
+            await asyncio.wait({task})
+        finally:
+            engine.waiting -= 1
+
+    def _lease(self, engine: EngineRuntime, affinity: str | None) -> Upstream:
+        assert engine.plan is not None
+        url, replicas = engine.plan.base_urls[0], engine.replicas
+        replica = replicas.pick(affinity) if replicas is not None else None
+        url = replica.url if replica is not None else url
+        leases = engine.leases
+
+        def release(failed: bool) -> None:
+            leases.discard(lease)
+            if not leases:
+                engine.idle.set()
+            if replicas is not None and replica is not None:
+                replicas.release(replica, failed=failed)
+
+        lease = Lease(release)
+        leases.add(lease)
+        engine.idle.clear()
+        return Upstream(engine.profile, url, engine.model or engine.profile.name, lease)
+
+    def _begin_start(self, engine: EngineRuntime) -> asyncio.Task[None]:
         """The shared start of `engine`, beginning it if none runs; raises when refused."""
         if engine.start_task is not None and not engine.start_task.done():
             return engine.start_task
         name = engine.profile.name
         if self._closing:
             raise EngineUnavailable("the server is shutting down", RETRY_STOPPING_S)
+        if engine.held:
+            raise EngineUnavailable(
+                f"model '{name}' was stopped by an administrator", RETRY_UNAVAILABLE_S
+            )
         if engine.state in (EngineState.draining, EngineState.stopping):
             raise EngineUnavailable(f"model '{name}' is being stopped", RETRY_STOPPING_S)
         if engine.restart_task is not None and not engine.restart_task.done():
             raise self._not_ready(engine)
+        holder = next(
+            (
+                o
+                for o in self._engines.values()
+                if o is not engine and o.holds_gpus() and o.shares_gpus(engine)
+            ),
+            None,
+        )
+        if holder is not None:  # never two engines on one GPU
+            raise EngineUnavailable(
+                f"model '{name}' is not loaded: its GPUs serve '{holder.profile.name}'",
+                RETRY_UNAVAILABLE_S,
+            )
         try:
             plan = plan_launch(engine.profile, models_dir=self._models_dir)
         except LaunchUnavailable as exc:
@@ -205,183 +282,121 @@ class EngineManager:
                 f"model '{name}' is not available on this server", RETRY_UNAVAILABLE_S
             ) from exc
         engine.state, engine.plan, engine.model = EngineState.starting, plan, None
+        engine.log.progress.reset()
         engine.start_task = asyncio.create_task(self._run_start(engine, plan))
         return engine.start_task
 
-    def _not_ready(self, engine: _Engine) -> EngineUnavailable:
+    def _not_ready(self, engine: EngineRuntime) -> EngineUnavailable:
         name = engine.profile.name
         if engine.restart_at is not None and engine.state is EngineState.failed:
             wait = math.ceil(engine.restart_at - time.monotonic())
             return EngineUnavailable(f"model '{name}' failed and is restarting", wait)
+        if engine.held:
+            return EngineUnavailable(
+                f"model '{name}' was stopped by an administrator", RETRY_UNAVAILABLE_S
+            )
         return EngineUnavailable(f"model '{name}' is not ready", RETRY_STOPPING_S)
 
-    # ---- lifecycle tasks ---------------------------------------------------------------
-
-    async def _run_start(self, engine: _Engine, plan: LaunchPlan) -> None:
-        profile = engine.profile
-        assert plan.argv is not None
+    def _named(self, name: str) -> EngineRuntime:
         try:
-            child = await self._spawn(engine, plan.argv)
-        except OSError as exc:
-            self._mark_failed(engine, f"cannot start {plan.argv[0]}: {exc}")
-            return
-        engine.child, engine.started_at = child, time.time()
-        engine.watch_task = asyncio.create_task(self._watch(engine, child))
-        log.info("engine %s starting (pid %d, port %s)", profile.name, child.pid, plan.port)
-        healthy = await self._wait_healthy(child, plan, profile.timeouts.start)
-        model = (plan.model or await self._discover_model(plan)) if healthy else None
-        if engine.child is not child:
-            return  # stopped, or exited (the watcher recorded it), meanwhile
-        if healthy:
-            engine.model = model or profile.name
-            engine.state, engine.ready_since, engine.last_error = (
-                EngineState.ready,
-                time.monotonic(),
-                None,
-            )
-            child.log.note("ready")
-            log.info("engine %s ready after %.1fs", profile.name, time.time() - engine.started_at)
-        elif child.returncode is None:
-            engine.child = None  # ours to stop now, not an unexpected exit
-            child.log.note(f"not healthy within {profile.timeouts.start:g}s, stopping it")
-            await asyncio.shield(child.stop(STOP_GRACE_S))  # finishes even if we are cancelled
-            self._mark_failed(engine, f"did not become healthy within {profile.timeouts.start:g}s")
-        else:
-            await asyncio.wait({engine.watch_task})  # the watcher records the exit
+            return self._engines[name]
+        except KeyError:
+            raise UnknownModel(name) from None
 
-    async def _spawn(self, engine: _Engine, argv: tuple[str, ...]) -> ChildProcess:
-        spawning = asyncio.ensure_future(ChildProcess.spawn(argv, engine.log))
-        try:
-            return await asyncio.shield(spawning)
-        except asyncio.CancelledError:
-            # The fork may have happened already: never leave that child behind.
-            with contextlib.suppress(Exception):
-                await (await spawning).stop(STOP_GRACE_S)
-            raise
-
-    async def _wait_healthy(self, child: ChildProcess, plan: LaunchPlan, within: float) -> bool:
-        assert plan.health_url is not None
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(within):
-                while child.returncode is None:
-                    if await self._probe(plan.health_url):
-                        return True
-                    await asyncio.sleep(HEALTH_POLL_S)
-        return False
-
-    async def _watch(self, engine: _Engine, child: ChildProcess) -> None:
-        code = await child.wait()
-        if engine.child is child:  # nobody asked it to stop
-            when = "while starting" if engine.state is EngineState.starting else "unexpectedly"
-            self._mark_failed(engine, f"exited {when} with code {code}")
-
-    def _mark_failed(self, engine: _Engine, message: str) -> None:
-        engine.child, engine.plan = None, None
-        engine.state = EngineState.failed
-        tail = engine.log.tail()
-        engine.last_error = f"{message}\n--- last lines of {engine.log.path} ---\n{tail}"
-        log.warning("engine %s failed: %s", engine.profile.name, message)
+    def _refuse_concurrent_switch(self) -> None:
+        if self._switch is not None and not self._switch.done():
+            raise SwitchConflict
         if self._closing:
+            raise ControlRefused("the server is shutting down")
+
+    def _begin_switch(self, engines: set[EngineRuntime], work: Coroutine[Any, Any, None]) -> None:
+        self._switching = frozenset(engines)
+        self._switch = asyncio.create_task(self._switch_done(work))
+
+    async def _switch_done(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        finally:
+            self._switching = frozenset()
+
+    async def _wait_switch(self) -> None:
+        if self._switch is not None:
+            await asyncio.wait({self._switch})
+
+    # ---- switching -----------------------------------------------------------------------
+
+    async def _run_switch(self, target: EngineRuntime, victims: list[EngineRuntime]) -> None:
+        await asyncio.gather(*(self._drain_and_stop(v) for v in victims))
+        if self._closing or not target.spawned:
             return
-        ready_for = time.monotonic() - engine.ready_since if engine.ready_since else 0.0
-        if ready_for > STABLE_AFTER_S:
-            engine.failures = 0
-        engine.ready_since = None
-        delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2**engine.failures)
-        engine.failures += 1
-        engine.restart_at = time.monotonic() + delay
-        engine.restart_task = asyncio.create_task(self._restart_later(engine, delay))
-
-    async def _restart_later(self, engine: _Engine, delay: float) -> None:
-        await asyncio.sleep(delay)
-        async with engine.lock:
-            engine.restart_task, engine.restart_at = None, None
-            if self._closing or engine.state is not EngineState.failed:
+        async with target.lock:
+            if _is_ready(target):
                 return
-            log.info("engine %s: restart attempt %d", engine.profile.name, engine.failures)
-            with contextlib.suppress(EngineUnavailable):  # e.g. its model file was removed
-                self._begin_start(engine)
+            try:
+                task = self._begin_start(target)
+            except EngineUnavailable as exc:
+                target.last_error = exc.message
+                return
+        await asyncio.wait({task})
 
-    async def _stop(self, engine: _Engine) -> None:
-        for task in (engine.restart_task, engine.start_task):
-            if task is not None and not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        child, engine.child = engine.child, None
-        if child is not None:
-            engine.state = EngineState.stopping
-            await child.stop(STOP_GRACE_S)
-        if engine.profile.engine is not EngineKind.external:
-            engine.state, engine.plan, engine.started_at = EngineState.stopped, None, None
+    def _start_draining(self, engine: EngineRuntime) -> None:
+        # Part of the switch decision: from here on no new lease goes to this engine.
+        if _is_ready(engine):
+            engine.state = EngineState.draining
+
+    async def _drain_and_stop(self, engine: EngineRuntime) -> None:
+        """Let the leases of a draining engine end (within its grace), then stop it."""
+        grace = engine.profile.timeouts.drain
+        if engine.state is EngineState.draining:
+            engine.log.note(f"draining: {len(engine.leases)} in flight, up to {grace:g}s")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    await engine.idle.wait()
+            if engine.leases:
+                # Engines finish their streams on SIGTERM; the clients must not wait for it.
+                engine.log.note(f"grace over: ending {len(engine.leases)} requests in flight")
+                for lease in list(engine.leases):
+                    lease.revoke()
+        await self._stop(engine)
 
     async def _close(self) -> None:
+        if self._switch is not None:
+            self._switch.cancel()
+        if self._replica_task is not None:
+            self._replica_task.cancel()
         await asyncio.gather(*(self._stop(e) for e in self._engines.values()))
         tasks = [e.watch_task for e in self._engines.values() if e.watch_task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._http is not None:
-            await self._http.close()
+        await self._probes.close()
+        self._gpu.close()
         atexit.unregister(self._kill_now)
 
-    def _kill_now(self) -> None:
-        for engine in self._engines.values():
-            if engine.child is not None:
-                engine.child.signal_group(signal.SIGKILL)
+    # ---- external engines ----------------------------------------------------------------
 
-    # ---- helpers -----------------------------------------------------------------------
+    async def _probe_replicas(self) -> None:
+        """Re-probe unhealthy replicas (with backoff) and check healthy ones now and then."""
+        while not self._closing:
+            due = [
+                (engine.replicas, replica)
+                for engine in self._engines.values()
+                if engine.replicas is not None
+                for replica in engine.replicas.due_for_probe()
+            ]
+            results = await asyncio.gather(*(self._probes.reachable(r.url) for _, r in due))
+            for (replicas, replica), ok in zip(due, results, strict=True):
+                replicas.mark(replica, healthy=ok)
+            await asyncio.sleep(REPLICA_POLL_S)
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._http is None or self._http.closed:
-            timeout = aiohttp.ClientTimeout(total=HEALTH_TIMEOUT_S)
-            self._http = aiohttp.ClientSession(timeout=timeout)
-        return self._http
-
-    async def _probe(self, url: str) -> bool:
-        try:
-            async with self._client().get(url, allow_redirects=False) as response:
-                return response.status == 200
-        except (aiohttp.ClientError, TimeoutError):
-            return False
-
-    async def _discover_model(self, plan: LaunchPlan) -> str | None:
-        """What the engine calls its model, from GET /models; None when it will not say."""
-        try:
-            url = f"{plan.base_urls[0]}/models"
-            async with self._client().get(url, allow_redirects=False) as response:
-                body = await response.json(content_type=None)
-            model = body["data"][0]["id"]
-        except (aiohttp.ClientError, TimeoutError, ValueError, LookupError, TypeError):
-            return None
-        return model if isinstance(model, str) and model else None
-
-    async def _learn_model(self, engine: _Engine) -> None:
+    async def _learn_model(self, engine: EngineRuntime) -> None:
         """External engines: ask once what they serve (again later if they would not say)."""
         if engine.model is not None or engine.plan is None:
             return
         if engine.plan.model is not None:
             engine.model = engine.plan.model
         elif time.monotonic() >= engine.discover_after:
-            engine.model = await self._discover_model(engine.plan)
+            engine.model = await self._probes.model(engine.plan.base_urls[0])
             engine.discover_after = time.monotonic() + DISCOVER_RETRY_S
 
-    def _upstream(self, engine: _Engine) -> Upstream:
-        assert engine.plan is not None
-        model = engine.model or engine.profile.name
-        return Upstream(engine.profile, engine.plan.base_urls[0], model)
-
-    def _status(self, engine: _Engine) -> EngineStatus:
-        profile, plan, child = engine.profile, engine.plan, engine.child
-        reason = unavailable_reason(profile, models_dir=self._models_dir)
-        return EngineStatus(
-            name=profile.name,
-            engine=profile.engine,
-            state=engine.state,
-            aliases=tuple(profile.aliases),
-            pid=child.pid if child is not None else None,
-            port=plan.port if plan is not None else None,
-            base_url=plan.base_urls[0] if plan is not None else None,
-            started_at=engine.started_at,
-            last_error=engine.last_error,
-            available=reason is None,
-            reason=reason,
-        )
+    def _status(self, engine: EngineRuntime) -> EngineStatus:
+        active = engine.profile.name == self._active
+        return status_of(engine, active=active, models_dir=self._models_dir)

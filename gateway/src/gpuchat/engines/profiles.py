@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Final, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -32,6 +32,8 @@ class Timeouts(_Strict):
     idle: float = Field(default=60.0, gt=0)
     total: float = Field(default=900.0, gt=0)
     start: float = Field(default=300.0, gt=0)
+    # A switch lets in-flight streams finish for this long before it stops the engine.
+    drain: float = Field(default=30.0, ge=0)
 
 
 class LlamaCppArgs(_Strict):
@@ -41,11 +43,81 @@ class LlamaCppArgs(_Strict):
     chat_template: str | None = None
 
 
+# `vllm serve` flags a profile may add through `extra_args`. Everything that decides where
+# the engine listens, what it may read or who may call it (--host, --port, --api-key,
+# --chat-template, --ssl-*, --allowed-local-media-path, ...) is set by gpuchat or refused.
+VLLM_EXTRA_FLAGS: Final = frozenset(
+    {
+        "--block-size",
+        "--cpu-offload-gb",
+        "--disable-custom-all-reduce",
+        "--disable-log-requests",
+        "--disable-log-stats",
+        "--enable-chunked-prefill",
+        "--enable-auto-tool-choice",
+        "--enforce-eager",
+        "--generation-config",
+        "--kv-cache-dtype",
+        "--max-num-batched-tokens",
+        "--max-seq-len-to-capture",
+        "--pipeline-parallel-size",
+        "--reasoning-parser",
+        "--revision",
+        "--rope-scaling",
+        "--seed",
+        "--tokenizer-mode",
+        "--tool-call-parser",
+        "--trust-remote-code",
+    }
+)
+
+
+class VllmArgs(_Strict):
+    """Typed `vllm serve` arguments; None leaves vLLM's own default."""
+
+    tensor_parallel_size: int = Field(default=1, ge=1, le=64)
+    max_model_len: int | None = Field(default=None, ge=128)
+    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    dtype: Literal["auto", "half", "float16", "bfloat16", "float", "float32"] | None = None
+    swap_space: float | None = Field(default=None, ge=0)  # GiB of CPU swap per GPU
+    max_num_seqs: int | None = Field(default=None, ge=1)
+    quantization: str | None = Field(default=None, pattern=r"^[a-z0-9_-]{1,32}$")
+    chat_template: str | None = None  # a file on the engine host, or a template string
+    enable_prefix_caching: bool | None = None
+    extra_args: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _allowed_extra_args(self) -> Self:
+        value_allowed = False  # a bare value may only follow a flag written without "="
+        for arg in self.extra_args:
+            if arg.startswith("-"):
+                flag = arg.split("=", 1)[0]
+                if flag not in VLLM_EXTRA_FLAGS:
+                    raise ValueError(f"extra_args: '{flag}' is not an allowed vllm flag")
+                value_allowed = "=" not in arg
+            elif value_allowed:
+                value_allowed = False
+            else:
+                raise ValueError(f"extra_args: '{arg}' does not follow a flag")
+        return self
+
+
 class Limits(_Strict):
     """Caps applied to every request for this profile."""
 
     max_tokens: int = Field(default=4096, ge=1)
     default_max_tokens: int | None = Field(default=None, ge=1)
+
+
+class AutoBenchmark(_Strict):
+    """A short benchmark run in the background each time an admin switches to the profile.
+    Off by default: on a CPU engine it would slow the people using it."""
+
+    after_switch: bool = False
+    concurrency: list[int] = Field(default_factory=lambda: [1, 5], min_length=1, max_length=4)
+    requests: int = Field(default=5, ge=1, le=50)  # per concurrency level
+    max_tokens: int = Field(default=64, ge=1, le=1024)
+    timeout: float = Field(default=120.0, gt=0)  # for the whole run
 
 
 class Profile(_Strict):
@@ -57,13 +129,17 @@ class Profile(_Strict):
     # The model name sent upstream; defaults to what the engine reports or the profile name.
     served_model_name: str | None = None
     llamacpp: LlamaCppArgs = Field(default_factory=LlamaCppArgs)
+    vllm: VllmArgs = Field(default_factory=VllmArgs)
     command: list[str] | None = None
     health: str = "/health"
     urls: list[str] = Field(default_factory=list)
-    gpus: list[int] = Field(default_factory=list)
+    gpus: list[int] = Field(default_factory=list)  # device ids; sets CUDA_VISIBLE_DEVICES
+    # The gateway's environment variable holding a Hugging Face token, passed as HF_TOKEN.
+    hf_token_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]{0,63}$")
     max_concurrency: int = Field(default=4, ge=1)
     limits: Limits = Field(default_factory=Limits)
     timeouts: Timeouts = Field(default_factory=Timeouts)
+    benchmark: AutoBenchmark = Field(default_factory=AutoBenchmark)
     description: str = ""
 
     @model_validator(mode="after")
@@ -74,6 +150,11 @@ class Profile(_Strict):
             raise ValueError("a command profile needs `command` (an argv list)")
         if self.engine in (EngineKind.llamacpp, EngineKind.vllm) and not self.model:
             raise ValueError(f"a {self.engine} profile needs `model`")
+        if len(set(self.gpus)) != len(self.gpus) or any(gpu < 0 for gpu in self.gpus):
+            raise ValueError("`gpus` must list distinct device ids >= 0")
+        tp = self.vllm.tensor_parallel_size
+        if self.engine is EngineKind.vllm and self.gpus and len(self.gpus) < tp:
+            raise ValueError(f"tensor_parallel_size {tp} needs {tp} gpus; `gpus` lists fewer")
         return self
 
     @property

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -18,7 +19,7 @@ from starlette.responses import Response, StreamingResponse
 
 from gpuchat.core.errors import GatewayError
 from gpuchat.db.repositories.users import Principal
-from gpuchat.engines.manager import EngineManager, EngineUnavailable, UnknownModel, Upstream
+from gpuchat.engines.control import EngineControl, EngineUnavailable, UnknownModel, Upstream
 from gpuchat.engines.profiles import Profile
 from gpuchat.openai import sse
 from gpuchat.openai.protocol import ChatCompletionRequest, upstream_body
@@ -53,7 +54,7 @@ async def _disconnected(request: Request) -> None:
         pass
 
 
-def find_profile(manager: EngineManager, alias: str) -> Profile:
+def find_profile(manager: EngineControl, alias: str) -> Profile:
     try:
         return manager.profile_for(alias)
     except UnknownModel as exc:
@@ -62,9 +63,21 @@ def find_profile(manager: EngineManager, alias: str) -> Profile:
         ) from exc
 
 
-async def resolve_engine(manager: EngineManager, request: Request, alias: str) -> Upstream:
+def affinity_key(principal: Principal, chat: ChatCompletionRequest) -> str:
+    """Which conversation this is, for replica affinity: the same user and the same opening
+    messages are the same conversation (its later turns share that prompt prefix)."""
+    digest = hashlib.blake2b(str(principal.user_id).encode(), digest_size=12)
+    for message in chat.messages[:2]:
+        digest.update(message.role.encode() + b"\0" + str(message.content).encode() + b"\0")
+    return digest.hexdigest()
+
+
+async def resolve_engine(
+    manager: EngineControl, request: Request, alias: str, *, affinity: str | None = None
+) -> Upstream:
+    """The engine for `alias`, leased: every path after this must end in `relay.finish()`."""
     try:
-        return await until_disconnect(request, manager.ensure_ready(alias))
+        return await until_disconnect(request, manager.acquire(alias, affinity=affinity))
     except UnknownModel as exc:
         raise GatewayError(
             404, f"The model '{alias}' does not exist", code="model_not_found", param="model"
@@ -109,6 +122,10 @@ async def complete(
     except GatewayError:
         relay.finish(ctx, recorder)
         raise
+    if ctx.upstream.lease is not None:
+        ctx.upstream.lease.on_revoke = lambda: relay.interrupt(ctx, upstream, "switch")
+    if ctx.live is not None:
+        ctx.live.add(ctx, upstream)
     if chat.stream:
         return StreamingResponse(
             relay.relay_stream(upstream, ctx, recorder),
@@ -135,6 +152,10 @@ async def _complete_json(
         ctx.fail(504, "upstream_timeout")
         raise GatewayError(504, "The model server timed out", code="upstream_timeout") from exc
     except (aiohttp.ClientError, OSError) as exc:
+        if ctx.stopped_by is not None:
+            code, message = relay.STOPPED[ctx.stopped_by]
+            ctx.fail(503, code)
+            raise GatewayError(503, message, code=code) from exc
         ctx.fail(502, "upstream_broken")
         raise GatewayError(
             502, "The model server broke the connection", code="upstream_broken"

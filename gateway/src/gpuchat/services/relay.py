@@ -14,19 +14,28 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
 
 from gpuchat.core.errors import GatewayError, error_body
 from gpuchat.db.repositories.users import Principal
-from gpuchat.engines.manager import Upstream
+from gpuchat.engines.control import Upstream
 from gpuchat.openai import sse
 from gpuchat.services.usage import UsageRecord, UsageRecorder
 
+if TYPE_CHECKING:
+    from gpuchat.services.live import LiveStreams
+
 KEEPALIVE_SECONDS = 15.0
 CLIENT_CLOSED = 499  # nginx's code for "client closed request"; never sent, only recorded
+
+# Why a stream was ended on purpose -> (code, message) of its error event.
+STOPPED = {
+    "admin": ("stopped_by_admin", "An administrator stopped this generation"),
+    "switch": ("model_switched", "The model was switched before this answer finished"),
+}
 
 _CONTENT = re.compile(rb'"(?:content|reasoning_content)":\s*"(?!")')
 _USAGE = re.compile(rb'"usage":\s*\{')
@@ -59,6 +68,8 @@ class RelayContext:
     status_code: int = 200
     error_type: str | None = None
     on_finish: Callable[[RelayContext], None] | None = None
+    live: LiveStreams | None = None  # the admin's live view, when the caller keeps one
+    stopped_by: str | None = None  # "admin" or "switch": who closed the upstream on purpose
     log: dict[str, object] | None = None  # the access-log line's fields, filled in at the end
 
     def usage_record(self) -> UsageRecord:
@@ -180,11 +191,16 @@ async def relay_stream(
         ctx.fail(504, "upstream_timeout")
         yield _error_frame(504, str(exc) or "The model server timed out", "upstream_timeout")
     except (UpstreamBroken, aiohttp.ClientError, OSError) as exc:
-        ctx.fail(502, "upstream_broken")
-        message = (
-            str(exc) if isinstance(exc, UpstreamBroken) else "The model server broke the stream"
-        )
-        yield _error_frame(502, message, "upstream_broken")
+        if ctx.stopped_by is not None:
+            code, message = STOPPED[ctx.stopped_by]
+            ctx.fail(503, code)
+            yield _error_frame(503, message, code)
+        else:
+            ctx.fail(502, "upstream_broken")
+            message = (
+                str(exc) if isinstance(exc, UpstreamBroken) else "The model server broke the stream"
+            )
+            yield _error_frame(502, message, "upstream_broken")
     except (asyncio.CancelledError, GeneratorExit):
         ctx.fail(CLIENT_CLOSED, "client_closed")
         raise
@@ -198,8 +214,19 @@ async def relay_stream(
         finish(ctx, recorder)
 
 
+def interrupt(ctx: RelayContext, response: aiohttp.ClientResponse, by: str) -> None:
+    """End a request on purpose: the engine sees its connection closed, the client gets
+    one error event saying why (never a silent `[DONE]`)."""
+    ctx.stopped_by = by
+    response.close()
+
+
 def finish(ctx: RelayContext, recorder: UsageRecorder) -> None:
     """Every upstream request ends here exactly once: one usage row, then the caller's hook."""
+    # The engine's lease first: a switch waiting to drain this engine learns at once.
+    ctx.upstream.release(failed=ctx.error_type == "upstream_unreachable")
+    if ctx.live is not None:
+        ctx.live.discard(ctx.request_id)
     row = ctx.usage_record()
     recorder.record(row)
     if ctx.log is not None:

@@ -32,7 +32,10 @@ async def chat_completions(
     profile = completions.find_profile(state.engines, chat.model)
     completions.check_model_allowed(principal, chat.model, profile.names)
     queued_at = time.monotonic()
-    upstream = await completions.resolve_engine(state.engines, request, chat.model)
+    affinity = completions.affinity_key(principal, chat)
+    upstream = await completions.resolve_engine(
+        state.engines, request, chat.model, affinity=affinity
+    )
     ctx = RelayContext(
         request_id=request.scope["state"]["request_id"],
         principal=principal,
@@ -42,6 +45,7 @@ async def chat_completions(
         wants_usage=chat.wants_usage_chunk,
         queue_ms=round((time.monotonic() - queued_at) * 1000),
         log=request.scope["state"].setdefault("log", {}),
+        live=state.live,
     )
     return await completions.complete(request, chat, ctx, state.http, state.usage)
 

@@ -67,12 +67,7 @@ async def principal_for_api_key(session: AsyncSession, secret: str) -> Principal
     key, user = row
     if not security.digests_match(key.sha256, digest) or key.revoked or user.disabled:
         return None
-    if key.expires is not None and aware(key.expires) <= datetime.now(UTC):
+    if key.expires is not None and key.expires <= datetime.now(UTC):
         return None
     allowed = tuple(key.allowed_models) if key.allowed_models else None
     return Principal(user.id, user.email, user.role, key.id, allowed)
-
-
-def aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes; everything is stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

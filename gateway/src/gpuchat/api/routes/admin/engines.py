@@ -1,0 +1,45 @@
+"""Admin: an engine's log, as the last lines or as a live SSE follow."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response, StreamingResponse
+
+from gpuchat.api.deps import AdminPrincipal, StateDep
+from gpuchat.api.routes.admin.profiles import control_errors
+from gpuchat.core.errors import json_response
+from gpuchat.engines.control import EngineControl
+from gpuchat.openai import sse
+from gpuchat.services.live import with_keepalive
+
+router = APIRouter(prefix="/api/admin/engines", tags=["admin"])
+
+
+@router.get("/{name}/logs")
+async def engine_logs(
+    name: str,
+    _: AdminPrincipal,
+    state: StateDep,
+    tail: Annotated[int, Query(ge=0, le=5000)] = 200,
+    follow: bool = False,
+) -> Response:
+    """The last `tail` lines; with `follow=true` an SSE stream: those lines, then new ones."""
+    with control_errors():
+        lines = await state.engines.read_log(name, tail)
+    if not follow:
+        return json_response({"name": name, "lines": lines})
+    return StreamingResponse(
+        _follow(state.engines, name, lines),
+        media_type="text/event-stream",
+        headers=sse.SSE_HEADERS,
+    )
+
+
+async def _follow(engines: EngineControl, name: str, first: list[str]) -> AsyncIterator[bytes]:
+    for line in first:
+        yield sse.data_frame({"line": line})
+    async for new in with_keepalive(engines.follow_log(name)):
+        yield sse.KEEPALIVE if new is None else sse.data_frame({"line": new})

@@ -1,0 +1,40 @@
+"""Admin: the live view (SSE) of engines, GPUs, queues and every stream, and its stop button."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response, StreamingResponse
+
+from gpuchat.api.deps import AdminPrincipal, StateDep
+from gpuchat.core.errors import GatewayError, json_response
+from gpuchat.openai import sse
+from gpuchat.services.live import live_feed, snapshot
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+
+@router.get("/live")
+async def live(
+    _: AdminPrincipal,
+    state: StateDep,
+    interval: Annotated[float, Query(ge=0.2, le=10)] = 1.0,
+    once: bool = False,
+) -> Response:
+    """`text/event-stream`: a snapshot every `interval` s. `once=true`: one JSON snapshot."""
+    if once:
+        return json_response(await snapshot(state.engines, state.live))
+    return StreamingResponse(
+        live_feed(state.engines, state.live, interval),
+        media_type="text/event-stream",
+        headers=sse.SSE_HEADERS,
+    )
+
+
+@router.post("/streams/{request_id}/stop")
+async def stop_stream(request_id: str, _: AdminPrincipal, state: StateDep) -> Response:
+    """End one request in flight: its client gets an error event, the engine stops."""
+    if not state.live.stop(request_id):
+        raise GatewayError(404, "No such request in flight", code="stream_not_found")
+    return json_response({"request_id": request_id, "stopped": True})

@@ -1,0 +1,72 @@
+"""Admin: model profiles. See what runs, switch the active model, stop an engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from gpuchat.api.deps import AdminPrincipal, StateDep
+from gpuchat.core.errors import GatewayError, json_response
+from gpuchat.engines.control import (
+    ControlRefused,
+    EngineUnavailable,
+    SwitchConflict,
+    UnknownModel,
+)
+
+router = APIRouter(prefix="/api/admin/profiles", tags=["admin"])
+
+SWITCH_RETRY_S = 5
+
+
+@contextmanager
+def control_errors() -> Iterator[None]:
+    """Engine-control refusals as the one error envelope."""
+    try:
+        yield
+    except UnknownModel as exc:
+        raise GatewayError(
+            404, f"There is no profile '{exc.alias}'", code="profile_not_found"
+        ) from exc
+    except SwitchConflict as exc:
+        raise GatewayError(
+            409, exc.message, code="switch_in_progress", retry_after=SWITCH_RETRY_S
+        ) from exc
+    except ControlRefused as exc:
+        raise GatewayError(409, exc.message, code="not_possible") from exc
+    except EngineUnavailable as exc:
+        raise GatewayError(
+            503, exc.message, code="engine_unavailable", retry_after=exc.retry_after
+        ) from exc
+
+
+@router.get("")
+async def list_profiles(_: AdminPrincipal, state: StateDep) -> Response:
+    """Every profile: state, health, pid, port, uptime, progress, GPUs, last error."""
+    statuses = state.engines.statuses()
+    return json_response(
+        {
+            "active": state.engines.profile_for("default").name,
+            "data": [status.model_dump(mode="json") for status in statuses],
+        }
+    )
+
+
+@router.post("/{name}/activate", status_code=202)
+async def activate_profile(name: str, _: AdminPrincipal, state: StateDep) -> Response:
+    """Begin the switch and answer at once; its progress shows in GET and in the live feed."""
+    with control_errors():
+        status = await state.engines.activate(name)
+    benchmark = state.benchmarks is not None and state.benchmarks.after_switch(name)
+    return json_response({**status.model_dump(mode="json"), "benchmark": benchmark}, 202)
+
+
+@router.post("/{name}/stop", status_code=202)
+async def stop_profile(name: str, _: AdminPrincipal, state: StateDep) -> Response:
+    """Drain and stop the engine; it is not started on demand until activated again."""
+    with control_errors():
+        status = await state.engines.stop(name)
+    return json_response(status.model_dump(mode="json"), 202)

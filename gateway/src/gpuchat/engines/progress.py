@@ -1,0 +1,92 @@
+"""Load progress read from an engine's own output (DESIGN §6: `loading` events).
+
+Engines say how far their start has got only in their logs, so the supervisor reads the
+log as it is written and turns known lines into a percentage and a phase name:
+
+- vLLM: `Loading safetensors checkpoint shards:  50% Completed | 1/2` (weights, 5-80 %),
+  `Loading weights took`, then `Capturing CUDA graph...: 40%|` (80-95 %), then
+  `Application startup complete` / `Uvicorn running`.
+- llama.cpp: `load_model: loading model` (10 %), `load_model: initializing` (70 %),
+  `init: model loaded` (90 %), `listening on` (95 %).
+
+The last 5 % belongs to the health check: only the manager says 100 (`ready`). Progress
+never goes backwards, so a log line repeated by a restarted tqdm bar does not confuse it.
+tqdm redraws its bar with `\\r` and no newline, so input is split on both.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+_PERCENT: Final = re.compile(rb"(\d{1,3})%")
+# (pattern, phase, low, high): a line matching the pattern moves progress into [low, high];
+# with a percentage on the line it is scaled into that range, without it `high` is taken.
+_RULES: Final[tuple[tuple[re.Pattern[bytes], str, float, float], ...]] = (
+    (
+        re.compile(rb"Loading safetensors checkpoint shards|Loading pt checkpoint shards"),
+        "loading weights",
+        5.0,
+        80.0,
+    ),
+    (re.compile(rb"Loading weights took|Model loading took"), "weights loaded", 80.0, 80.0),
+    (re.compile(rb"Capturing CUDA graph|Capturing cudagraph"), "capturing CUDA graphs", 80.0, 95.0),
+    (
+        re.compile(rb"Application startup complete|Uvicorn running on"),
+        "starting server",
+        95.0,
+        95.0,
+    ),
+    (
+        re.compile(rb"load_model: loading model|llama_model_loader: loaded meta"),
+        "loading model",
+        10.0,
+        10.0,
+    ),
+    (re.compile(rb"load_tensors:"), "loading tensors", 30.0, 30.0),
+    (re.compile(rb"load_model: initializing"), "initializing", 70.0, 70.0),
+    (re.compile(rb"init: model loaded"), "model loaded", 90.0, 90.0),
+    (re.compile(rb"listening on http"), "starting server", 95.0, 95.0),
+)
+_MAX_PENDING: Final = 4096
+
+
+class LoadProgress:
+    """Percent (0-100) and phase of one engine start; `reset()` at every spawn."""
+
+    __slots__ = ("_pending", "percent", "phase")
+
+    def __init__(self) -> None:
+        self.percent: float | None = None
+        self.phase: str | None = None
+        self._pending = b""
+
+    def reset(self, phase: str = "starting") -> None:
+        self.percent, self.phase, self._pending = 0.0, phase, b""
+
+    def done(self) -> None:
+        self.percent, self.phase, self._pending = 100.0, "ready", b""
+
+    def clear(self) -> None:
+        self.percent, self.phase, self._pending = None, None, b""
+
+    def feed(self, data: bytes) -> None:
+        if self.percent is None or self.percent >= 100.0:
+            return  # not starting: nothing to learn, and the hot log path stays cheap
+        *lines, rest = re.split(rb"[\r\n]", self._pending + data)
+        self._pending = rest[-_MAX_PENDING:]
+        for line in lines:
+            if line:
+                self._line(line)
+
+    def _line(self, line: bytes) -> None:
+        for pattern, phase, low, high in _RULES:
+            if not pattern.search(line):
+                continue
+            found = _PERCENT.findall(line)
+            value = high
+            if found and high > low:
+                value = low + (high - low) * min(int(found[-1]), 100) / 100
+            if self.percent is None or value >= self.percent:
+                self.percent, self.phase = value, phase
+            return

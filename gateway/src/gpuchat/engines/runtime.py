@@ -1,0 +1,145 @@
+"""The manager's private per-engine record, its HTTP probes and its status view.
+
+Only `EngineManager` (manager.py) changes an `EngineRuntime`; this module holds the parts
+that do not decide anything: asking an engine whether it is healthy, what it calls its
+model, and turning the record into the `EngineStatus` the admin page shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import aiohttp
+
+from gpuchat.engines.control import EngineState, EngineStatus, Lease
+from gpuchat.engines.launchers import (
+    ChildProcess,
+    EngineLog,
+    LaunchPlan,
+    unavailable_reason,
+)
+from gpuchat.engines.profiles import EngineKind, Profile
+from gpuchat.engines.replicas import ReplicaSet
+
+HEALTH_TIMEOUT_S: Final = 2.0
+# States in which an engine's process exists (or is about to), so it holds its GPUs.
+HOLDS_GPUS: Final = frozenset(
+    {EngineState.starting, EngineState.ready, EngineState.draining, EngineState.stopping}
+)
+
+
+@dataclass(eq=False)
+class EngineRuntime:
+    profile: Profile
+    log: EngineLog
+    state: EngineState = EngineState.stopped
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    plan: LaunchPlan | None = None
+    child: ChildProcess | None = None
+    model: str | None = None
+    started_at: float | None = None
+    ready_since: float | None = None  # monotonic
+    healthy: bool | None = None
+    last_error: str | None = None
+    failures: int = 0  # consecutive, for the restart backoff
+    restart_at: float | None = None  # monotonic
+    discover_after: float = 0.0  # monotonic; external engines' model discovery
+    leases: set[Lease] = field(default_factory=set)  # requests in flight
+    waiting: int = 0  # requests waiting for a start or a switch
+    idle: asyncio.Event = field(default_factory=asyncio.Event)  # set while inflight == 0
+    held: bool = False  # stopped by an administrator: never started on demand
+    replicas: ReplicaSet | None = None  # external engines
+    start_task: asyncio.Task[None] | None = None
+    watch_task: asyncio.Task[None] | None = None
+    restart_task: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.idle.set()
+
+    @property
+    def spawned(self) -> bool:
+        return self.profile.engine is not EngineKind.external
+
+    def holds_gpus(self) -> bool:
+        return self.spawned and (self.state in HOLDS_GPUS or self.child is not None)
+
+    def shares_gpus(self, other: EngineRuntime) -> bool:
+        return bool(set(self.profile.gpus) & set(other.profile.gpus))
+
+
+class Probes:
+    """The manager's own small HTTP client for health checks and model discovery."""
+
+    def __init__(self) -> None:
+        self._http: aiohttp.ClientSession | None = None
+
+    def client(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            timeout = aiohttp.ClientTimeout(total=HEALTH_TIMEOUT_S)
+            self._http = aiohttp.ClientSession(timeout=timeout, trust_env=False)
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+
+    async def healthy(self, url: str) -> bool:
+        try:
+            async with self.client().get(url, allow_redirects=False) as response:
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False
+
+    async def reachable(self, base_url: str) -> bool:
+        """An external replica answers HTTP at all (a 401 from a keyed server counts)."""
+        try:
+            url = f"{base_url}/models"
+            async with self.client().get(url, allow_redirects=False) as response:
+                return response.status < 500
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False
+
+    async def model(self, base_url: str) -> str | None:
+        """What the engine calls its model, from GET /models; None when it will not say."""
+        try:
+            url = f"{base_url}/models"
+            async with self.client().get(url, allow_redirects=False) as response:
+                body = await response.json(content_type=None)
+            model = body["data"][0]["id"]
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError, LookupError, TypeError):
+            return None
+        return model if isinstance(model, str) and model else None
+
+
+def status_of(engine: EngineRuntime, *, active: bool, models_dir: Path) -> EngineStatus:
+    profile, plan, child = engine.profile, engine.plan, engine.child
+    reason = unavailable_reason(profile, models_dir=models_dir)
+    ready = engine.state is EngineState.ready
+    uptime = time.time() - engine.started_at if ready and engine.started_at else None
+    return EngineStatus(
+        name=profile.name,
+        engine=profile.engine,
+        state=engine.state,
+        aliases=tuple(profile.aliases),
+        active=active,
+        gpus=tuple(profile.gpus),
+        pid=child.pid if child is not None else None,
+        port=plan.port if plan is not None else None,
+        base_url=plan.base_urls[0] if plan is not None else None,
+        started_at=engine.started_at,
+        uptime_s=round(uptime, 1) if uptime is not None else None,
+        healthy=engine.healthy,
+        progress=engine.log.progress.percent,
+        phase=engine.log.progress.phase,
+        inflight=len(engine.leases),
+        waiting=engine.waiting,
+        held=engine.held,
+        last_error=engine.last_error,
+        available=reason is None,
+        reason=reason,
+        replicas=engine.replicas.statuses() if engine.replicas is not None else (),
+    )

@@ -1,0 +1,25 @@
+"""The error envelope as an OpenAPI schema, documented on every route."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: str | None
+    param: str | None
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorDetail
+    source: Literal["gateway", "upstream"]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope}
+    for status in (400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 502, 503, 504)
+}

@@ -1,0 +1,130 @@
+"""Every upstream request in flight, for the admin's live view and its stop button.
+
+The relay adds a request when the engine has answered and removes it in `finish()`. The
+entry holds the request's own `RelayContext`, which the relay already updates as frames
+pass (content chunks, first-token time), so the hot path pays nothing for this view: the
+numbers are read only when an admin asks for a snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import aiohttp
+
+from gpuchat.engines.control import EngineControl
+from gpuchat.openai import sse
+
+if TYPE_CHECKING:
+    from gpuchat.services.relay import RelayContext
+
+T = TypeVar("T")
+KEEPALIVE_S: Final = 15.0
+
+
+@dataclass(slots=True)
+class LiveStream:
+    ctx: RelayContext
+    response: aiohttp.ClientResponse
+
+
+class LiveStreams:
+    def __init__(self) -> None:
+        self._streams: dict[str, LiveStream] = {}
+
+    def add(self, ctx: RelayContext, response: aiohttp.ClientResponse) -> None:
+        self._streams[ctx.request_id] = LiveStream(ctx, response)
+
+    def discard(self, request_id: str) -> None:
+        self._streams.pop(request_id, None)
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def stop(self, request_id: str) -> bool:
+        """End a request as an administrator: the client gets an error event, the engine
+        sees its connection closed and stops generating. False when it is not in flight."""
+        entry = self._streams.get(request_id)
+        if entry is None:
+            return False
+        entry.ctx.stopped_by = "admin"
+        entry.response.close()
+        return True
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        now, wall = time.monotonic(), time.time()
+        return [_describe(entry.ctx, now, wall) for entry in list(self._streams.values())]
+
+
+def _describe(ctx: RelayContext, now: float, wall: float) -> dict[str, Any]:
+    # Content chunks count tokens closely enough for a live view (engines send one token
+    # per chunk); the usage row later holds the engine's exact count.
+    tokens = ctx.content_chunks
+    generating = now - ctx.first_token_at if ctx.first_token_at is not None else 0.0
+    return {
+        "request_id": ctx.request_id,
+        "user_id": ctx.principal.user_id,
+        "user": ctx.principal.email,
+        "client": ctx.client,
+        "model": ctx.alias,
+        "profile": ctx.upstream.profile.name,
+        "started_at": round(wall - (now - ctx.started), 3),
+        "elapsed_s": round(now - ctx.started, 2),
+        "ttft_ms": round((ctx.first_token_at - ctx.started) * 1000)
+        if ctx.first_token_at is not None
+        else None,
+        "tokens": tokens,
+        "tokens_per_s": round(tokens / generating, 1) if generating > 0.05 else None,
+    }
+
+
+async def snapshot(engines: EngineControl, streams: LiveStreams) -> dict[str, Any]:
+    """One frame of the admin's live view."""
+    statuses = engines.statuses()
+    gpus = await engines.gpus()
+    return {
+        "time": round(time.time(), 3),
+        "active": engines.profile_for("default").name,
+        "engines": [status.model_dump(mode="json") for status in statuses],
+        "queue": {status.name: status.waiting for status in statuses if status.waiting},
+        "gpus": gpus.model_dump(mode="json"),
+        "streams": streams.snapshot(),
+    }
+
+
+async def live_feed(
+    engines: EngineControl, streams: LiveStreams, interval: float
+) -> AsyncIterator[bytes]:
+    """SSE frames, one snapshot every `interval` seconds, until the client goes away."""
+    while True:
+        yield sse.data_frame(await snapshot(engines, streams))
+        await asyncio.sleep(interval)
+
+
+async def with_keepalive(
+    source: AsyncIterator[T], every: float = KEEPALIVE_S
+) -> AsyncIterator[T | None]:
+    """`source`'s items, and None whenever it has been quiet for `every` seconds (a proxy
+    between us and the browser would otherwise close an idle stream)."""
+    pending: asyncio.Future[T] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(source))
+            done, _ = await asyncio.wait({pending}, timeout=every)
+            if not done:
+                yield None
+                continue
+            try:
+                item = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield item
+    finally:
+        if pending is not None:
+            pending.cancel()
