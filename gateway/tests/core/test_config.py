@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -42,3 +44,9 @@ def test_list_settings_read_comma_separated_env(monkeypatch: pytest.MonkeyPatch)
     settings = Settings()
     assert settings.cors_origins == ["https://a.example", "https://b.example"]
     assert settings.trusted_proxies == ["10.0.0.0/8"]
+
+
+def test_env_sample_documents_every_setting() -> None:
+    sample = (Path(__file__).resolve().parents[3] / ".env.sample").read_text()
+    missing = [name for name in Settings.model_fields if f"GPUCHAT_{name.upper()}=" not in sample]
+    assert missing == []

@@ -142,7 +142,9 @@ async def test_engine_logs_tail_and_follow(switch_gateway: RunningGateway) -> No
             assert response.headers["x-accel-buffering"] == "no"
             events = sse_events(response)
             first = await anext(events)
-            switch_gateway.state.engines._engines["alpha"].log.note("a line for the follower")  # type: ignore[attr-defined]
+            log_file = switch_gateway.state.settings.logs_dir / "alpha.log"
+            with log_file.open("a") as file:  # what the engine writes, as it writes it
+                file.write("a line for the follower\n")
             followed = await asyncio.wait_for(anext(events), 5)
 
     assert tail.status_code == 200
