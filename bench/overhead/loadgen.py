@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import aiohttp
-from stack import ProcTree
+from stack import CLK_TCK, ProcTree
 
 # First frame whose delta carries non-empty content; tolerant of re-serialised spacing.
 FIRST_CONTENT = re.compile(rb'"content":\s*"[^"]')
@@ -54,6 +54,7 @@ class CellResult:
     proxy_peak_rss_kib: int | None = None
     upstream_cpu_s: float = 0.0
     client_cpu_s: float = 0.0
+    machine_cpu_s: float = 0.0  # every core, every process: the rest is someone else's load
 
 
 async def one_stream(
@@ -88,6 +89,13 @@ async def one_stream(
     return StreamResult(True, ttft)
 
 
+def _machine_cpu_s() -> float:
+    """Busy CPU seconds of the whole machine (all cores) since boot, from /proc/stat."""
+    with open("/proc/stat", "rb") as f:
+        fields = [int(x) for x in f.readline().split()[1:8]]
+    return (sum(fields) - fields[3] - fields[4]) / CLK_TCK  # minus idle and iowait
+
+
 def _client_cpu_s() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
@@ -119,7 +127,7 @@ async def run_cell(
     await asyncio.gather(*(one_stream(t, body, headers, expect_tokens) for _ in range(streams)))
     up_pids = upstream.pids()
     proxy_pids = t.tree.pids() if t.tree else []
-    up0, cl0 = upstream.cpu_snapshot(up_pids), _client_cpu_s()
+    up0, cl0, m0 = upstream.cpu_snapshot(up_pids), _client_cpu_s(), _machine_cpu_s()
     px0 = t.tree.cpu_snapshot(proxy_pids) if t.tree else None
     stop, peak = asyncio.Event(), [0]
     sampler = asyncio.ensure_future(_sample_rss(t.tree, proxy_pids, peak, stop)) if t.tree else None
@@ -144,6 +152,7 @@ async def run_cell(
         await sampler
     cell.upstream_cpu_s = ProcTree.cpu_delta_s(up0, upstream.cpu_snapshot(up_pids))
     cell.client_cpu_s = _client_cpu_s() - cl0
+    cell.machine_cpu_s = _machine_cpu_s() - m0
     if t.tree and px0 is not None:
         cell.proxy_cpu_s = ProcTree.cpu_delta_s(px0, t.tree.cpu_snapshot(proxy_pids))
         cell.proxy_peak_rss_kib = peak[0]

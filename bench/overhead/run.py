@@ -41,7 +41,7 @@ def parse_args() -> argparse.Namespace:
         help="concurrent streams per cell, comma separated (default 1,10,50,200)",
     )
     ap.add_argument("--rounds", type=int, default=3, help="A B C rounds per level (default 3)")
-    ap.add_argument("--duration", type=float, default=4.0, help="seconds per cell (default 4)")
+    ap.add_argument("--duration", type=float, default=3.0, help="seconds per cell (default 3)")
     ap.add_argument("--tokens", type=int, default=64, help="content chunks per stream")
     ap.add_argument("--gap-ms", type=float, default=5.0, help="upstream pause between tokens")
     ap.add_argument("--first-token-delay-ms", type=float, default=0.0)
@@ -230,7 +230,7 @@ async def main_async(args: argparse.Namespace, work: Path, notes: list[str]) -> 
             "direct": (f"http://127.0.0.1:{up_port}/v1/chat/completions", None)
         }
         args.key = "sk-bench-direct"
-        gw_idle_rss = None
+        gw_idle_rss = gw_idle_hwm = None
         if "nginx" in args.targets:
             try:
                 nginx, nport = stack.start_nginx(work, up_port, args.nginx_workers)
@@ -255,6 +255,7 @@ async def main_async(args: argparse.Namespace, work: Path, notes: list[str]) -> 
                 args.key = gw.key
         if args.gateway_url is None and "gateway" in urls and urls["gateway"][1] is not None:
             gw_idle_rss = urls["gateway"][1].rss_kib()
+            gw_idle_hwm = urls["gateway"][1].hwm_kib()
         connector_limit = max(args.levels) * 2
         order = [k for k in ("direct", "gateway", "nginx") if k in urls]
         labels = {"direct": "direct", "gateway": "gpuchat", "nginx": "nginx"}
@@ -268,7 +269,9 @@ async def main_async(args: argparse.Namespace, work: Path, notes: list[str]) -> 
                 )
                 targets.append(Target(k, labels[k], urls[k][0], session, urls[k][1]))
             up_tree = up_child.tree
-            return await bench(args, targets, up_tree, gw_idle_rss)
+            raw = await bench(args, targets, up_tree, gw_idle_rss)
+            raw["gateway_idle_hwm_kib"] = gw_idle_hwm
+            return raw
         finally:
             for t in targets:
                 await t.session.close()

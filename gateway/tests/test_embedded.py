@@ -12,7 +12,8 @@ from sqlalchemy import select
 import openai
 from gpuchat.db.models import UsageRow
 from gpuchat.engines import packaged
-from tests.utils.gateway import RunningGateway, start_gateway
+from tests.utils.chat import chat
+from tests.utils.gateway import ADMIN_EMAIL, ADMIN_PASSWORD, RunningGateway, start_gateway
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS_DIR = REPO / "data" / "models"
@@ -88,3 +89,23 @@ async def test_embedded_engine_non_stream_and_models(embedded: RunningGateway) -
     )
     assert completion.choices[0].message.content
     assert completion.usage is not None and 0 < completion.usage.completion_tokens <= 8
+
+
+async def test_embedded_engine_web_chat_turn_is_stored_and_titled(embedded: RunningGateway) -> None:
+    async with embedded.login(ADMIN_EMAIL, ADMIN_PASSWORD) as browser:
+        first = await chat(browser, {"content": "What is 2 + 2? Answer briefly.", "temperature": 0})
+        cid = first.one("start")["conversation_id"]
+        second = await chat(
+            browser, {"conversation_id": cid, "content": "And 3 + 3?", "temperature": 0}
+        )
+        detail = (await browser.get(f"/api/conversations/{cid}")).json()
+    assert first.one("done")["status"] == second.one("done")["status"] == "complete"
+    assert first.text.strip() and second.text.strip()
+    assert [m["content"] for m in detail["messages"]] == [
+        "What is 2 + 2? Answer briefly.",
+        first.text,
+        "And 3 + 3?",
+        second.text,
+    ]
+    assert detail["title"] == first.one("title")["title"] and detail["title"]
+    assert second.one("usage")["input_tokens"] > first.one("usage")["input_tokens"]

@@ -21,6 +21,7 @@ from gpuchat.engines.manager import EngineManager
 from gpuchat.engines.profiles import load_profiles
 from gpuchat.services.benchmarks import AutoBenchmarks
 from gpuchat.services.bootstrap import ensure_first_admin
+from gpuchat.services.chat_store import ChatStore
 from gpuchat.services.ratelimit import RateLimiter, create_storage
 from gpuchat.services.usage import UsageRecorder
 
@@ -50,7 +51,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     usage = UsageRecorder(sessions)
     http = _upstream_client(settings)
     limiter = RateLimiter(create_storage(settings.redis_url))
-    state = AppState(settings, db, sessions, engines, http, usage, limiter)
+    answers = ChatStore(sessions)
+    state = AppState(settings, db, sessions, engines, http, usage, limiter, answers)
     state.benchmarks = AutoBenchmarks(engines, http, sessions)
     app.state.gpuchat = state
     await usage.start()
@@ -59,6 +61,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await state.benchmarks.close()
+        await answers.close()
         await usage.close()
         await http.close()
         await engines.close()

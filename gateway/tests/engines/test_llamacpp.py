@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -100,3 +101,52 @@ async def test_embedded_engine_streams_an_answer_with_usage(
     assert status.state is EngineState.stopped
     assert pid is not None
     assert not alive(pid)
+
+
+async def test_switching_between_two_real_llamacpp_profiles(
+    models_dir: Path, tmp_path: Path, alive: Callable[[int], bool]
+) -> None:
+    def profile(name: str, ctx: int, parallel: int) -> dict[str, Any]:
+        return {
+            "name": name,
+            "engine": "llamacpp",
+            "model": f"packaged:{MODEL}",
+            "llamacpp": {"ctx": ctx, "parallel": parallel},
+            "timeouts": {"start": 120, "drain": 120},  # a slow CI machine: never cut it
+        }
+
+    profiles = ProfilesFile.model_validate(
+        {"default": "wide", "profiles": [profile("wide", 2048, 2), profile("narrow", 1024, 1)]}
+    )
+    engines = EngineManager(profiles, models_dir=models_dir, logs_dir=tmp_path / "logs")
+    try:
+        first = await engines.acquire("default")
+
+        async def answer_then_release() -> tuple[str, dict[str, Any]]:
+            try:
+                return await stream_chat(first.base_url, first.model, "Say hello.")
+            finally:
+                first.release()  # what relay.finish() does
+
+        answer = asyncio.create_task(answer_then_release())
+        old_pid = next(s.pid for s in engines.statuses() if s.name == "wide")
+
+        await engines.activate("narrow")
+        second = await engines.acquire("default")  # waits for the drain and the new start
+        text, _ = await answer
+        switched_text, usage = await stream_chat(second.base_url, second.model, "Say hello.")
+        second.release()
+
+        states = {s.name: s.state for s in engines.statuses()}
+        assert text.strip()  # the stream in flight finished before the old engine stopped
+        assert (second.profile.name, second.model) == ("narrow", "narrow")
+        assert switched_text.strip()
+        assert usage["completion_tokens"] > 0
+        assert states == {"wide": EngineState.stopped, "narrow": EngineState.ready}
+        assert old_pid is not None
+        assert not alive(old_pid)
+        assert "grace over" not in (tmp_path / "logs" / "wide.log").read_text()
+        log = (tmp_path / "logs" / "narrow.log").read_text()
+        assert "--ctx 1024 --parallel 1" in log  # the other profile's settings
+    finally:
+        await engines.close()

@@ -181,7 +181,7 @@ async def test_loading_progress_rises_from_the_engine_log(
 async def test_hanging_start_times_out_to_failed_with_the_log_tail(
     make_manager: ManagerFactory, upstream_profile: FakeProfile
 ) -> None:
-    manager = make_manager(upstream_profile("stuck", "--hang-health", start=1.5))
+    manager = make_manager(upstream_profile("stuck", "--hang-health", start=4))
 
     with pytest.raises(EngineUnavailable):
         await manager.ensure_ready("stuck")
@@ -189,7 +189,7 @@ async def test_hanging_start_times_out_to_failed_with_the_log_tail(
     [status] = manager.statuses()
     assert status.state is EngineState.failed
     assert status.last_error is not None
-    assert "did not become healthy within 1.5s" in status.last_error
+    assert "did not become healthy within 4s" in status.last_error
     assert "fake upstream listening on port" in status.last_error
 
 

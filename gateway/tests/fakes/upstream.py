@@ -15,6 +15,7 @@ streaming `echo: <message>` word by word. Scripts (space-separated, combinable):
     !gap 0.05          seconds between chunks
     !error-frame 2     stream 2 chunks, then an in-stream error frame and [DONE]
     !no-usage          never send a usage chunk
+    !title-fail        (anywhere in the text) non-stream requests, like titles, answer 500
 
 Engine-side behaviour for supervisor tests (command-line options):
 
@@ -120,11 +121,13 @@ async def chat(request: web.Request) -> web.StreamResponse:
     LAST.clear()
     LAST.update(body)
     request_id = request.headers.get("X-Request-Id", f"anon-{len(RECORDS)}")
-    record: dict[str, Any] = {"started_at": time.time(), "completed": False}
+    record: dict[str, Any] = {"started_at": time.time(), "completed": False, "body": body}
     RECORDS[request_id] = record
     user_messages = [m for m in body.get("messages", []) if m.get("role") == "user"]
     text = user_messages[-1].get("content", "") if user_messages else ""
     script = parse_script(text if isinstance(text, str) else "")
+    if not body.get("stream") and "!title-fail" in str(text):
+        script["fail"] = 500
     model = body.get("model", "fake")
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
     try:

@@ -17,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gpuchat.core import security
 from gpuchat.core.errors import GatewayError
 from gpuchat.core.state import AppState
-from gpuchat.db.models import User
+from gpuchat.db.models import Conversation, User
+from gpuchat.db.repositories import conversations
 from gpuchat.db.repositories.keys import principal_for_api_key
 from gpuchat.db.repositories.users import Principal, principal_for_session
+from gpuchat.schemas.common import PathId
 
 SESSION_COOKIE = "gpuchat_session"
 
@@ -105,3 +107,16 @@ async def get_current_user(principal: CurrentPrincipal, session: SessionDep) -> 
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_owned_conversation(
+    conversation_id: PathId, principal: CurrentPrincipal, session: SessionDep
+) -> Conversation:
+    """The caller's conversation; another user's answers exactly like a missing one."""
+    conversation = await conversations.get_owned(session, principal.user_id, conversation_id)
+    if conversation is None:
+        raise GatewayError(404, "Conversation not found", code="conversation_not_found")
+    return conversation
+
+
+OwnedConversation = Annotated[Conversation, Depends(get_owned_conversation)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gpuchat.api.routes import auth, health, keys, me, openai
+from gpuchat.api.routes import auth, chat, conversations, health, keys, me, openai, ui
 from gpuchat.api.routes.admin import benchmarks as admin_benchmarks
 from gpuchat.api.routes.admin import engines as admin_engines
 from gpuchat.api.routes.admin import live as admin_live
@@ -18,6 +18,9 @@ api_router.include_router(openai.router)  # POST /v1/chat/completions, GET /v1/m
 api_router.include_router(auth.router)  # POST /api/auth/login, POST /api/auth/logout
 api_router.include_router(me.router)  # GET /api/me, PATCH /api/me/settings, POST /api/me/password
 api_router.include_router(keys.router)  # GET|POST /api/keys, DELETE /api/keys/{id}
+# GET|POST /api/conversations, GET|PATCH|DELETE /api/conversations/{id}, GET .../{id}/export
+api_router.include_router(conversations.router)
+api_router.include_router(chat.router)  # POST /api/chat (SSE), POST /api/chat/{request_id}/stop
 # Admin: GET|POST /api/admin/users, PATCH /api/admin/users/{id}, POST .../{id}/password
 api_router.include_router(admin_users.router)
 # Admin: GET /api/admin/profiles, POST /api/admin/profiles/{name}/activate, .../{name}/stop
@@ -26,3 +29,5 @@ api_router.include_router(admin_engines.router)  # GET /api/admin/engines/{name}
 # Admin: GET /api/admin/live (SSE), POST /api/admin/streams/{request_id}/stop
 api_router.include_router(admin_live.router)
 api_router.include_router(admin_benchmarks.router)  # GET /api/admin/benchmarks
+# Last: GET /assets/*, and index.html for any other page path (the web UI's SPA fallback)
+api_router.include_router(ui.router)

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     profiles: Path = Path("profiles.yaml")
+    # The built web UI, served at `/` (relative paths, like the others, from the working
+    # directory: the repository root for `make run`).
+    ui_dir: Path = Path("frontend/dist")
     admin_email: str = "admin@example.com"
     admin_password: SecretStr | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

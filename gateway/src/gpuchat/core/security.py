@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -39,6 +40,16 @@ def hash_password(password: str) -> str:
 
 def verify_password(password: str, password_hash: str) -> bool:
     return _passwords.verify(password, password_hash)
+
+
+# Argon2 takes tens of milliseconds of CPU on purpose: in the event loop that would stall
+# every stream in flight, so request paths hash in a worker thread (argon2 drops the GIL).
+async def hash_password_async(password: str) -> str:
+    return await asyncio.to_thread(_passwords.hash, password)
+
+
+async def verify_password_async(password: str, password_hash: str) -> bool:
+    return await asyncio.to_thread(_passwords.verify, password, password_hash)
 
 
 def new_password() -> str:

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from gpuchat.core.config import Settings
 from gpuchat.engines.control import EngineControl
 from gpuchat.services.benchmarks import AutoBenchmarks
+from gpuchat.services.chat import ActiveChats
+from gpuchat.services.chat_store import ChatStore
 from gpuchat.services.live import LiveStreams
 from gpuchat.services.ratelimit import RateLimiter
 from gpuchat.services.usage import UsageRecorder
@@ -24,5 +26,7 @@ class AppState:
     http: aiohttp.ClientSession
     usage: UsageRecorder
     limiter: RateLimiter
+    answers: ChatStore  # the web chat's answers, stored also after the client has gone
+    chats: ActiveChats = field(default_factory=ActiveChats)  # web chat turns, for stop
     live: LiveStreams = field(default_factory=LiveStreams)  # requests in flight (admin view)
     benchmarks: AutoBenchmarks | None = None  # benchmarks after a switch

@@ -42,15 +42,8 @@ from gpuchat.engines.profiles import Profile, ProfilesFile
 from gpuchat.engines.replicas import ReplicaSet
 from gpuchat.engines.runtime import EngineRuntime, Probes, status_of
 
-__all__ = [
-    "EngineManager",
-    "EngineState",
-    "EngineStatus",
-    "EngineUnavailable",
-    "SwitchConflict",
-    "UnknownModel",
-    "Upstream",
-]
+# Re-exported: the names callers knew from here before control.py existed.
+__all__ = ["EngineManager", "EngineState", "EngineUnavailable", "UnknownModel", "Upstream"]
 
 log = logging.getLogger(__name__)
 

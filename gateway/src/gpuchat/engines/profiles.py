@@ -141,6 +141,8 @@ class Profile(_Strict):
     timeouts: Timeouts = Field(default_factory=Timeouts)
     benchmark: AutoBenchmark = Field(default_factory=AutoBenchmark)
     description: str = ""
+    # Another profile or alias that writes conversation titles (a small, fast model).
+    title_model: str | None = None
 
     @model_validator(mode="after")
     def _engine_fields(self) -> Self:

@@ -70,7 +70,9 @@ async def login(
     )
     await _check_throttle(limiter, settings, keys)
     user = await users.get_user_by_email(session, email)
-    valid = security.verify_password(password, user.password_hash if user else _DUMMY_HASH)
+    valid = await security.verify_password_async(
+        password, user.password_hash if user else _DUMMY_HASH
+    )
     if user is None or not valid or user.disabled:
         await _count_failure(limiter, settings, keys)
         raise GatewayError(401, INVALID_LOGIN, code="invalid_credentials")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import aiohttp
+from starlette.requests import Request
 
 from gpuchat.engines.control import EngineControl
 from gpuchat.openai import sse
@@ -80,6 +81,12 @@ def _describe(ctx: RelayContext, now: float, wall: float) -> dict[str, Any]:
         "tokens": tokens,
         "tokens_per_s": round(tokens / generating, 1) if generating > 0.05 else None,
     }
+
+
+def wants_event_stream(request: Request) -> bool:
+    """Endless feeds stream only to clients that ask for a stream (EventSource always does),
+    so a plain GET, a script or a crawler gets one JSON answer and never hangs."""
+    return "text/event-stream" in request.headers.get("accept", "")
 
 
 async def snapshot(engines: EngineControl, streams: LiveStreams) -> dict[str, Any]:

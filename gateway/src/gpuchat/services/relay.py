@@ -35,6 +35,7 @@ CLIENT_CLOSED = 499  # nginx's code for "client closed request"; never sent, onl
 STOPPED = {
     "admin": ("stopped_by_admin", "An administrator stopped this generation"),
     "switch": ("model_switched", "The model was switched before this answer finished"),
+    "user": ("stopped", "Stopped"),
 }
 
 _CONTENT = re.compile(rb'"(?:content|reasoning_content)":\s*"(?!")')

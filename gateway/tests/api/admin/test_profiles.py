@@ -13,12 +13,14 @@ import pytest
 
 from tests.utils.gateway import RunningGateway
 
+EVENT_STREAM = {"Accept": "text/event-stream"}  # what a browser's EventSource sends
+
 ADMIN_ROUTES = [
     ("GET", "/api/admin/profiles"),
     ("POST", "/api/admin/profiles/beta/activate"),
     ("POST", "/api/admin/profiles/alpha/stop"),
     ("GET", "/api/admin/engines/alpha/logs"),
-    ("GET", "/api/admin/live?once=true"),
+    ("GET", "/api/admin/live"),
     ("POST", "/api/admin/streams/some-request/stop"),
     ("GET", "/api/admin/benchmarks"),
 ]
@@ -136,7 +138,7 @@ async def test_engine_logs_tail_and_follow(switch_gateway: RunningGateway) -> No
         tail = await client.get("/api/admin/engines/alpha/logs", params={"tail": 3})
         missing = await client.get("/api/admin/engines/nope/logs")
         async with client.stream(
-            "GET", "/api/admin/engines/alpha/logs", params={"tail": 1, "follow": "true"}
+            "GET", "/api/admin/engines/alpha/logs", params={"tail": 1}, headers=EVENT_STREAM
         ) as response:
             assert response.headers["content-type"].startswith("text/event-stream")
             assert response.headers["x-accel-buffering"] == "no"
@@ -169,7 +171,9 @@ async def test_live_feed_shows_a_stream_and_the_admin_stops_it(
             while not (await anext(lines)).startswith("data: {"):
                 pass
             await asyncio.sleep(0.3)
-            async with admin.stream("GET", "/api/admin/live", params={"interval": 0.2}) as feed:
+            async with admin.stream(
+                "GET", "/api/admin/live", params={"interval": 0.2}, headers=EVENT_STREAM
+            ) as feed:
                 assert feed.headers["x-accel-buffering"] == "no"
                 frame = await anext(sse_events(feed))
             [live] = [s for s in frame["streams"] if s["user"] == "streamer@example.com"]
@@ -188,3 +192,17 @@ async def test_live_feed_shows_a_stream_and_the_admin_stops_it(
     assert "data: [DONE]" not in rest
     assert json.loads(rest[-1][6:])["error"]["code"] == "stopped_by_admin"
     assert again.status_code == 404
+
+
+async def test_live_without_an_event_stream_accept_is_one_json_snapshot(
+    switch_gateway: RunningGateway,
+) -> None:
+    async with switch_gateway.client() as client:
+        response = await client.get("/api/admin/live")
+
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["active"] == "alpha"
+    assert {e["name"] for e in body["engines"]} == {"alpha", "beta", "remote"}
+    assert body["gpus"]["available"] is False or body["gpus"]["gpus"]
+    assert body["streams"] == []

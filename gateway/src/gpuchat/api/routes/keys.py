@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from gpuchat.api.deps import CurrentUser, SessionDep
 from gpuchat.core.errors import GatewayError
 from gpuchat.db.repositories import keys
+from gpuchat.schemas.common import PathId
 from gpuchat.schemas.keys import KeyCreate, KeyCreated, KeyPublic, KeysPublic
 
 router = APIRouter(prefix="/api/keys", tags=["keys"])
@@ -37,7 +38,7 @@ async def create_key(body: KeyCreate, user: CurrentUser, session: SessionDep) ->
 
 
 @router.delete("/{key_id}", status_code=204, responses={404: {}})
-async def revoke_key(key_id: int, user: CurrentUser, session: SessionDep) -> None:
+async def revoke_key(key_id: PathId, user: CurrentUser, session: SessionDep) -> None:
     key = await keys.get_own_key(session, user.id, key_id)
     if key is None:
         raise GatewayError(404, "API key not found", code="key_not_found")

@@ -38,10 +38,10 @@ async def change_password(
     """Every other session ends; this one continues with a fresh token."""
     if principal.api_key_id is not None:
         raise GatewayError(403, "An API key cannot change the password", code="session_required")
-    if not security.verify_password(body.current_password, user.password_hash):
+    if not await security.verify_password_async(body.current_password, user.password_hash):
         raise GatewayError(
             400, "The current password is wrong", code="wrong_password", param="current_password"
         )
-    users.set_password(user, body.new_password)
+    await users.set_password(user, body.new_password)
     await session.commit()
     return issue_session(response, user, state.settings)

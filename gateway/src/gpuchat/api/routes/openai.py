@@ -10,7 +10,7 @@ from starlette.responses import Response
 from gpuchat.api.deps import CurrentPrincipal, StateDep
 from gpuchat.core.errors import json_response
 from gpuchat.db.models import Client
-from gpuchat.openai.protocol import ChatCompletionRequest, parse_chat_request
+from gpuchat.openai.protocol import ChatCompletionRequest, inline_schema, parse_chat_request
 from gpuchat.services import completions
 from gpuchat.services.relay import RelayContext
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 _CHAT_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": ChatCompletionRequest.model_json_schema()}},
+        "content": {"application/json": {"schema": inline_schema(ChatCompletionRequest)}},
     }
 }
 

@@ -51,7 +51,7 @@ async def create_user(
 ) -> User:
     user = User(
         email=normalise_email(email),
-        password_hash=security.hash_password(password),
+        password_hash=await security.hash_password_async(password),
         role=Role.admin if admin else Role.user,
         settings={},
         limits=limits,
@@ -78,9 +78,9 @@ async def count_active_admins(session: AsyncSession) -> int:
     return await session.scalar(statement) or 0
 
 
-def set_password(user: User, password: str) -> None:
+async def set_password(user: User, password: str) -> None:
     """New hash, and every session issued before is void."""
-    user.password_hash = security.hash_password(password)
+    user.password_hash = await security.hash_password_async(password)
     user.token_version += 1
 
 

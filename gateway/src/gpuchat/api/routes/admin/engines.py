@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from gpuchat.api.deps import AdminPrincipal, StateDep
@@ -13,23 +13,31 @@ from gpuchat.api.routes.admin.profiles import control_errors
 from gpuchat.core.errors import json_response
 from gpuchat.engines.control import EngineControl
 from gpuchat.openai import sse
-from gpuchat.services.live import with_keepalive
+from gpuchat.services.live import wants_event_stream, with_keepalive
+
+_STREAM_OR_JSON: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/json": {}, "text/event-stream": {}},
+        "description": "Log lines as JSON, or followed as SSE with Accept: text/event-stream",
+    }
+}
 
 router = APIRouter(prefix="/api/admin/engines", tags=["admin"])
 
 
-@router.get("/{name}/logs")
+@router.get("/{name}/logs", responses=_STREAM_OR_JSON)
 async def engine_logs(
     name: str,
     _: AdminPrincipal,
     state: StateDep,
+    request: Request,
     tail: Annotated[int, Query(ge=0, le=5000)] = 200,
-    follow: bool = False,
 ) -> Response:
-    """The last `tail` lines; with `follow=true` an SSE stream: those lines, then new ones."""
+    """The last `tail` lines as JSON; with `Accept: text/event-stream` (what EventSource
+    sends) an SSE stream of those lines, then of every new line until the client leaves."""
     with control_errors():
         lines = await state.engines.read_log(name, tail)
-    if not follow:
+    if not wants_event_stream(request):
         return json_response({"name": name, "lines": lines})
     return StreamingResponse(
         _follow(state.engines, name, lines),

@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from gpuchat.api.deps import AdminPrincipal, StateDep
 from gpuchat.core.errors import GatewayError, json_response
 from gpuchat.openai import sse
-from gpuchat.services.live import live_feed, snapshot
+from gpuchat.services.live import live_feed, snapshot, wants_event_stream
+
+_STREAM_OR_JSON: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/json": {}, "text/event-stream": {}},
+        "description": "One JSON snapshot, or SSE snapshots with Accept: text/event-stream",
+    }
+}
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
-@router.get("/live")
+@router.get("/live", responses=_STREAM_OR_JSON)
 async def live(
+    request: Request,
     _: AdminPrincipal,
     state: StateDep,
     interval: Annotated[float, Query(ge=0.2, le=10)] = 1.0,
-    once: bool = False,
 ) -> Response:
-    """`text/event-stream`: a snapshot every `interval` s. `once=true`: one JSON snapshot."""
-    if once:
+    """With `Accept: text/event-stream` (what EventSource sends) a snapshot every
+    `interval` seconds until the client leaves; otherwise one JSON snapshot."""
+    if not wants_event_stream(request):
         return json_response(await snapshot(state.engines, state.live))
     return StreamingResponse(
         live_feed(state.engines, state.live, interval),

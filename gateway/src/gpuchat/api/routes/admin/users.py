@@ -12,6 +12,7 @@ from gpuchat.core import security
 from gpuchat.core.errors import GatewayError
 from gpuchat.db.models import Role, User
 from gpuchat.db.repositories import users
+from gpuchat.schemas.common import PathId
 from gpuchat.schemas.users import (
     PasswordReset,
     PasswordResetDone,
@@ -64,7 +65,7 @@ async def _user(session: SessionDep, user_id: int) -> User:
 
 @router.patch("/{user_id}", responses={404: {}, 409: {}})
 async def update_user(
-    user_id: int, body: UserUpdate, _: AdminPrincipal, session: SessionDep
+    user_id: PathId, body: UserUpdate, _: AdminPrincipal, session: SessionDep
 ) -> UserPublic:
     user = await _user(session, user_id)
     changes = body.model_dump(exclude_unset=True)
@@ -88,11 +89,11 @@ async def update_user(
 
 @router.post("/{user_id}/password", responses={404: {}})
 async def reset_password(
-    user_id: int, body: PasswordReset, _: AdminPrincipal, session: SessionDep
+    user_id: PathId, body: PasswordReset, _: AdminPrincipal, session: SessionDep
 ) -> PasswordResetDone:
     """Set (or generate) a new password; the user's sessions end at once."""
     user = await _user(session, user_id)
     password = body.password or security.new_password()
-    users.set_password(user, password)
+    await users.set_password(user, password)
     await session.commit()
     return PasswordResetDone(password=None if body.password else password)

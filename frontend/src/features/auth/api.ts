@@ -1,0 +1,41 @@
+import { get, patch, post } from '../../api/client';
+
+export type Role = 'user' | 'admin';
+export type Theme = 'light' | 'dark' | 'system';
+
+export interface UserSettings {
+  system_prompt: string | null;
+  model: string | null;
+  temperature: number | null;
+  top_p: number | null;
+  max_tokens: number | null;
+  language: 'ko' | 'en' | null;
+  theme: Theme | null;
+}
+
+export interface UserLimits {
+  requests_per_minute: number | null;
+  tokens_per_minute: number | null;
+  concurrent_streams: number | null;
+  tokens_per_day: number | null;
+  tokens_per_month: number | null;
+}
+
+export interface Me {
+  id: number;
+  email: string;
+  role: Role;
+  disabled: boolean;
+  settings: UserSettings;
+  limits: UserLimits | null;
+  created: string;
+}
+
+export const fetchMe = () => get<Me>('/api/me');
+export const login = (email: string, password: string) =>
+  post<{ user: Me }>('/api/auth/login', { email, password });
+export const logout = () => post<unknown>('/api/auth/logout');
+export const saveSettings = (settings: Partial<UserSettings>) =>
+  patch<Me>('/api/me/settings', settings);
+export const changePassword = (current_password: string, new_password: string) =>
+  post<unknown>('/api/me/password', { current_password, new_password });

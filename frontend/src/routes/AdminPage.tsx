@@ -1,0 +1,37 @@
+import type { ReactNode } from 'react';
+import { AdminTabs } from '../features/admin/AdminTabs';
+import { useSession } from '../features/auth/session';
+import { useT } from '../i18n';
+import { AdminLive } from './admin/AdminLive';
+import { AdminModels } from './admin/AdminModels';
+import { AdminUsage } from './admin/AdminUsage';
+import { AdminUsers } from './admin/AdminUsers';
+import { Layout } from './Layout';
+
+export type AdminSection = 'models' | 'live' | 'usage' | 'users';
+
+const SECTIONS: Record<AdminSection, () => ReactNode> = {
+  models: () => <AdminModels />,
+  live: () => <AdminLive />,
+  usage: () => <AdminUsage />,
+  users: () => <AdminUsers />,
+};
+
+export function AdminPage({ section }: { section: AdminSection }) {
+  const t = useT();
+  const admin = useSession((s) => s.me?.role === 'admin');
+  return (
+    <Layout>
+      {admin ? (
+        <>
+          <AdminTabs />
+          <div className="flex-1 overflow-y-auto">
+            <div className="mx-auto flex max-w-6xl flex-col gap-4 p-4 sm:p-6">{SECTIONS[section]()}</div>
+          </div>
+        </>
+      ) : (
+        <p className="p-6 text-sm text-zinc-500">{t('admin.forbidden')}</p>
+      )}
+    </Layout>
+  );
+}

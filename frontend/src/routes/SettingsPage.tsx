@@ -1,0 +1,51 @@
+import { useState } from 'react';
+import { Card, ErrorNotice, NotAvailable, Spinner } from '../components/ui/Feedback';
+import { AppearanceForm } from '../features/settings/AppearanceForm';
+import { DefaultsForm } from '../features/settings/DefaultsForm';
+import { KeysPanel } from '../features/settings/KeysPanel';
+import { PasswordForm } from '../features/settings/PasswordForm';
+import type { UsageFilters } from '../features/usage/api';
+import { UsageFiltersBar } from '../features/usage/UsageFiltersBar';
+import { UsageReportView } from '../features/usage/UsageReportView';
+import { useUsage } from '../features/usage/useUsage';
+import { useT } from '../i18n';
+import { Layout } from './Layout';
+
+export function SettingsPage() {
+  const t = useT();
+  return (
+    <Layout>
+      <div className="flex-1 overflow-y-auto">
+        <div className="mx-auto flex max-w-4xl flex-col gap-4 p-4 sm:p-6">
+          <h1 className="text-xl font-semibold">{t('settings.title')}</h1>
+          <AppearanceForm />
+          <DefaultsForm />
+          <KeysPanel />
+          <MyUsage />
+          <PasswordForm />
+        </div>
+      </div>
+    </Layout>
+  );
+}
+
+function MyUsage() {
+  const t = useT();
+  const [filters, setFilters] = useState<UsageFilters>({ group_by: 'day' });
+  const usage = useUsage('me', filters);
+  return (
+    <Card className="flex flex-col gap-3">
+      <h2 className="font-semibold">{t('settings.myUsage')}</h2>
+      {usage.unavailable ? (
+        <NotAvailable what={t('settings.myUsage')} />
+      ) : (
+        <>
+          <UsageFiltersBar filters={filters} onChange={setFilters} />
+          {usage.error ? <ErrorNotice error={usage.error} /> : null}
+          {usage.loading && !usage.report ? <Spinner label={t('common.loading')} /> : null}
+          {usage.report ? <UsageReportView report={usage.report} groupLabel={t(`usage.group.${filters.group_by}`)} /> : null}
+        </>
+      )}
+    </Card>
+  );
+}

@@ -1,0 +1,63 @@
+import { errorText, fromResponse } from '../../src/api/errors';
+import en from '../../src/i18n/en';
+import ko from '../../src/i18n/ko';
+import { detectLanguage, translate } from '../../src/i18n';
+import { match } from '../../src/router';
+import { envelope, jsonResponse } from './helpers';
+
+describe('i18n', () => {
+  it('has every English key in Korean, none empty, with the same placeholders', () => {
+    const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+    for (const key of Object.keys(en) as (keyof typeof en)[]) {
+      expect(ko[key], key).toBeTruthy();
+      expect(placeholders(ko[key]), key).toEqual(placeholders(en[key]));
+    }
+  });
+
+  it('fills placeholders', () => {
+    expect(translate('ko', 'chat.queuedWait', { position: 3, seconds: 12 })).toBe('대기 중: 3번째, 약 12초');
+    expect(translate('en', 'chat.queued', { position: 1 })).toBe('Waiting in line: position 1');
+  });
+
+  it('defaults to the browser language, then English', () => {
+    localStorage.clear();
+    const languages = vi.spyOn(navigator, 'languages', 'get');
+    languages.mockReturnValue(['ko-KR', 'en-US']);
+    expect(detectLanguage()).toBe('ko');
+    languages.mockReturnValue(['de-DE']);
+    expect(detectLanguage()).toBe('en');
+    localStorage.setItem('gpuchat.language', 'ko');
+    expect(detectLanguage()).toBe('ko');
+    languages.mockRestore();
+    localStorage.clear();
+  });
+});
+
+describe('errors', () => {
+  it('decodes the envelope and says it in the user’s language', async () => {
+    const error = await fromResponse(jsonResponse(envelope('too many', 'rate_limit_error'), 429, { 'Retry-After': '30' }));
+    expect(errorText(error, (k, v) => translate('ko', k, v))).toBe('요청이 너무 많습니다. 30초 후에 다시 시도하세요. (too many)');
+    expect(errorText(error, (k, v) => translate('en', k, v))).toBe('Too many requests. Try again in 30 s. (too many)');
+  });
+
+  it('copes with a body that is not an envelope', async () => {
+    const error = await fromResponse(new Response('<html>bad gateway</html>', { status: 502 }));
+    expect(error).toMatchObject({ status: 502, type: 'server_error' });
+    expect(error.retryable).toBe(true);
+  });
+
+  it('says network failures plainly', () => {
+    expect(errorText(new TypeError('Failed to fetch'), (k, v) => translate('en', k, v))).toBe(
+      'Could not reach the server. Check your connection and try again.',
+    );
+  });
+});
+
+describe('router', () => {
+  it('matches paths with parameters', () => {
+    expect(match('/c/:id', '/c/12?x=1')).toEqual({ id: '12' });
+    expect(match('/c/:id', '/c/12/x')).toBeNull();
+    expect(match('/admin/:section', '/admin/live')).toEqual({ section: 'live' });
+    expect(match('/', '/')).toEqual({});
+  });
+});

@@ -1,0 +1,232 @@
+"""The web chat's stream: one turn from the engine to typed SSE events, persisted in the end.
+
+Events (see docs/api.md): start, loading, delta, usage, title, error, done. The relay
+(`relay.py`) does the upstream work — timeouts, the usage row, the engine's lease; this
+module turns its observations into the app's events and stores the answer. The stored
+answer is exactly the text sent in `delta` events, whatever the end: complete, stopped by
+the user (interrupted), client gone (interrupted), or failed (error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+
+from gpuchat.core.errors import GatewayError
+from gpuchat.db.models import Client
+from gpuchat.db.repositories.users import Principal
+from gpuchat.engines.control import EngineState, EngineUnavailable, UnknownModel, Upstream
+from gpuchat.openai import sse
+from gpuchat.services import relay, titles
+from gpuchat.services.chat_store import AnswerRecord, ChatStore
+from gpuchat.services.chat_turn import Turn
+
+if TYPE_CHECKING:
+    from gpuchat.core.state import AppState
+
+LOADING_POLL_SECONDS = 0.5
+
+
+def event(kind: str, payload: dict[str, Any]) -> bytes:
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+@dataclass(slots=True)
+class ChatHandle:
+    """A running chat turn, for `POST /api/chat/{request_id}/stop` from any tab."""
+
+    user_id: int
+    stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    ctx: relay.RelayContext | None = None
+    response: aiohttp.ClientResponse | None = None
+    # What the client has been sent: a yield that returned has been delivered.
+    pieces: list[str] = field(default_factory=list)
+    taken: int = 0  # the relay's text pieces already turned into deltas
+    error: dict[str, Any] | None = None  # the relay's error frame, if it ended with one
+    finished: bool = False  # relay.finish() has run for ctx
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+        if self.ctx is not None and self.response is not None:
+            relay.interrupt(self.ctx, self.response, "user")
+
+
+class ActiveChats:
+    def __init__(self) -> None:
+        self._handles: dict[str, ChatHandle] = {}
+
+    def open(self, request_id: str, user_id: int) -> ChatHandle:
+        handle = self._handles[request_id] = ChatHandle(user_id)
+        return handle
+
+    def close(self, request_id: str) -> None:
+        self._handles.pop(request_id, None)
+
+    def stop(self, request_id: str, user_id: int) -> bool:
+        """Stop the caller's own running turn; False when there is none by that id."""
+        handle = self._handles.get(request_id)
+        if handle is None or handle.user_id != user_id:
+            return False
+        handle.stop()
+        return True
+
+
+async def chat_stream(
+    state: AppState,
+    chats: ActiveChats,
+    store: ChatStore,
+    principal: Principal,
+    turn: Turn,
+    request_id: str,
+) -> AsyncIterator[bytes]:
+    handle = chats.open(request_id, principal.user_id)
+    answer = AnswerRecord(turn.conversation_id, turn.user_message_id, turn.alias)
+    try:
+        yield event(
+            "start",
+            {
+                "conversation_id": turn.conversation_id,
+                "request_id": request_id,
+                "user_message_id": turn.user_message_id,
+                "model": turn.alias,
+                "trimmed": turn.prompt.trimmed,
+            },
+        )
+        async for frame in _turn(state, principal, turn, request_id, handle):
+            yield frame
+        assert handle.ctx is not None
+        answer.observe(handle.ctx, handle.text, handle.error)
+    except GatewayError as error:
+        answer.fail(error, handle.ctx, handle.text)
+    finally:
+        chats.close(request_id)
+        if handle.ctx is not None and not handle.finished:
+            handle.ctx.fail(relay.CLIENT_CLOSED, "client_closed")
+            relay.finish(handle.ctx, state.usage)
+        if not answer.settled:
+            # Cancelled: the client went away. No await may run here; store it in a task.
+            answer.interrupt(handle.ctx, handle.text)
+            store.save_later(answer)
+    message_id = await store.save(answer)
+    if answer.error is not None:
+        yield event("error", answer.error)
+    if handle.ctx is not None:
+        yield event("usage", answer.usage())
+    yield event("done", {"assistant_message_id": message_id, "status": answer.status.value})
+    if turn.needs_title:
+        title = await titles.title_for(state, principal, turn, handle.text)
+        await store.set_title(turn.conversation_id, title)
+        yield event("title", {"conversation_id": turn.conversation_id, "title": title})
+
+
+async def _turn(
+    state: AppState, principal: Principal, turn: Turn, request_id: str, handle: ChatHandle
+) -> AsyncIterator[bytes]:
+    """Wait for the engine (loading events), then relay its answer as delta events."""
+    waiting = asyncio.ensure_future(
+        state.engines.acquire(turn.alias, affinity=str(principal.user_id))
+    )
+    try:
+        while not waiting.done():
+            await asyncio.wait({waiting}, timeout=LOADING_POLL_SECONDS)
+            if handle.stop_requested.is_set():
+                raise GatewayError(499, "Stopped before the model was ready", code="stopped")
+            if not waiting.done():
+                yield _loading_event(state, turn.alias)
+    finally:
+        if not waiting.done():
+            waiting.cancel()
+            waiting.add_done_callback(_release_if_acquired)
+    upstream = _acquired(waiting)
+    handle.ctx = ctx = relay.RelayContext(
+        request_id=request_id,
+        principal=principal,
+        alias=turn.alias,
+        upstream=upstream,
+        client=Client.web,
+        wants_usage=True,
+        collect_text=True,
+        live=state.live,
+        on_finish=lambda _: setattr(handle, "finished", True),
+    )
+    try:
+        response = await relay.open_upstream(state.http, ctx, _upstream_body(upstream, turn))
+    except GatewayError:
+        relay.finish(ctx, state.usage)
+        raise
+    _attach(handle, ctx, response)
+    async for frame in relay.relay_stream(response, ctx, state.usage):
+        text = "".join(ctx.text[handle.taken :])
+        handle.taken = len(ctx.text)
+        if text:
+            yield event("delta", {"text": text})
+            handle.pieces.append(text)
+        elif frame == sse.KEEPALIVE:
+            yield frame
+        elif frame.startswith(b'data: {"error"'):
+            handle.error = orjson.loads(frame[6:])
+
+
+def _attach(handle: ChatHandle, ctx: relay.RelayContext, response: aiohttp.ClientResponse) -> None:
+    """From here on the turn can be stopped (user, admin, model switch) by closing upstream."""
+    handle.response = response
+    if handle.stop_requested.is_set():
+        relay.interrupt(ctx, response, "user")
+    if ctx.upstream.lease is not None:
+        ctx.upstream.lease.on_revoke = lambda: relay.interrupt(ctx, response, "switch")
+    if ctx.live is not None:
+        ctx.live.add(ctx, response)
+
+
+def _acquired(task: asyncio.Future[Upstream]) -> Upstream:
+    try:
+        return task.result()
+    except UnknownModel as exc:
+        raise GatewayError(
+            404, f"The model '{exc.alias}' does not exist", code="model_not_found", param="model"
+        ) from exc
+    except EngineUnavailable as exc:
+        raise GatewayError(
+            503, exc.message, code="engine_unavailable", retry_after=exc.retry_after
+        ) from exc
+
+
+def _release_if_acquired(task: asyncio.Future[Upstream]) -> None:
+    if not task.cancelled() and task.exception() is None:
+        task.result().release()
+
+
+def _loading_event(state: AppState, alias: str) -> bytes:
+    name = state.engines.profile_for(alias).name
+    status = next((s for s in state.engines.statuses() if s.name == name), None)
+    progress = status.progress / 100 if status and status.progress is not None else None
+    if status and status.phase:
+        message = status.phase
+    else:
+        message = "starting" if status and status.state is EngineState.starting else "waiting"
+    return event("loading", {"profile": name, "progress": progress, "message": message})
+
+
+def _upstream_body(upstream: Upstream, turn: Turn) -> bytes:
+    limits = upstream.profile.limits
+    wanted = turn.parameters.get("max_tokens") or limits.default_max_tokens or limits.max_tokens
+    parameters = {k: v for k, v in turn.parameters.items() if k != "max_tokens"}
+    return orjson.dumps(
+        {
+            "model": upstream.model,
+            "messages": turn.prompt.messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            **parameters,
+            "max_tokens": min(wanted, limits.max_tokens),
+        }
+    )
