@@ -116,7 +116,7 @@ async def chat_stream(
             # Cancelled: the client went away. No await may run here; store it in a task.
             answer.interrupt(handle.ctx, handle.text)
             store.save_later(answer)
-    message_id = await store.save(answer)
+    message_id = await asyncio.shield(store.save_later(answer))
     if answer.error is not None:
         yield event("error", answer.error)
     if handle.ctx is not None:

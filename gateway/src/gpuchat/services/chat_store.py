@@ -112,11 +112,13 @@ class ChatStore:
             await session.flush()
             return message.id
 
-    def save_later(self, answer: AnswerRecord) -> None:
-        """For a cancelled stream, where no await may run: store it in a task of its own."""
+    def save_later(self, answer: AnswerRecord) -> asyncio.Task[int | None]:
+        """Store the answer in a task of its own: it completes even when the stream that
+        asked is cancelled (a client leaving must not lose the partial answer)."""
         task = asyncio.get_running_loop().create_task(self._save_logged(answer))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+        return task
 
     async def _save_logged(self, answer: AnswerRecord) -> int | None:
         try:
