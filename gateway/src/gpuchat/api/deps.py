@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gpuchat.core import security
+from gpuchat.core.db import read_session
 from gpuchat.core.errors import GatewayError
 from gpuchat.core.state import AppState
 from gpuchat.db.models import Conversation, User
@@ -26,7 +27,7 @@ from gpuchat.schemas.common import PathId
 SESSION_COOKIE = "gpuchat_session"
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:  # async: a plain def runs in a thread
     state: AppState = request.app.state.gpuchat
     return state
 
@@ -65,7 +66,7 @@ async def _authenticate(request: Request, state: AppState) -> Principal:
         raise GatewayError(
             401, "Authentication required: an API key or a session", code="not_authenticated"
         )
-    async with state.sessions() as session:
+    async with read_session(state.sessions) as session:
         if not from_cookie and token.startswith(security.API_KEY_PREFIX):
             principal = await principal_for_api_key(session, token)
         else:

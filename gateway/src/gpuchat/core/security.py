@@ -6,12 +6,16 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+T = TypeVar("T")
 API_KEY_PREFIX = "gpc_"
 API_KEY_SHOWN_CHARS = 12  # "gpc_" + 8 characters: enough to recognise a key, useless to guess it
 
@@ -42,14 +46,23 @@ def verify_password(password: str, password_hash: str) -> bool:
     return _passwords.verify(password, password_hash)
 
 
-# Argon2 takes tens of milliseconds of CPU on purpose: in the event loop that would stall
-# every stream in flight, so request paths hash in a worker thread (argon2 drops the GIL).
+# Argon2 costs ~0.3 s of CPU and 64 MiB per hash, on purpose. In the event loop that would
+# stall every stream in flight, so request paths hash in a worker thread (argon2 drops the
+# GIL), at most two at a time, so a burst of logins cannot take the memory or all cores.
+_HASHING = threading.BoundedSemaphore(2)
+
+
+def _bounded(work: Callable[..., T], *args: str) -> T:
+    with _HASHING:
+        return work(*args)
+
+
 async def hash_password_async(password: str) -> str:
-    return await asyncio.to_thread(_passwords.hash, password)
+    return await asyncio.to_thread(_bounded, _passwords.hash, password)
 
 
 async def verify_password_async(password: str, password_hash: str) -> bool:
-    return await asyncio.to_thread(_passwords.verify, password, password_hash)
+    return await asyncio.to_thread(_bounded, _passwords.verify, password, password_hash)
 
 
 def new_password() -> str:
