@@ -6,5 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/lint.sh
 scripts/frontend.sh lint
 scripts/frontend.sh test
+# The deploy tests run a real nginx in front of an SSE server (Debian's package).
+command -v nginx >/dev/null || { [ "$(id -u)" = 0 ] && apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
 (cd gateway && ../.venv/bin/pytest -p no:logging "$@")
 scripts/frontend.sh e2e

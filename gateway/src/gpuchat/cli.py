@@ -6,8 +6,14 @@ Anything a script may capture (a new key) goes alone to stdout; messages go to s
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import secrets
+import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -19,11 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gpuchat.core import security
 from gpuchat.core.config import Settings
 from gpuchat.core.db import create_engine, create_sessionmaker, session_scope
+from gpuchat.core.logging import configure_logging
 from gpuchat.db import migrate
 from gpuchat.db.repositories import keys, users
 from gpuchat.engines import packaged
 from gpuchat.engines.launchers import unavailable_reason
 from gpuchat.engines.profiles import ProfilesError, load_profiles
+from gpuchat.services import usage_csv
+from gpuchat.services.usage_report import UsageFilter, parse_moment
 
 app = typer.Typer(
     help="gpuchat: a self-hosted chat service for your own GPUs.", no_args_is_help=True
@@ -33,16 +42,19 @@ users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 profiles_app = typer.Typer(help="Model profiles.", no_args_is_help=True)
 models_app = typer.Typer(help="Packaged models.", no_args_is_help=True)
+usage_app = typer.Typer(help="Usage records.", no_args_is_help=True)
 for sub, name in [
     (db_app, "db"),
     (users_app, "users"),
     (keys_app, "keys"),
     (profiles_app, "profiles"),
     (models_app, "models"),
+    (usage_app, "usage"),
 ]:
     app.add_typer(sub, name=name)
 
 T = TypeVar("T")
+SUPERVISOR_BOOT_S = 120  # `gpuchat run`: how long the supervisor may take to listen
 
 
 def _err(message: str) -> None:
@@ -77,11 +89,18 @@ def serve(
 ) -> None:
     """Run the gateway: migrations, engines, API and web UI."""
     settings = _settings()
+    if settings.workers > 1 and not settings.supervisor_url:
+        _err("Several workers need GPUCHAT_SUPERVISOR_URL (or `gpuchat run`, which starts one).")
+        raise typer.Exit(2)
     uvicorn.run(
         "gpuchat.main:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
+        workers=settings.workers,
+        # Migrations and the first contact with the supervisor can take longer than
+        # uvicorn's 5 s for a new worker on a busy host; a worker killed for it loops.
+        timeout_worker_healthcheck=60,
         loop="uvloop",
         http="httptools",
         access_log=False,
@@ -96,7 +115,65 @@ def run() -> None:
     settings = _settings()
     _install_models(settings, quiet=True)
     _err(f"\n  gpuchat is starting on http://{settings.host}:{settings.port}\n")
-    serve(None, None)
+    if settings.workers == 1 or settings.supervisor_url:
+        serve(None, None)  # one worker: the engines run in the gateway's process
+        return
+    with _supervisor_process(settings):
+        serve(None, None)
+
+
+@app.command()
+def supervisor(
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (GPUCHAT_SUPERVISOR_HOST).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (GPUCHAT_SUPERVISOR_PORT).")] = None,
+) -> None:
+    """Run the engine supervisor: this host's engines behind an HTTP control API."""
+    from gpuchat.engines.supervisor_app import run_supervisor  # aiohttp.web: only here
+
+    settings = _settings()
+    host = host or settings.supervisor_host
+    problem = settings.supervisor_secret_problem(host)
+    if problem is not None:
+        _err(problem)
+        raise typer.Exit(2)
+    try:
+        profiles = load_profiles(settings.profiles)
+    except ProfilesError as exc:
+        _err(str(exc))
+        raise typer.Exit(2) from exc
+    configure_logging(settings.log_level, json=settings.json_logs, log_file=settings.log_file)
+    run_supervisor(
+        profiles,
+        host=host,
+        port=port or settings.supervisor_port,
+        secret=settings.supervisor_secret_value,
+        models_dir=settings.models_dir,
+        logs_dir=settings.logs_dir,
+        start_engines=settings.start_engines,
+    )
+
+
+@contextlib.contextmanager
+def _supervisor_process(settings: Settings) -> Iterator[None]:
+    """`gpuchat supervisor` on loopback for the workers (found through the environment
+    they inherit), stopped (and its engines with it) when the gateway stops."""
+    port = settings.supervisor_port
+    os.environ["GPUCHAT_SUPERVISOR_URL"] = f"http://127.0.0.1:{port}"
+    if not settings.supervisor_secret_value:
+        os.environ["GPUCHAT_SUPERVISOR_SECRET"] = secrets.token_urlsafe(48)
+    argv = [sys.executable, "-m", "gpuchat.cli", "supervisor", "--host", "127.0.0.1"]
+    child = subprocess.Popen([*argv, "--port", str(port)])
+    try:
+        _wait_for_supervisor(child, f"http://127.0.0.1:{port}/healthz")
+        yield
+    finally:
+        child.terminate()  # it stops its engines first
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
 
 
 @db_app.command("upgrade")
@@ -153,6 +230,35 @@ def keys_create(
         raise typer.Exit(1)
     typer.echo(secret)
     _err(f"API key '{name}' created for {user}. It is shown only this once.")
+
+
+@usage_app.command("export")
+def usage_export(
+    start: Annotated[
+        str | None, typer.Option("--from", help="ISO date or date-time, UTC (inclusive).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="ISO date (that whole day) or date-time.")
+    ] = None,
+) -> None:
+    """Write the usage rows as CSV to stdout (the same file as /api/admin/usage.csv)."""
+    try:
+        where = UsageFilter(parse_moment(start), parse_moment(end, end=True))
+    except ValueError as exc:
+        _err("--from and --to must be ISO dates or date-times.")
+        raise typer.Exit(2) from exc
+
+    async def main() -> None:
+        engine = create_engine(_settings().resolved_database_url)
+        try:
+            await migrate.upgrade(engine)
+            async for chunk in usage_csv.csv_chunks(create_sessionmaker(engine), where):
+                sys.stdout.write(chunk)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+    sys.stdout.flush()
 
 
 @profiles_app.command("list")
@@ -220,3 +326,22 @@ def models_installed() -> None:
     for name in missing:
         _err(f"{name}: not installed")
     raise typer.Exit(1 if missing else 0)
+
+
+def _wait_for_supervisor(child: subprocess.Popen[bytes], health_url: str) -> None:
+    """Start the workers only once the supervisor answers (or say why it did not)."""
+    deadline = time.monotonic() + SUPERVISOR_BOOT_S
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            _err(f"gpuchat supervisor exited with code {child.returncode}")
+            raise typer.Exit(1)
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(health_url, timeout=2).close()  # noqa: S310 - http, loopback
+            return
+        time.sleep(0.5)
+    _err(f"gpuchat supervisor did not answer at {health_url} within {SUPERVISOR_BOOT_S}s")
+    raise typer.Exit(1)
+
+
+if __name__ == "__main__":  # `python -m gpuchat.cli`: how `gpuchat run` starts the supervisor
+    app()

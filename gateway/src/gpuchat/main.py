@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import aiohttp
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gpuchat.api.router import api_router
 from gpuchat.core.config import Settings
@@ -16,12 +17,20 @@ from gpuchat.core.errors import install_error_handlers
 from gpuchat.core.logging import configure_logging
 from gpuchat.core.middleware import RequestContextMiddleware
 from gpuchat.core.state import AppState
+from gpuchat.core.tracing import Tracing
 from gpuchat.db import migrate
+from gpuchat.engines.control import EngineControl, EngineState
 from gpuchat.engines.manager import EngineManager
 from gpuchat.engines.profiles import load_profiles
+from gpuchat.engines.remote import RemoteEngineControl
+from gpuchat.services.admission import Admission
 from gpuchat.services.benchmarks import AutoBenchmarks
 from gpuchat.services.bootstrap import ensure_first_admin
 from gpuchat.services.chat_store import ChatStore
+from gpuchat.services.filters import ForbiddenWords
+from gpuchat.services.limit_store import LimitStore
+from gpuchat.services.metrics import Metrics
+from gpuchat.services.quotas import UsageLimits
 from gpuchat.services.ratelimit import RateLimiter, create_storage
 from gpuchat.services.usage import UsageRecorder
 
@@ -38,6 +47,54 @@ def _upstream_client(settings: Settings) -> aiohttp.ClientSession:
     )
 
 
+def _is_loading(engines: EngineControl, name: str) -> bool:
+    return any(s.name == name and s.state is EngineState.starting for s in engines.statuses())
+
+
+def _build_state(
+    app: FastAPI,
+    db: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    engines: EngineControl,
+) -> AppState:
+    settings: Settings = app.state.settings
+    metrics = Metrics()
+    limits = UsageLimits(
+        settings,
+        LimitStore(settings.redis_url, on_fallback=metrics.redis_fallback.set),
+        sessions,
+        on_reject=lambda name: metrics.rate_limited.labels(name).inc(),
+    )
+    usage = UsageRecorder(sessions, listeners=(metrics.observe, limits.charge))
+    http = _upstream_client(settings)
+    limiter = RateLimiter(create_storage(settings.redis_url))
+    answers = ChatStore(sessions)
+    admission = Admission(
+        max_length=settings.queue_max_length,
+        max_wait_s=settings.queue_max_wait_seconds,
+        is_loading=lambda name: _is_loading(engines, name),
+        on_reject=lambda engine, reason: metrics.queue_rejected.labels(engine, reason).inc(),
+    )
+    filters = ForbiddenWords(sessions, on_match=metrics.content_filtered.inc)
+    state = AppState(
+        settings,
+        db,
+        sessions,
+        engines,
+        http,
+        usage,
+        limiter,
+        answers,
+        metrics,
+        limits,
+        admission,
+        filters,
+        app.state.tracing,
+    )
+    state.benchmarks = AutoBenchmarks(engines, http, sessions)
+    return state
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -45,27 +102,30 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     sessions = create_sessionmaker(db)
     await migrate.upgrade(db)
     await ensure_first_admin(sessions, settings)
-    engines = EngineManager(
-        load_profiles(settings.profiles), models_dir=settings.models_dir, logs_dir=settings.logs_dir
-    )
-    usage = UsageRecorder(sessions)
-    http = _upstream_client(settings)
-    limiter = RateLimiter(create_storage(settings.redis_url))
-    answers = ChatStore(sessions)
-    state = AppState(settings, db, sessions, engines, http, usage, limiter, answers)
-    state.benchmarks = AutoBenchmarks(engines, http, sessions)
+    engines: EngineControl
+    if settings.supervisor_url:  # `gpuchat supervisor` owns the engines (DESIGN §6)
+        engines = RemoteEngineControl(settings.supervisor_url, settings.supervisor_secret_value)
+    else:
+        profiles = load_profiles(settings.profiles)
+        logs_dir = settings.logs_dir
+        engines = EngineManager(profiles, models_dir=settings.models_dir, logs_dir=logs_dir)
+    state = _build_state(app, db, sessions, engines)
     app.state.gpuchat = state
-    await usage.start()
+    await state.usage.start()
+    await state.limits.start()
     await engines.start(launch_default=settings.start_engines)
     try:
         yield
     finally:
-        await state.benchmarks.close()
-        await answers.close()
-        await usage.close()
-        await http.close()
+        if state.benchmarks is not None:
+            await state.benchmarks.close()
+        await state.answers.close()
+        await state.usage.close()
+        await state.limits.close()
+        await state.http.close()
         await engines.close()
         await db.dispose()
+        await state.tracing.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -80,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.settings = settings
+    app.state.tracing = tracing = Tracing(settings.otlp_endpoint)
     install_error_handlers(app)
     app.include_router(api_router)
     if settings.cors_origins:
@@ -94,5 +155,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         allowed_hosts=settings.allowed_hosts if settings.is_production else None,
+        tracing=tracing,
     )
     return app

@@ -56,7 +56,7 @@ async def test_ui_assets_are_served_and_cached(ui_client: httpx.AsyncClient) -> 
         "/api",
         "/v1/nothing",
         "/healthzz/../api/x",
-        "/metrics",
+        "/metrics/x",
         "/openapi.json/x",
     ],
 )

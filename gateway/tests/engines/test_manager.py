@@ -1,4 +1,6 @@
-"""EngineManager against fake_engine.py run as a `command` profile."""
+"""The engine control against fake_engine.py run as a `command` profile: each test runs
+against the in-process EngineManager and against `gpuchat supervisor` over HTTP
+(the `make_control` fixture)."""
 
 from __future__ import annotations
 
@@ -14,15 +16,17 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gpuchat.engines.manager import EngineManager, EngineState, EngineUnavailable, UnknownModel
+from gpuchat.engines.control import EngineControl, EngineState, EngineUnavailable, UnknownModel
+from gpuchat.engines.manager import EngineManager
 
 # The fixtures' types (conftest.py)
 FakeProfile = Callable[..., dict[str, Any]]
 ManagerFactory = Callable[..., EngineManager]
+ControlFactory = Callable[..., EngineControl]
 Alive = Callable[[int], bool]
 
 
-def starts_logged(manager: EngineManager, tmp_path: Path, name: str) -> int:
+def starts_logged(manager: EngineControl, tmp_path: Path, name: str) -> int:
     log = tmp_path / "logs" / f"{name}.log"
     return log.read_text().count("] starting: ") if log.exists() else 0
 
@@ -38,9 +42,9 @@ async def eventually(check: Callable[[], bool | Awaitable[bool]], within: float 
 
 
 async def test_ensure_ready_starts_an_engine_once_for_concurrent_callers(
-    make_manager: ManagerFactory, fake_profile: FakeProfile, tmp_path: Path
+    make_control: ControlFactory, fake_profile: FakeProfile, tmp_path: Path
 ) -> None:
-    manager = make_manager(fake_profile("tool", aliases=["tool-model"]))
+    manager = make_control(fake_profile("tool", aliases=["tool-model"]))
 
     upstreams = await asyncio.gather(*(manager.ensure_ready("tool-model") for _ in range(5)))
 
@@ -61,9 +65,9 @@ async def test_ensure_ready_starts_an_engine_once_for_concurrent_callers(
 
 
 async def test_start_begins_the_default_engine_without_waiting(
-    make_manager: ManagerFactory, fake_profile: FakeProfile
+    make_control: ControlFactory, fake_profile: FakeProfile
 ) -> None:
-    manager = make_manager(
+    manager = make_control(
         fake_profile("other"), fake_profile("main", aliases=["default"]), default="main"
     )
 
@@ -79,9 +83,9 @@ async def test_start_begins_the_default_engine_without_waiting(
 
 
 async def test_served_model_name_is_sent_upstream(
-    make_manager: ManagerFactory, fake_profile: FakeProfile
+    make_control: ControlFactory, fake_profile: FakeProfile
 ) -> None:
-    manager = make_manager(fake_profile("tool", served_model_name="my-model"))
+    manager = make_control(fake_profile("tool", served_model_name="my-model"))
 
     upstream = await manager.ensure_ready("tool")
 
@@ -89,9 +93,9 @@ async def test_served_model_name_is_sent_upstream(
 
 
 async def test_unknown_alias_raises_unknown_model(
-    make_manager: ManagerFactory, fake_profile: FakeProfile
+    make_control: ControlFactory, fake_profile: FakeProfile
 ) -> None:
-    manager = make_manager(fake_profile("tool"))
+    manager = make_control(fake_profile("tool"))
 
     with pytest.raises(UnknownModel) as caught:
         await manager.ensure_ready("gpt-4")
@@ -101,9 +105,9 @@ async def test_unknown_alias_raises_unknown_model(
 
 
 async def test_engine_exiting_at_once_is_failed_then_restarted(
-    make_manager: ManagerFactory, fake_profile: FakeProfile, tmp_path: Path
+    make_control: ControlFactory, fake_profile: FakeProfile, tmp_path: Path
 ) -> None:
-    manager = make_manager(fake_profile("crashy", "exit"))
+    manager = make_control(fake_profile("crashy", "exit"))
 
     with pytest.raises(EngineUnavailable) as caught:
         await manager.ensure_ready("crashy")
@@ -119,9 +123,9 @@ async def test_engine_exiting_at_once_is_failed_then_restarted(
 
 
 async def test_engine_never_healthy_fails_after_start_timeout_and_is_killed(
-    make_manager: ManagerFactory, fake_profile: FakeProfile, alive: Alive
+    make_control: ControlFactory, fake_profile: FakeProfile, alive: Alive
 ) -> None:
-    manager = make_manager(fake_profile("stuck", "unhealthy", start=1.5))
+    manager = make_control(fake_profile("stuck", "unhealthy", start=1.5))
     await manager.start(launch_default=True)
     await eventually(lambda: manager.statuses()[0].pid is not None)
     pid = manager.statuses()[0].pid
@@ -141,9 +145,9 @@ async def test_engine_never_healthy_fails_after_start_timeout_and_is_killed(
 
 
 async def test_engine_crashing_after_ready_is_restarted(
-    make_manager: ManagerFactory, fake_profile: FakeProfile
+    make_control: ControlFactory, fake_profile: FakeProfile
 ) -> None:
-    manager = make_manager(fake_profile("tool"))
+    manager = make_control(fake_profile("tool"))
     await manager.ensure_ready("tool")
     first_pid = manager.statuses()[0].pid
     assert first_pid is not None
@@ -161,6 +165,8 @@ async def test_engine_crashing_after_ready_is_restarted(
 async def test_close_stops_every_child_and_its_children(
     make_manager: ManagerFactory, fake_profile: FakeProfile, tmp_path: Path, alive: Alive
 ) -> None:
+    # In process only: a gateway closing its RemoteEngineControl leaves the supervisor's
+    # engines running (test_supervisor.py); the supervisor closes this manager.
     pidfile = tmp_path / "grandchild.pid"
     manager = make_manager(
         fake_profile("a", args=["--grandchild", str(pidfile)]),
@@ -186,8 +192,8 @@ async def test_close_stops_every_child_and_its_children(
         await manager.ensure_ready("a")
 
 
-async def test_external_profile_needs_no_process(make_manager: ManagerFactory) -> None:
-    manager = make_manager(
+async def test_external_profile_needs_no_process(make_control: ControlFactory) -> None:
+    manager = make_control(
         {
             "name": "remote",
             "aliases": ["llama3"],
@@ -206,8 +212,8 @@ async def test_external_profile_needs_no_process(make_manager: ManagerFactory) -
 
 
 @pytest.mark.skipif(shutil.which("vllm") is not None, reason="vllm is installed here")
-async def test_vllm_profile_without_vllm_is_unavailable(make_manager: ManagerFactory) -> None:
-    manager = make_manager({"name": "big", "engine": "vllm", "model": "org/model"})
+async def test_vllm_profile_without_vllm_is_unavailable(make_control: ControlFactory) -> None:
+    manager = make_control({"name": "big", "engine": "vllm", "model": "org/model"})
 
     with pytest.raises(EngineUnavailable) as caught:
         await manager.ensure_ready("big")
@@ -218,8 +224,8 @@ async def test_vllm_profile_without_vllm_is_unavailable(make_manager: ManagerFac
     assert status.reason == "vllm is not installed on this host"
 
 
-async def test_packaged_model_not_installed_names_the_fix(make_manager: ManagerFactory) -> None:
-    manager = make_manager(
+async def test_packaged_model_not_installed_names_the_fix(make_control: ControlFactory) -> None:
+    manager = make_control(
         {"name": "local", "engine": "llamacpp", "model": "packaged:smollm2-135m-instruct"}
     )
     await manager.start()  # logs and carries on: the gateway still serves other models

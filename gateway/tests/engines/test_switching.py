@@ -26,7 +26,7 @@ from gpuchat.engines.control import (
 from tests.engines.test_manager import eventually
 
 FakeProfile = Callable[..., dict[str, Any]]
-ManagerFactory = Callable[..., EngineControl]
+ControlFactory = Callable[..., EngineControl]
 
 
 def state_of(manager: EngineControl, name: str) -> EngineState:
@@ -64,9 +64,9 @@ async def stream(upstream: Upstream, prompt: str) -> tuple[str, str]:
 
 
 async def test_switch_under_load_finishes_streams_and_serves_waiting_requests_on_the_new_profile(
-    make_manager: ManagerFactory, upstream_profile: FakeProfile
+    make_control: ControlFactory, upstream_profile: FakeProfile
 ) -> None:
-    manager = make_manager(
+    manager = make_control(
         upstream_profile("old", aliases=["default"], gpus=[0]),
         upstream_profile("new", "--load-seconds", "1", gpus=[0]),
         default="old",
@@ -94,9 +94,9 @@ async def test_switch_under_load_finishes_streams_and_serves_waiting_requests_on
 
 
 async def test_drain_grace_ends_streams_that_run_too_long_with_an_error(
-    make_manager: ManagerFactory, upstream_profile: FakeProfile
+    make_control: ControlFactory, upstream_profile: FakeProfile
 ) -> None:
-    manager = make_manager(
+    manager = make_control(
         upstream_profile("old", timeouts={"drain": 0.5}),
         upstream_profile("new"),
         default="old",
@@ -115,9 +115,9 @@ async def test_drain_grace_ends_streams_that_run_too_long_with_an_error(
 
 
 async def test_second_concurrent_switch_is_refused(
-    make_manager: ManagerFactory, upstream_profile: FakeProfile
+    make_control: ControlFactory, upstream_profile: FakeProfile
 ) -> None:
-    manager = make_manager(
+    manager = make_control(
         upstream_profile("a"), upstream_profile("b", "--load-seconds", "1"), default="a"
     )
     await manager.ensure_ready("a")
@@ -134,9 +134,9 @@ async def test_second_concurrent_switch_is_refused(
 
 
 async def test_two_engines_never_share_a_gpu(
-    make_manager: ManagerFactory, upstream_profile: FakeProfile
+    make_control: ControlFactory, upstream_profile: FakeProfile
 ) -> None:
-    manager = make_manager(
+    manager = make_control(
         upstream_profile("a", gpus=[0, 1]),
         upstream_profile("b", gpus=[1]),
         upstream_profile("c", gpus=[2]),
@@ -155,9 +155,9 @@ async def test_two_engines_never_share_a_gpu(
 
 
 async def test_loading_progress_rises_from_the_engine_log(
-    make_manager: ManagerFactory, upstream_profile: FakeProfile
+    make_control: ControlFactory, upstream_profile: FakeProfile
 ) -> None:
-    manager = make_manager(
+    manager = make_control(
         upstream_profile("a"),
         upstream_profile("slow", "--load-seconds", "2", "--progress"),
         default="a",
@@ -179,9 +179,9 @@ async def test_loading_progress_rises_from_the_engine_log(
 
 
 async def test_hanging_start_times_out_to_failed_with_the_log_tail(
-    make_manager: ManagerFactory, upstream_profile: FakeProfile
+    make_control: ControlFactory, upstream_profile: FakeProfile
 ) -> None:
-    manager = make_manager(upstream_profile("stuck", "--hang-health", start=4))
+    manager = make_control(upstream_profile("stuck", "--hang-health", start=4))
 
     with pytest.raises(EngineUnavailable):
         await manager.ensure_ready("stuck")
@@ -194,9 +194,9 @@ async def test_hanging_start_times_out_to_failed_with_the_log_tail(
 
 
 async def test_crashing_engine_is_restarted_and_its_state_visible(
-    make_manager: ManagerFactory, upstream_profile: FakeProfile
+    make_control: ControlFactory, upstream_profile: FakeProfile
 ) -> None:
-    manager = make_manager(upstream_profile("crashy", "--crash-after", "0.5"))
+    manager = make_control(upstream_profile("crashy", "--crash-after", "0.5"))
     await manager.ensure_ready("crashy")
     first = manager.statuses()[0].pid
 
@@ -206,9 +206,9 @@ async def test_crashing_engine_is_restarted_and_its_state_visible(
 
 
 async def test_stopped_profile_stays_stopped_until_activated(
-    make_manager: ManagerFactory, upstream_profile: FakeProfile
+    make_control: ControlFactory, upstream_profile: FakeProfile
 ) -> None:
-    manager = make_manager(
+    manager = make_control(
         upstream_profile("a", aliases=["default"]),
         {"name": "remote", "engine": "external", "urls": ["http://127.0.0.1:9/v1"]},
     )

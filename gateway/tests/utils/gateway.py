@@ -73,10 +73,12 @@ class RunningGateway:
             assert response.status_code == 200, response.text
             yield client
 
-    async def create_user(self, email: str, *, admin: bool = False) -> None:
+    async def create_user(
+        self, email: str, *, admin: bool = False, limits: dict[str, int] | None = None
+    ) -> None:
         async with session_scope(self.state.sessions) as session:
             if await users.get_user_by_email(session, email) is None:
-                await users.create_user(session, email, USER_PASSWORD, admin=admin)
+                await users.create_user(session, email, USER_PASSWORD, admin=admin, limits=limits)
 
 
 def _address_for(email: str) -> str:
@@ -87,8 +89,9 @@ def _address_for(email: str) -> str:
 
 @asynccontextmanager
 async def start_gateway(
-    *, data_dir: Path, database_url: str, profiles: Path
+    *, data_dir: Path, database_url: str, profiles: Path, **overrides: Any
 ) -> AsyncIterator[RunningGateway]:
+    """`overrides`: more settings (limits, Redis, queue bounds) for a gateway of its own."""
     settings = Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -100,6 +103,7 @@ async def start_gateway(
         # Tests speak for many clients through X-Forwarded-For from loopback.
         trusted_proxies=["127.0.0.1"],
         cors_origins=[ALLOWED_ORIGIN],
+        **overrides,
     )
     app = create_app(settings)
     port = free_port()

@@ -82,7 +82,8 @@ async def _authenticate(request: Request, state: AppState) -> Principal:
 
 
 async def get_principal(request: Request, state: StateDep) -> Principal:
-    principal = await _authenticate(request, state)
+    with state.tracing.span("authenticate"):
+        principal = await _authenticate(request, state)
     request.scope["state"].setdefault("log", {})["user_id"] = principal.user_id
     return principal
 

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gpuchat.api.routes import auth, chat, conversations, health, keys, me, openai, ui
+from gpuchat.api.routes import auth, chat, conversations, health, keys, me, metrics, openai, ui
 from gpuchat.api.routes.admin import benchmarks as admin_benchmarks
 from gpuchat.api.routes.admin import engines as admin_engines
+from gpuchat.api.routes.admin import filters as admin_filters
 from gpuchat.api.routes.admin import live as admin_live
 from gpuchat.api.routes.admin import profiles as admin_profiles
+from gpuchat.api.routes.admin import usage as admin_usage
 from gpuchat.api.routes.admin import users as admin_users
 from gpuchat.schemas.errors import ERROR_RESPONSES
 
 api_router = APIRouter(responses=ERROR_RESPONSES)
 api_router.include_router(health.router)  # GET /healthz, GET /readyz
+api_router.include_router(metrics.router)  # GET /metrics (Prometheus)
 api_router.include_router(openai.router)  # POST /v1/chat/completions, GET /v1/models
 api_router.include_router(auth.router)  # POST /api/auth/login, POST /api/auth/logout
-api_router.include_router(me.router)  # GET /api/me, PATCH /api/me/settings, POST /api/me/password
+# GET /api/me, PATCH /api/me/settings, POST /api/me/password, GET /api/me/usage
+api_router.include_router(me.router)
 api_router.include_router(keys.router)  # GET|POST /api/keys, DELETE /api/keys/{id}
 # GET|POST /api/conversations, GET|PATCH|DELETE /api/conversations/{id}, GET .../{id}/export
 api_router.include_router(conversations.router)
@@ -29,5 +33,7 @@ api_router.include_router(admin_engines.router)  # GET /api/admin/engines/{name}
 # Admin: GET /api/admin/live (SSE), POST /api/admin/streams/{request_id}/stop
 api_router.include_router(admin_live.router)
 api_router.include_router(admin_benchmarks.router)  # GET /api/admin/benchmarks
+api_router.include_router(admin_filters.router)  # GET|PUT /api/admin/filters
+api_router.include_router(admin_usage.router)  # GET /api/admin/usage, GET /api/admin/usage.csv
 # Last: GET /assets/*, and index.html for any other page path (the web UI's SPA fallback)
 api_router.include_router(ui.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -53,6 +54,35 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     login_attempts_per_account: str = "5/minute"
     login_attempts_per_address: str = "20/minute"
+    # Uvicorn worker processes. Above 1, `gpuchat run` starts `gpuchat supervisor` as its
+    # own process and the workers talk to it (one owner of the engines per host).
+    workers: int = Field(default=1, ge=1, le=64)
+    # The gateway side: when set, engines are run by `gpuchat supervisor` at this URL.
+    supervisor_url: str | None = None
+    # Both sides: the shared secret of the supervisor's control API (>= 32 characters).
+    supervisor_secret: SecretStr | None = None
+    # The supervisor side: where `gpuchat supervisor` listens.
+    supervisor_host: str = "127.0.0.1"
+    supervisor_port: int = Field(default=8090, ge=1, le=65535)
+    # Usage limits per user (0: none); an admin's per-user `limits` override them.
+    user_requests_per_minute: int = Field(default=0, ge=0)
+    user_tokens_per_minute: int = Field(default=0, ge=0)
+    user_concurrent_streams: int = Field(default=0, ge=0)
+    user_tokens_per_day: int = Field(default=0, ge=0)
+    user_tokens_per_month: int = Field(default=0, ge=0)
+    # Usage limits per API key (0: none), on top of its owner's.
+    key_requests_per_minute: int = Field(default=0, ge=0)
+    key_tokens_per_minute: int = Field(default=0, ge=0)
+    key_concurrent_streams: int = Field(default=0, ge=0)
+    # The admission queue per engine (beyond the profile's max_concurrency).
+    queue_max_length: int = Field(default=200, ge=0)
+    queue_max_wait_seconds: float = Field(default=300.0, gt=0)
+    # Share of requests whose prompt and answer are logged, PII masked (0: none, 1: all).
+    log_sample_rate: float = Field(default=0.0, ge=0, le=1)
+    # OpenTelemetry traces go to this OTLP/HTTP endpoint when set (e.g. http://otel:4318).
+    otlp_endpoint: str | None = None
+    # When set, GET /metrics requires `Authorization: Bearer <this token>`.
+    metrics_token: SecretStr | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -78,7 +108,29 @@ class Settings(BaseSettings):
             raise ValueError("GPUCHAT_ADMIN_PASSWORD still has the sample value")
         if "*" in self.cors_origins:
             raise ValueError("GPUCHAT_CORS_ORIGINS cannot be '*' in production")
+        if self.supervisor_url and len(self.supervisor_secret_value or "") < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"GPUCHAT_SUPERVISOR_SECRET must be at least {MIN_SECRET_LENGTH} characters "
+                "when GPUCHAT_SUPERVISOR_URL is set in production"
+            )
         return self
+
+    @property
+    def supervisor_secret_value(self) -> str | None:
+        secret = self.supervisor_secret.get_secret_value() if self.supervisor_secret else ""
+        return secret or None
+
+    def supervisor_secret_problem(self, host: str) -> str | None:
+        """Why `gpuchat supervisor` must not listen on `host` (None: it may). Without a long
+        secret it only listens on loopback, in development."""
+        if len(self.supervisor_secret_value or "") >= MIN_SECRET_LENGTH:
+            return None
+        if not self.is_production and _is_loopback(host):
+            return None
+        return (
+            f"GPUCHAT_SUPERVISOR_SECRET must be set to a random value of at least "
+            f"{MIN_SECRET_LENGTH} characters (the supervisor listens on {host})"
+        )
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -101,3 +153,12 @@ class Settings(BaseSettings):
     @property
     def json_logs(self) -> bool:
         return self.is_production if self.log_json is None else self.log_json
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

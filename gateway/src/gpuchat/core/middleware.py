@@ -14,6 +14,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gpuchat.core.errors import GatewayError
+from gpuchat.core.tracing import Tracing
 
 log = structlog.get_logger("gpuchat.access")
 
@@ -45,9 +46,15 @@ class BodyTooLarge(GatewayError):
 
 class RequestContextMiddleware:
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, allowed_hosts: list[str] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        allowed_hosts: list[str] | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.app = app
+        self.tracing = tracing if tracing is not None and tracing.enabled else None
         self.max_body_bytes = max_body_bytes
         self.allowed_hosts = {h.lower().encode() for h in allowed_hosts or []}
 
@@ -85,7 +92,10 @@ class RequestContextMiddleware:
 
         try:
             self._check_request(scope)
-            await self.app(scope, limited_receive, send_with_headers)
+            if self.tracing is None:
+                await self.app(scope, limited_receive, send_with_headers)
+            else:
+                await self._traced(scope, limited_receive, send_with_headers)
         except GatewayError as error:
             if not response_started:
                 await error.response()(scope, receive, send_with_headers)
@@ -104,6 +114,13 @@ class RequestContextMiddleware:
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
                 **scope["state"].get("log", {}),
             )
+
+    async def _traced(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.tracing is not None
+        attributes = {"http.method": scope["method"], "http.target": scope["path"]}
+        with self.tracing.span("request", **attributes):
+            scope["state"].setdefault("log", {})["trace_id"] = self.tracing.trace_id()
+            await self.app(scope, receive, send)
 
     def _check_request(self, scope: Scope) -> None:
         if self.allowed_hosts and _host(scope) not in self.allowed_hosts:

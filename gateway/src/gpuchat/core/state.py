@@ -8,11 +8,16 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gpuchat.core.config import Settings
+from gpuchat.core.tracing import Tracing
 from gpuchat.engines.control import EngineControl
+from gpuchat.services.admission import Admission
 from gpuchat.services.benchmarks import AutoBenchmarks
 from gpuchat.services.chat import ActiveChats
 from gpuchat.services.chat_store import ChatStore
+from gpuchat.services.filters import ForbiddenWords
 from gpuchat.services.live import LiveStreams
+from gpuchat.services.metrics import Metrics
+from gpuchat.services.quotas import UsageLimits
 from gpuchat.services.ratelimit import RateLimiter
 from gpuchat.services.usage import UsageRecorder
 
@@ -27,6 +32,11 @@ class AppState:
     usage: UsageRecorder
     limiter: RateLimiter
     answers: ChatStore  # the web chat's answers, stored also after the client has gone
+    metrics: Metrics
+    limits: UsageLimits  # per-user and per-key rate limits and quotas
+    admission: Admission  # per-engine concurrency and the fair queue
+    filters: ForbiddenWords  # the admin's forbidden-word list
+    tracing: Tracing  # OpenTelemetry spans (a no-op without GPUCHAT_OTLP_ENDPOINT)
     chats: ActiveChats = field(default_factory=ActiveChats)  # web chat turns, for stop
     live: LiveStreams = field(default_factory=LiveStreams)  # requests in flight (admin view)
     benchmarks: AutoBenchmarks | None = None  # benchmarks after a switch

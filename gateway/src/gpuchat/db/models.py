@@ -183,3 +183,13 @@ class Benchmark(Base):
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     results: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ForbiddenWord(Base):
+    """The admin-edited forbidden-word list: a user message containing one is refused."""
+
+    __tablename__ = "forbidden_words"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    word: Mapped[str] = mapped_column(String(200), unique=True)
+    created: Mapped[datetime] = mapped_column(default=utcnow)

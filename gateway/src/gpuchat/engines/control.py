@@ -1,6 +1,6 @@
 """The engine-control interface the gateway talks to, and the values that cross it.
 
-Two implementations: `EngineManager` (in process, manager.py) and `RemoteEngines`
+Two implementations: `EngineManager` (in process, manager.py) and `RemoteEngineControl`
 (remote.py, a client of `gpuchat supervisor`). Both are driven by the same tests.
 Everything here is plain data that survives JSON (the HTTP supervisor sends it as is).
 """

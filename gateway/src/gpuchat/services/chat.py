@@ -20,11 +20,14 @@ import orjson
 from gpuchat.core.errors import GatewayError
 from gpuchat.db.models import Client
 from gpuchat.db.repositories.users import Principal
-from gpuchat.engines.control import EngineState, EngineUnavailable, UnknownModel, Upstream
+from gpuchat.engines.control import EngineState, Upstream
 from gpuchat.openai import sse
 from gpuchat.services import relay, titles
+from gpuchat.services.admission import Ticket
 from gpuchat.services.chat_store import AnswerRecord, ChatStore
 from gpuchat.services.chat_turn import Turn
+from gpuchat.services.completions import EngineWait, sampled
+from gpuchat.services.quotas import Grant
 
 if TYPE_CHECKING:
     from gpuchat.core.state import AppState
@@ -49,6 +52,7 @@ class ChatHandle:
     taken: int = 0  # the relay's text pieces already turned into deltas
     error: dict[str, Any] | None = None  # the relay's error frame, if it ended with one
     finished: bool = False  # relay.finish() has run for ctx
+    ticket: Ticket | None = None  # the turn's place in the engine's queue
 
     @property
     def text(self) -> str:
@@ -56,6 +60,8 @@ class ChatHandle:
 
     def stop(self) -> None:
         self.stop_requested.set()
+        if self.ticket is not None and not self.ticket.admitted:
+            self.ticket.close()  # still queued: leave the queue now
         if self.ctx is not None and self.response is not None:
             relay.interrupt(self.ctx, self.response, "user")
 
@@ -87,8 +93,12 @@ async def chat_stream(
     principal: Principal,
     turn: Turn,
     request_id: str,
+    ticket: Ticket,
+    grant: Grant,
+    log: dict[str, object] | None = None,
 ) -> AsyncIterator[bytes]:
     handle = chats.open(request_id, principal.user_id)
+    handle.ticket = ticket
     answer = AnswerRecord(turn.conversation_id, turn.user_message_id, turn.alias)
     try:
         yield event(
@@ -101,7 +111,7 @@ async def chat_stream(
                 "trimmed": turn.prompt.trimmed,
             },
         )
-        async for frame in _turn(state, principal, turn, request_id, handle):
+        async for frame in _turn(state, principal, turn, request_id, handle, grant, log):
             yield frame
         assert handle.ctx is not None
         answer.observe(handle.ctx, handle.text, handle.error)
@@ -109,6 +119,8 @@ async def chat_stream(
         answer.fail(error, handle.ctx, handle.text)
     finally:
         chats.close(request_id)
+        ticket.close()
+        grant.release()
         if handle.ctx is not None and not handle.finished:
             handle.ctx.fail(relay.CLIENT_CLOSED, "client_closed")
             relay.finish(handle.ctx, state.usage)
@@ -129,24 +141,29 @@ async def chat_stream(
 
 
 async def _turn(
-    state: AppState, principal: Principal, turn: Turn, request_id: str, handle: ChatHandle
+    state: AppState,
+    principal: Principal,
+    turn: Turn,
+    request_id: str,
+    handle: ChatHandle,
+    grant: Grant,
+    log: dict[str, object] | None,
 ) -> AsyncIterator[bytes]:
-    """Wait for the engine (loading events), then relay its answer as delta events."""
-    waiting = asyncio.ensure_future(
-        state.engines.acquire(turn.alias, affinity=str(principal.user_id))
-    )
+    """Wait in the queue (queue events) and for the engine (loading events), then relay its
+    answer as delta events."""
+    assert handle.ticket is not None
+    ticket = handle.ticket
+    async for position, wait_s in state.admission.positions(ticket):
+        yield event("queue", {"position": position, "estimated_wait_s": wait_s})
+    wait = EngineWait(state.engines, turn.alias, str(principal.user_id))
     try:
-        while not waiting.done():
-            await asyncio.wait({waiting}, timeout=LOADING_POLL_SECONDS)
+        async for _ in wait.ticks(LOADING_POLL_SECONDS):
             if handle.stop_requested.is_set():
                 raise GatewayError(499, "Stopped before the model was ready", code="stopped")
-            if not waiting.done():
-                yield _loading_event(state, turn.alias)
+            yield _loading_event(state, turn.alias)
     finally:
-        if not waiting.done():
-            waiting.cancel()
-            waiting.add_done_callback(_release_if_acquired)
-    upstream = _acquired(waiting)
+        wait.cancel()
+    upstream = wait.result()
     handle.ctx = ctx = relay.RelayContext(
         request_id=request_id,
         principal=principal,
@@ -157,7 +174,13 @@ async def _turn(
         collect_text=True,
         live=state.live,
         on_finish=lambda _: setattr(handle, "finished", True),
+        queue_ms=ticket.waited_ms,
+        holds=(ticket.close, grant.release),
+        log=log,
+        tracing=state.tracing if state.tracing.enabled else None,
     )
+    if sampled(state.settings.log_sample_rate):
+        ctx.sample_prompt = turn.prompt.messages[-1].get("content") or ""
     try:
         response = await relay.open_upstream(state.http, ctx, _upstream_body(upstream, turn))
     except GatewayError:
@@ -185,24 +208,6 @@ def _attach(handle: ChatHandle, ctx: relay.RelayContext, response: aiohttp.Clien
         ctx.upstream.lease.on_revoke = lambda: relay.interrupt(ctx, response, "switch")
     if ctx.live is not None:
         ctx.live.add(ctx, response)
-
-
-def _acquired(task: asyncio.Future[Upstream]) -> Upstream:
-    try:
-        return task.result()
-    except UnknownModel as exc:
-        raise GatewayError(
-            404, f"The model '{exc.alias}' does not exist", code="model_not_found", param="model"
-        ) from exc
-    except EngineUnavailable as exc:
-        raise GatewayError(
-            503, exc.message, code="engine_unavailable", retry_after=exc.retry_after
-        ) from exc
-
-
-def _release_if_acquired(task: asyncio.Future[Upstream]) -> None:
-    if not task.cancelled() and task.exception() is None:
-        task.result().release()
 
 
 def _loading_event(state: AppState, alias: str) -> bytes:

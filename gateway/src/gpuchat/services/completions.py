@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import random
 import time
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import aiohttp
 import orjson
@@ -18,13 +19,20 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from gpuchat.core.errors import GatewayError
+from gpuchat.core.streaming import GuardedStream
+from gpuchat.db.models import Client
 from gpuchat.db.repositories.users import Principal
 from gpuchat.engines.control import EngineControl, EngineUnavailable, UnknownModel, Upstream
 from gpuchat.engines.profiles import Profile
 from gpuchat.openai import sse
 from gpuchat.openai.protocol import ChatCompletionRequest, upstream_body
 from gpuchat.services import relay
+from gpuchat.services.admission import Ticket
+from gpuchat.services.filters import user_texts
 from gpuchat.services.usage import UsageRecorder
+
+if TYPE_CHECKING:
+    from gpuchat.core.state import AppState
 
 T = TypeVar("T")
 
@@ -72,6 +80,46 @@ def affinity_key(principal: Principal, chat: ChatCompletionRequest) -> str:
     return digest.hexdigest()
 
 
+class EngineWait:
+    """Waiting for an engine lease while the caller keeps its client informed (ticks)."""
+
+    def __init__(self, manager: EngineControl, alias: str, affinity: str | None) -> None:
+        self._task = asyncio.ensure_future(manager.acquire(alias, affinity=affinity))
+
+    async def ticks(self, interval: float) -> AsyncIterator[None]:
+        """One tick every `interval` seconds until the engine answers."""
+        while not self._task.done():
+            await asyncio.wait({self._task}, timeout=interval)
+            if not self._task.done():
+                yield None
+
+    def result(self) -> Upstream:
+        try:
+            return self._task.result()
+        except UnknownModel as exc:
+            raise GatewayError(
+                404,
+                f"The model '{exc.alias}' does not exist",
+                code="model_not_found",
+                param="model",
+            ) from exc
+        except EngineUnavailable as exc:
+            raise GatewayError(
+                503, exc.message, code="engine_unavailable", retry_after=exc.retry_after
+            ) from exc
+
+    def cancel(self) -> None:
+        """Stop waiting; a lease that arrives anyway is given back."""
+        if not self._task.done():
+            self._task.cancel()
+            self._task.add_done_callback(_release_if_acquired)
+
+
+def _release_if_acquired(task: asyncio.Future[Upstream]) -> None:
+    if not task.cancelled() and task.exception() is None:
+        task.result().release()
+
+
 async def resolve_engine(
     manager: EngineControl, request: Request, alias: str, *, affinity: str | None = None
 ) -> Upstream:
@@ -99,6 +147,145 @@ def check_model_allowed(principal: Principal, alias: str, profile_names: list[st
         )
 
 
+async def serve(
+    request: Request,
+    state: AppState,
+    principal: Principal,
+    chat: ChatCompletionRequest,
+    profile: Profile,
+) -> Response:
+    """Limits, the queue, the engine, the answer. A streaming request that has to wait gets
+    its status line at once and `: queued position=N` comments while it waits."""
+    grant = await state.limits.admit(principal)
+    try:
+        ticket = state.admission.enter(
+            profile.name, profile.max_concurrency, str(principal.user_id)
+        )
+    except GatewayError:
+        grant.release()
+        raise
+    holds = (ticket.close, grant.release)
+    affinity = affinity_key(principal, chat)
+    if not ticket.admitted and chat.stream:
+        headers = {**sse.SSE_HEADERS, **grant.headers}
+        stream = _queued_stream(request, state, principal, chat, ticket, holds, affinity)
+        return GuardedStream(stream, on_close=holds, headers=headers)
+    try:
+        if not ticket.admitted:
+            await until_disconnect(request, state.admission.wait(ticket))
+        upstream = await resolve_engine(state.engines, request, chat.model, affinity=affinity)
+    except ClientDisconnected:
+        ticket.close()
+        grant.release()
+        return Response(status_code=relay.CLIENT_CLOSED)
+    except BaseException:
+        ticket.close()
+        grant.release()
+        raise
+    ctx = _context(request, state, principal, chat, upstream, ticket, holds)
+    response = await complete(request, chat, ctx, state.http, state.usage)
+    response.headers.update(grant.headers)
+    return response
+
+
+def sampled(rate: float) -> bool:
+    """Whether to log this request's prompt and answer (PII masked)."""
+    return rate > 0 and random.random() < rate  # noqa: S311 - sampling, not security
+
+
+def _context(
+    request: Request,
+    state: AppState,
+    principal: Principal,
+    chat: ChatCompletionRequest,
+    upstream: Upstream,
+    ticket: Ticket,
+    holds: tuple[Callable[[], None], ...],
+) -> relay.RelayContext:
+    ctx = relay.RelayContext(
+        request_id=request.scope["state"]["request_id"],
+        principal=principal,
+        alias=chat.model,
+        upstream=upstream,
+        client=Client.api,
+        wants_usage=chat.wants_usage_chunk,
+        queue_ms=round((time.monotonic() - ticket.arrived) * 1000),
+        log=request.scope["state"].setdefault("log", {}),
+        live=state.live,
+        holds=holds,
+        tracing=state.tracing if state.tracing.enabled else None,
+    )
+    if sampled(state.settings.log_sample_rate):
+        ctx.collect_text = True
+        ctx.sample_prompt = "\n".join(user_texts(chat.messages))
+    return ctx
+
+
+async def _queued_stream(
+    request: Request,
+    state: AppState,
+    principal: Principal,
+    chat: ChatCompletionRequest,
+    ticket: Ticket,
+    holds: tuple[Callable[[], None], ...],
+    affinity: str,
+) -> AsyncIterator[bytes]:
+    """Queue comments, then the engine (keep-alives while it loads), then the relay. Errors
+    after this point are one error frame: the status line has gone out."""
+    wait: EngineWait | None = None
+    try:
+        async for position, _ in state.admission.positions(ticket):
+            yield sse.comment_frame(f"queued position={position}")
+        wait = EngineWait(state.engines, chat.model, affinity)
+        async for _ in wait.ticks(relay.KEEPALIVE_SECONDS):
+            yield sse.KEEPALIVE
+        ctx = _context(request, state, principal, chat, wait.result(), ticket, holds)
+        upstream = await _open(chat, ctx, state.http, state.usage)
+        async for frame in relay.relay_stream(upstream, ctx, state.usage):
+            yield frame
+    except GatewayError as error:
+        yield sse.data_frame(error.body())
+    finally:
+        if wait is not None:
+            wait.cancel()
+        for release in holds:
+            release()
+
+
+async def _open(
+    chat: ChatCompletionRequest,
+    ctx: relay.RelayContext,
+    http: aiohttp.ClientSession,
+    recorder: UsageRecorder,
+) -> aiohttp.ClientResponse:
+    """Open the upstream request of an already-started stream and make it stoppable."""
+    body = _body(chat, ctx)
+    try:
+        upstream = await relay.open_upstream(http, ctx, body)
+    except GatewayError:
+        relay.finish(ctx, recorder)
+        raise
+    _attach(ctx, upstream)
+    return upstream
+
+
+def _body(chat: ChatCompletionRequest, ctx: relay.RelayContext) -> bytes:
+    limits = ctx.upstream.profile.limits
+    return upstream_body(
+        chat,
+        model=ctx.upstream.model,
+        max_tokens_cap=limits.max_tokens,
+        default_max_tokens=limits.default_max_tokens,
+    )
+
+
+def _attach(ctx: relay.RelayContext, upstream: aiohttp.ClientResponse) -> None:
+    if ctx.upstream.lease is not None:
+        ctx.upstream.lease.on_revoke = lambda: relay.interrupt(ctx, upstream, "switch")
+    if ctx.live is not None:
+        ctx.live.add(ctx, upstream)
+
+
 async def complete(
     request: Request,
     chat: ChatCompletionRequest,
@@ -106,13 +293,7 @@ async def complete(
     http: aiohttp.ClientSession,
     recorder: UsageRecorder,
 ) -> Response:
-    limits = ctx.upstream.profile.limits
-    body = upstream_body(
-        chat,
-        model=ctx.upstream.model,
-        max_tokens_cap=limits.max_tokens,
-        default_max_tokens=limits.default_max_tokens,
-    )
+    body = _body(chat, ctx)
     try:
         upstream = await until_disconnect(request, relay.open_upstream(http, ctx, body))
     except ClientDisconnected:
@@ -122,10 +303,7 @@ async def complete(
     except GatewayError:
         relay.finish(ctx, recorder)
         raise
-    if ctx.upstream.lease is not None:
-        ctx.upstream.lease.on_revoke = lambda: relay.interrupt(ctx, upstream, "switch")
-    if ctx.live is not None:
-        ctx.live.add(ctx, upstream)
+    _attach(ctx, upstream)
     if chat.stream:
         return StreamingResponse(
             relay.relay_stream(upstream, ctx, recorder),

@@ -18,17 +18,23 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
+import structlog
 
 from gpuchat.core.errors import GatewayError, error_body
+from gpuchat.core.tracing import Tracing
 from gpuchat.db.repositories.users import Principal
 from gpuchat.engines.control import Upstream
 from gpuchat.openai import sse
+from gpuchat.services.filters import mask_pii
 from gpuchat.services.usage import UsageRecord, UsageRecorder
 
 if TYPE_CHECKING:
     from gpuchat.services.live import LiveStreams
 
+log = structlog.get_logger("gpuchat.sample")
+
 KEEPALIVE_SECONDS = 15.0
+SAMPLE_CHARS = 4000
 CLIENT_CLOSED = 499  # nginx's code for "client closed request"; never sent, only recorded
 
 # Why a stream was ended on purpose -> (code, message) of its error event.
@@ -72,6 +78,10 @@ class RelayContext:
     live: LiveStreams | None = None  # the admin's live view, when the caller keeps one
     stopped_by: str | None = None  # "admin" or "switch": who closed the upstream on purpose
     log: dict[str, object] | None = None  # the access-log line's fields, filled in at the end
+    # Released in `finish()`, once: the admission slot and the caller's stream grant.
+    holds: tuple[Callable[[], None], ...] = ()
+    tracing: Tracing | None = None  # set only when traces are exported
+    sample_prompt: str | None = None  # set when this request's prompt and answer are logged
 
     def usage_record(self) -> UsageRecord:
         now = time.monotonic()
@@ -226,6 +236,8 @@ def finish(ctx: RelayContext, recorder: UsageRecorder) -> None:
     """Every upstream request ends here exactly once: one usage row, then the caller's hook."""
     # The engine's lease first: a switch waiting to drain this engine learns at once.
     ctx.upstream.release(failed=ctx.error_type == "upstream_unreachable")
+    for release in ctx.holds:
+        release()
     if ctx.live is not None:
         ctx.live.discard(ctx.request_id)
     row = ctx.usage_record()
@@ -241,8 +253,36 @@ def finish(ctx: RelayContext, recorder: UsageRecorder) -> None:
             latency_ms=row.latency_ms,
             upstream_status=row.status_code,
         )
+    if ctx.tracing is not None:
+        _trace(ctx, ctx.tracing)
+    if ctx.sample_prompt is not None:
+        log.info(
+            "sample",
+            request_id=ctx.request_id,
+            prompt=mask_pii(ctx.sample_prompt)[:SAMPLE_CHARS],
+            answer=mask_pii("".join(ctx.text))[:SAMPLE_CHARS],
+        )
     if ctx.on_finish is not None:
         ctx.on_finish(ctx)
+
+
+def _trace(ctx: RelayContext, tracing: Tracing) -> None:
+    now = time.monotonic()
+    if ctx.queue_ms:
+        tracing.record("queue", ctx.started - ctx.queue_ms / 1000, ctx.started)
+    tracing.record(
+        "upstream",
+        ctx.started,
+        now,
+        attributes={
+            "gpuchat.model": ctx.alias,
+            "gpuchat.profile": ctx.upstream.profile.name,
+            "gpuchat.status": ctx.status_code,
+            "gpuchat.input_tokens": ctx.input_tokens,
+            "gpuchat.output_tokens": ctx.output_tokens,
+        },
+        events={"first_token": ctx.first_token_at},
+    )
 
 
 async def _read(response: aiohttp.ClientResponse, ctx: RelayContext) -> bytes | None:

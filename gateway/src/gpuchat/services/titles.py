@@ -59,9 +59,16 @@ def clean_title(text: str) -> str:
 
 
 async def _ask(state: AppState, principal: Principal, turn: Turn, answer: str) -> str:
-    profile = state.engines.profile_for(turn.alias)
-    alias = profile.title_model or turn.alias
-    upstream = await state.engines.acquire(alias)
+    alias = state.engines.profile_for(turn.alias).title_model or turn.alias
+    profile = state.engines.profile_for(alias)
+    # A title is an upstream request like any other: it takes its turn in the queue.
+    ticket = state.admission.enter(profile.name, profile.max_concurrency, str(principal.user_id))
+    try:
+        await state.admission.wait(ticket)
+        upstream = await state.engines.acquire(alias)
+    except BaseException:
+        ticket.close()
+        raise
     ctx = relay.RelayContext(
         request_id="title-" + secrets.token_hex(8),
         principal=principal,
@@ -69,6 +76,8 @@ async def _ask(state: AppState, principal: Principal, turn: Turn, answer: str) -
         upstream=upstream,
         client=Client.internal,
         wants_usage=True,
+        queue_ms=ticket.waited_ms,
+        holds=(ticket.close,),
     )
     body = orjson.dumps(
         {

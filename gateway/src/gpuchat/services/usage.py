@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -49,8 +50,14 @@ class UsageRecord:
 
 
 class UsageRecorder:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        listeners: tuple[Callable[[UsageRecord], None], ...] = (),
+    ) -> None:
         self._sessions = sessions
+        # Told of every row as it is recorded (metrics, token counting): sync and cheap.
+        self._listeners = listeners
         self._pending: list[UsageRecord] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -59,6 +66,11 @@ class UsageRecorder:
         self._closing = False
 
     def record(self, row: UsageRecord) -> None:
+        for listener in self._listeners:
+            try:
+                listener(row)
+            except Exception:
+                log.exception("usage_listener_failed", request_id=row.request_id)
         if len(self._pending) >= MAX_PENDING:
             log.error("usage_rows_dropped", reason="writer backlog full", request_id=row.request_id)
             return

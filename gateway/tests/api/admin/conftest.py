@@ -3,13 +3,23 @@ session gateway's other tests must never see."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
+from pydantic import SecretStr
 
+from gpuchat.engines.manager import EngineManager
+from gpuchat.engines.profiles import load_profiles
+from gpuchat.engines.supervisor_app import create_supervisor_app
 from tests.conftest import FAKE_UPSTREAM
 from tests.utils.gateway import RunningGateway, start_gateway
+
+SECRET = SecretStr("supervisor-secret-for-admin-tests-0123456789")
 
 
 def switch_profiles_yaml() -> str:
@@ -40,13 +50,40 @@ profiles:
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["in-process", "supervisor"])
 async def switch_gateway(
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningGateway]:
+    """The gateway running its engines, or asking `gpuchat supervisor` (served here)."""
     data_dir = tmp_path_factory.mktemp("gateway-switch")
     profiles = data_dir / "profiles.yaml"
     profiles.write_text(switch_profiles_yaml())
     url = f"sqlite+aiosqlite:///{data_dir / 'gpuchat.db'}"
-    async with start_gateway(data_dir=data_dir, database_url=url, profiles=profiles) as running:
+    async with contextlib.AsyncExitStack() as stack:
+        overrides: dict[str, Any] = {}
+        if request.param == "supervisor":
+            supervisor_url = await stack.enter_async_context(supervisor(data_dir, profiles))
+            overrides = {"supervisor_url": supervisor_url, "supervisor_secret": SECRET}
+        running = await stack.enter_async_context(
+            start_gateway(data_dir=data_dir, database_url=url, profiles=profiles, **overrides)
+        )
         yield running
+
+
+@contextlib.asynccontextmanager
+async def supervisor(data_dir: Path, profiles: Path) -> AsyncIterator[str]:
+    """What `gpuchat supervisor` runs, on a loopback port of this event loop."""
+    file = load_profiles(profiles)
+    manager = EngineManager(file, models_dir=data_dir / "models", logs_dir=data_dir / "logs")
+    runner = web.AppRunner(
+        create_supervisor_app(manager, file, secret=SECRET.get_secret_value()),
+        handler_cancellation=True,
+        access_log=None,
+    )
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+        await manager.close()

@@ -145,9 +145,15 @@ async def test_engine_logs_tail_and_follow(switch_gateway: RunningGateway) -> No
             events = sse_events(response)
             first = await anext(events)
             log_file = switch_gateway.state.settings.logs_dir / "alpha.log"
-            with log_file.open("a") as file:  # what the engine writes, as it writes it
-                file.write("a line for the follower\n")
-            followed = await asyncio.wait_for(anext(events), 5)
+            # What the engine writes, as it writes it, until the follower (which may begin
+            # a moment later, behind `gpuchat supervisor`) has one.
+            following = asyncio.ensure_future(anext(events))
+            for _ in range(25):
+                with log_file.open("a") as file:
+                    file.write("a line for the follower\n")
+                if (await asyncio.wait({following}, timeout=0.2))[0]:
+                    break
+            followed = await asyncio.wait_for(following, 1)
 
     assert tail.status_code == 200
     assert 1 <= len(tail.json()["lines"]) <= 3

@@ -10,13 +10,16 @@ from starlette.responses import StreamingResponse
 from gpuchat.api.deps import CurrentPrincipal, StateDep
 from gpuchat.core.db import session_scope
 from gpuchat.core.errors import GatewayError
+from gpuchat.core.state import AppState
+from gpuchat.core.streaming import GuardedStream
 from gpuchat.db.models import User
+from gpuchat.db.repositories.users import Principal
 from gpuchat.engines.profiles import Profile
 from gpuchat.openai import sse
 from gpuchat.schemas.conversations import ChatRequest
 from gpuchat.services import completions
 from gpuchat.services.chat import chat_stream
-from gpuchat.services.chat_turn import prepare_turn
+from gpuchat.services.chat_turn import Turn, prepare_turn
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 
@@ -29,7 +32,31 @@ _EVENT_STREAM: dict[int | str, dict[str, Any]] = {
 async def chat(
     body: ChatRequest, request: Request, principal: CurrentPrincipal, state: StateDep
 ) -> StreamingResponse:
-    """Store the question, then stream the answer: start, loading, delta…, usage, done, title."""
+    """Store the question, then stream the answer: start, queue, loading, delta…, usage,
+    done, title. Limits and a full queue answer 429 before anything is stored."""
+    if body.content:
+        await state.filters.check([body.content])
+    grant = await state.limits.admit(principal)
+    try:
+        turn = await _prepare(body, principal, state)
+        profile = state.engines.profile_for(turn.alias)
+        ticket = state.admission.enter(
+            profile.name, profile.max_concurrency, str(principal.user_id)
+        )
+    except BaseException:
+        grant.release()
+        raise
+    request_id = request.scope["state"]["request_id"]
+    log = request.scope["state"].setdefault("log", {})
+    stream = chat_stream(
+        state, state.chats, state.answers, principal, turn, request_id, ticket, grant, log
+    )
+    return GuardedStream(
+        stream, on_close=(ticket.close, grant.release), headers={**sse.SSE_HEADERS, **grant.headers}
+    )
+
+
+async def _prepare(body: ChatRequest, principal: Principal, state: AppState) -> Turn:
     async with session_scope(state.sessions) as session:
         user = await session.get(User, principal.user_id)
         if user is None:
@@ -40,13 +67,7 @@ async def chat(
             completions.check_model_allowed(principal, alias, profile.names)
             return profile
 
-        turn = await prepare_turn(session, user, body, profile_for)
-    request_id = request.scope["state"]["request_id"]
-    return StreamingResponse(
-        chat_stream(state, state.chats, state.answers, principal, turn, request_id),
-        media_type="text/event-stream",
-        headers=sse.SSE_HEADERS,
-    )
+        return await prepare_turn(session, user, body, profile_for)
 
 
 @router.post("/{request_id}/stop", status_code=204, responses={404: {}})

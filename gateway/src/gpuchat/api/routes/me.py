@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
 
 from gpuchat.api.deps import CurrentPrincipal, CurrentUser, SessionDep, StateDep
 from gpuchat.api.routes.auth import issue_session
 from gpuchat.core import security
 from gpuchat.core.errors import GatewayError
 from gpuchat.db.repositories import users
+from gpuchat.schemas.usage import Moment, StatusFilter, UsageReport
 from gpuchat.schemas.users import PasswordChange, SessionPublic, UserPublic, UserSettings
+from gpuchat.services.usage_report import UsageFilter, build_report, parse_range
 
 router = APIRouter(prefix="/api/me", tags=["me"])
 
@@ -45,3 +49,19 @@ async def change_password(
     await users.set_password(user, body.new_password)
     await session.commit()
     return issue_session(response, user, state.settings)
+
+
+@router.get("/usage")
+async def my_usage(
+    principal: CurrentPrincipal,
+    state: StateDep,
+    start: Annotated[Moment, Query(alias="from")] = None,
+    end: Annotated[Moment, Query(alias="to")] = None,
+    model: Annotated[str | None, Query(max_length=128)] = None,
+    status: StatusFilter = None,
+    group_by: Literal["model", "day", "hour"] = "day",
+) -> UsageReport:
+    """The caller's own usage (web chat and API keys together), grouped by day or model."""
+    begin, finish = parse_range(start, end)
+    where = UsageFilter(begin, finish, (principal.user_id,), None, model or None, status or None)
+    return await build_report(state.sessions, where, group_by)

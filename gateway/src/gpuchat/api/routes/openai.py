@@ -9,10 +9,9 @@ from starlette.responses import Response
 
 from gpuchat.api.deps import CurrentPrincipal, StateDep
 from gpuchat.core.errors import json_response
-from gpuchat.db.models import Client
 from gpuchat.openai.protocol import ChatCompletionRequest, inline_schema, parse_chat_request
 from gpuchat.services import completions
-from gpuchat.services.relay import RelayContext
+from gpuchat.services.filters import user_texts
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -31,23 +30,8 @@ async def chat_completions(
     chat = parse_chat_request(await request.body())
     profile = completions.find_profile(state.engines, chat.model)
     completions.check_model_allowed(principal, chat.model, profile.names)
-    queued_at = time.monotonic()
-    affinity = completions.affinity_key(principal, chat)
-    upstream = await completions.resolve_engine(
-        state.engines, request, chat.model, affinity=affinity
-    )
-    ctx = RelayContext(
-        request_id=request.scope["state"]["request_id"],
-        principal=principal,
-        alias=chat.model,
-        upstream=upstream,
-        client=Client.api,
-        wants_usage=chat.wants_usage_chunk,
-        queue_ms=round((time.monotonic() - queued_at) * 1000),
-        log=request.scope["state"].setdefault("log", {}),
-        live=state.live,
-    )
-    return await completions.complete(request, chat, ctx, state.http, state.usage)
+    await state.filters.check(user_texts(chat.messages))
+    return await completions.serve(request, state, principal, chat, profile)
 
 
 @router.get("/models")

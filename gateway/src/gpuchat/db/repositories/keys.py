@@ -70,4 +70,4 @@ async def principal_for_api_key(session: AsyncSession, secret: str) -> Principal
     if key.expires is not None and key.expires <= datetime.now(UTC):
         return None
     allowed = tuple(key.allowed_models) if key.allowed_models else None
-    return Principal(user.id, user.email, user.role, key.id, allowed)
+    return Principal(user.id, user.email, user.role, key.id, allowed, limits=user.limits)

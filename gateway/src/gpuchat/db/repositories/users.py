@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,6 +22,7 @@ class Principal:
     role: str
     api_key_id: int | None = None
     allowed_models: tuple[str, ...] | None = None
+    limits: dict[str, Any] | None = field(default=None, compare=False)  # admin-set overrides
 
     @property
     def is_admin(self) -> bool:
@@ -92,4 +93,4 @@ async def principal_for_session(
     user = await session.get(User, user_id)
     if user is None or user.disabled or user.token_version != version:
         return None
-    return Principal(user.id, user.email, user.role)
+    return Principal(user.id, user.email, user.role, limits=user.limits)

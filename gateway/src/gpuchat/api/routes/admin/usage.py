@@ -1,0 +1,63 @@
+"""Admin: usage reports over every user, and the same rows as a CSV download."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.responses import StreamingResponse
+
+from gpuchat.api.deps import AdminPrincipal, StateDep
+from gpuchat.schemas.usage import GroupBy, Moment, StatusFilter, UsageReport
+from gpuchat.services import usage_csv
+from gpuchat.services.usage_report import (
+    UsageFilter,
+    build_report,
+    parse_range,
+    resolve_key,
+    resolve_user,
+)
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+
+async def usage_filter(
+    state: StateDep,
+    start: Annotated[Moment, Query(alias="from")] = None,
+    end: Annotated[Moment, Query(alias="to")] = None,
+    user: Annotated[str | None, Query(max_length=320, description="user id or email")] = None,
+    key: Annotated[str | None, Query(max_length=64, description="API key id or prefix")] = None,
+    model: Annotated[str | None, Query(max_length=128)] = None,
+    status: StatusFilter = None,
+) -> UsageFilter:
+    begin, finish = parse_range(start, end)
+    async with state.sessions() as session:  # not held while a CSV streams
+        user_ids = await resolve_user(session, user)
+        key_ids = await resolve_key(session, key)
+    return UsageFilter(begin, finish, user_ids, key_ids, model or None, status or None)
+
+
+FilterDep = Annotated[UsageFilter, Depends(usage_filter)]
+
+
+@router.get("/usage")
+async def usage(
+    _: AdminPrincipal, where: FilterDep, state: StateDep, group_by: GroupBy = "day"
+) -> UsageReport:
+    """Totals and groups (by user, model, day or hour) with p50/p95 TTFT and latency."""
+    return await build_report(state.sessions, where, group_by)
+
+
+@router.get(
+    "/usage.csv", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}}
+)
+async def usage_csv_export(
+    _: AdminPrincipal, where: FilterDep, state: StateDep
+) -> StreamingResponse:
+    """Every matching row, oldest first, streamed."""
+    name = usage_csv.export_filename(where)
+    return StreamingResponse(
+        usage_csv.csv_chunks(state.sessions, where),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

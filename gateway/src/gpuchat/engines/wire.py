@@ -1,0 +1,73 @@
+"""What the supervisor's HTTP API sends besides control.py's models: upstreams and errors.
+
+One table maps each control error to an HTTP status and a `type`, read in both directions:
+the supervisor answers with it, `RemoteEngineControl` raises the same exception from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, NoReturn
+
+from pydantic import BaseModel
+
+from gpuchat.engines.control import (
+    RETRY_STOPPING_S,
+    ControlRefused,
+    EngineStatus,
+    EngineUnavailable,
+    SwitchConflict,
+    UnknownModel,
+)
+
+CONTROL_PREFIX: Final = "/control"
+PROXY_PREFIX: Final = "/proxy"
+
+
+class UpstreamWire(BaseModel):
+    profile: str
+    base_url: str  # a path on the supervisor (`/proxy/<token>/v1`) or an external URL
+    model: str
+    lease: str | None = None
+
+
+class ControlReply(BaseModel):
+    """Every control answer, errors too, carries the statuses after the call, so the
+    client's plain `statuses()` and `is_ready()` see what the call did at once."""
+
+    boot: str  # the supervisor process: a restarted one starts `seq` again
+    seq: int  # rises with every answer: an older answer never overwrites a newer view
+    statuses: list[EngineStatus]
+    upstream: UpstreamWire | None = None
+    status: EngineStatus | None = None
+    revoked: list[str] = []
+
+
+ControlError = UnknownModel | EngineUnavailable | SwitchConflict | ControlRefused
+
+
+def error_reply(exc: ControlError) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, JSON body) for a control error."""
+    if isinstance(exc, UnknownModel):
+        return 404, {"type": "unknown_model", "message": str(exc), "alias": exc.alias}
+    if isinstance(exc, EngineUnavailable):
+        body = {"type": "unavailable", "message": exc.message, "retry_after": exc.retry_after}
+        return 503, body
+    if isinstance(exc, SwitchConflict):
+        return 409, {"type": "switch_conflict", "message": exc.message}
+    return 409, {"type": "refused", "message": exc.message}
+
+
+def raise_error(status: int, body: Any) -> NoReturn:
+    """Raise the control error an error reply describes (a garbled one: unavailable)."""
+    body = body if isinstance(body, dict) else {}
+    kind, message = body.get("type"), str(body.get("message") or f"supervisor said {status}")
+    if kind == "unknown_model":
+        raise UnknownModel(str(body.get("alias", "")))
+    if kind == "switch_conflict":
+        raise SwitchConflict(message)
+    if kind == "refused":
+        raise ControlRefused(message)
+    retry = body.get("retry_after")
+    if kind == "unavailable":
+        raise EngineUnavailable(message, retry if isinstance(retry, int) else RETRY_STOPPING_S)
+    raise EngineUnavailable("the engine supervisor refused the request", RETRY_STOPPING_S)

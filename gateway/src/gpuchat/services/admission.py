@@ -1,0 +1,203 @@
+"""Admission: at most `max_concurrency` upstream requests per engine, and a fair queue.
+
+Beyond an engine's limit, requests wait in a queue served round-robin across users: the
+user at the head of the rotation gets the next free slot and goes to the back if they still
+have requests waiting, so one user with many requests cannot starve the others. Each
+waiting request knows its position (recomputed on every change: arrival, departure,
+admission) and an estimated wait from the engine's recent request durations. A newcomer
+may take a place ahead of a heavy user's later requests; that is the fairness.
+
+The queue is bounded in length and in wait: past either, 429 (or 503 while the engine is
+loading) with Retry-After. A ticket's slot is released exactly once by `close()`, which is
+plain, synchronous and safe to repeat (the relay's `finish()` calls it).
+
+In-process; with several gateway replicas each holds its own queue (see docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable
+from typing import Final
+
+from gpuchat.core.errors import GatewayError
+
+KEEPALIVE_SECONDS: Final = 15.0
+INITIAL_SERVICE_SECONDS: Final = 10.0  # the estimate before an engine has served anything
+SMOOTHING: Final = 0.2
+
+
+class Ticket:
+    """One request's place: waiting (position >= 1), admitted (holding a slot) or closed."""
+
+    __slots__ = ("admitted", "arrived", "changed", "closed", "position", "queue", "started", "user")
+
+    def __init__(self, queue: EngineQueue, user: str) -> None:
+        self.queue = queue
+        self.user = user
+        self.arrived = time.monotonic()
+        self.started: float | None = None
+        self.position = 0
+        self.admitted = False
+        self.closed = False
+        self.changed = asyncio.Event()
+
+    @property
+    def waited_ms(self) -> int:
+        return round(((self.started or time.monotonic()) - self.arrived) * 1000)
+
+    def close(self) -> None:
+        """Leave the queue, or give the slot back. Exactly once, whatever calls it."""
+        if not self.closed:
+            self.closed = True
+            self.queue.leave(self)
+
+
+class EngineQueue:
+    def __init__(self, name: str, limit: int) -> None:
+        self.name = name
+        self.limit = limit
+        self.inflight = 0
+        self.waiting = 0
+        self._users: OrderedDict[str, deque[Ticket]] = OrderedDict()
+        self._service_s = INITIAL_SERVICE_SECONDS
+
+    def enter(self, user: str, max_length: int) -> Ticket:
+        ticket = Ticket(self, user)
+        if self.inflight < self.limit and not self.waiting:
+            self._admit(ticket)
+            return ticket
+        if self.waiting >= max_length:
+            raise GatewayError(
+                429,
+                "Too many requests are waiting for this model; try again later",
+                code="queue_full",
+                retry_after=max(1, round(self.estimate(self.waiting + 1))),
+            )
+        self._users.setdefault(user, deque()).append(ticket)
+        self.waiting += 1
+        self._renumber()
+        return ticket
+
+    def estimate(self, position: int) -> float:
+        """Seconds until `position` is served, from recent request durations."""
+        return round(position * self._service_s / max(self.limit, 1), 1)
+
+    def leave(self, ticket: Ticket) -> None:
+        if ticket.admitted:
+            self.inflight -= 1
+            assert ticket.started is not None
+            held = time.monotonic() - ticket.started
+            self._service_s += SMOOTHING * (held - self._service_s)
+        else:
+            ticket.changed.set()  # its waiter learns it has left
+            waiting = self._users.get(ticket.user)
+            if waiting is not None and ticket in waiting:
+                waiting.remove(ticket)
+                self.waiting -= 1
+                if not waiting:
+                    del self._users[ticket.user]
+        self._dispatch()
+        self._renumber()
+
+    def _admit(self, ticket: Ticket) -> None:
+        ticket.admitted, ticket.position, ticket.started = True, 0, time.monotonic()
+        self.inflight += 1
+        ticket.changed.set()
+
+    def _dispatch(self) -> None:
+        while self.inflight < self.limit and self._users:
+            user, waiting = next(iter(self._users.items()))
+            ticket = waiting.popleft()
+            self.waiting -= 1
+            if waiting:
+                self._users.move_to_end(user)
+            else:
+                del self._users[user]
+            self._admit(ticket)
+
+    def _renumber(self) -> None:
+        """Positions in service order: round by round, users in rotation order."""
+        queues = list(self._users.values())
+        position, depth = 1, 0
+        while queues:
+            queues = [q for q in queues if len(q) > depth]
+            for waiting in queues:
+                ticket = waiting[depth]
+                if ticket.position != position:
+                    ticket.position = position
+                    ticket.changed.set()
+                position += 1
+            depth += 1
+
+
+class Admission:
+    def __init__(
+        self,
+        *,
+        max_length: int,
+        max_wait_s: float,
+        is_loading: Callable[[str], bool] = lambda _: False,
+        on_reject: Callable[[str, str], None] = lambda _engine, _reason: None,
+    ) -> None:
+        self._on_reject = on_reject
+        self.max_length = max_length
+        self.max_wait_s = max_wait_s
+        self._is_loading = is_loading
+        self._queues: dict[str, EngineQueue] = {}
+
+    def enter(self, engine: str, limit: int, user: str) -> Ticket:
+        """Take a slot now, or a place in the queue (429 when the queue is full)."""
+        queue = self._queues.get(engine)
+        if queue is None:
+            queue = self._queues[engine] = EngineQueue(engine, limit)
+        queue.limit = limit  # a profile file reload may change it
+        try:
+            return queue.enter(user, self.max_length)
+        except GatewayError:
+            self._on_reject(engine, "full")
+            raise
+
+    def lengths(self) -> dict[str, int]:
+        return {name: queue.waiting for name, queue in self._queues.items()}
+
+    async def positions(self, ticket: Ticket) -> AsyncIterator[tuple[int, float]]:
+        """(position, estimated wait in seconds) at once, on every change, and every 15 s,
+        until the ticket is admitted. Past the longest wait: 429, or 503 while loading."""
+        deadline = ticket.arrived + self.max_wait_s
+        while not ticket.admitted:
+            if ticket.closed:
+                raise GatewayError(499, "Stopped while waiting for the model", code="stopped")
+            ticket.changed.clear()
+            yield ticket.position, ticket.queue.estimate(ticket.position)
+            left = deadline - time.monotonic()
+            try:
+                async with asyncio.timeout(min(left, KEEPALIVE_SECONDS)):
+                    await ticket.changed.wait()
+            except TimeoutError:
+                if time.monotonic() >= deadline and not ticket.admitted:
+                    raise self._too_long(ticket) from None
+
+    async def wait(self, ticket: Ticket) -> None:
+        async for _ in self.positions(ticket):
+            pass
+
+    def _too_long(self, ticket: Ticket) -> GatewayError:
+        ticket.close()
+        self._on_reject(ticket.queue.name, "timeout")
+        retry = max(1, round(ticket.queue.estimate(max(ticket.queue.waiting, 1))))
+        if self._is_loading(ticket.queue.name):
+            return GatewayError(
+                503,
+                "The model is still loading; try again later",
+                code="engine_loading",
+                retry_after=retry,
+            )
+        return GatewayError(
+            429,
+            "Waited too long for a free slot on this model",
+            code="queue_timeout",
+            retry_after=retry,
+        )

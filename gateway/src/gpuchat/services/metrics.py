@@ -1,0 +1,156 @@
+"""Prometheus metrics (`/metrics`), one registry per app (tests run several apps at once).
+
+Request metrics are observed once per upstream request, from the usage record that
+`relay.finish()` hands to the usage recorder: nothing runs per chunk. Gauges that describe
+the present (engine states, queues, streams in flight, GPUs) are sampled at scrape time.
+Labels carry model and profile names and user ids, never emails, keys or URLs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from gpuchat.engines.control import EngineState
+from gpuchat.services.usage import UsageRecord
+
+if TYPE_CHECKING:
+    from gpuchat.core.state import AppState
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 900)
+TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 120)
+TPOT_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.25, 0.5, 1)
+QUEUE_BUCKETS = (0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "gpuchat_requests",
+            "Upstream requests by model and status",
+            ["model", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "gpuchat_request_latency_seconds",
+            "Request latency",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ttft = Histogram(
+            "gpuchat_time_to_first_token_seconds",
+            "Time to first token",
+            ["model"],
+            buckets=TTFT_BUCKETS,
+            registry=r,
+        )
+        self.tpot = Histogram(
+            "gpuchat_time_per_output_token_seconds",
+            "Time per output token after the first",
+            ["model"],
+            buckets=TPOT_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter(
+            "gpuchat_tokens",
+            "Tokens by model, user id and direction",
+            ["model", "user", "direction"],
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "gpuchat_queue_wait_seconds",
+            "Time waited in the admission queue",
+            ["engine"],
+            buckets=QUEUE_BUCKETS,
+            registry=r,
+        )
+        self._admission_metrics(r)
+        self._present_gauges(r)
+
+    def _admission_metrics(self, r: CollectorRegistry) -> None:
+        self.rate_limited = Counter(
+            "gpuchat_rate_limited",
+            "Requests refused by a rate limit or quota",
+            ["limit"],
+            registry=r,
+        )
+        self.queue_rejected = Counter(
+            "gpuchat_queue_rejected",
+            "Requests refused by a full queue or a wait too long",
+            ["engine", "reason"],
+            registry=r,
+        )
+        self.content_filtered = Counter(
+            "gpuchat_content_filtered", "Requests refused by the forbidden-word filter", registry=r
+        )
+        self.redis_fallback = Gauge(
+            "gpuchat_redis_fallback",
+            "1 while limits use in-process counters because Redis is down",
+            registry=r,
+        )
+
+    def _present_gauges(self, r: CollectorRegistry) -> None:
+        """Sampled at scrape time by `render()`."""
+        self.active_streams = Gauge(
+            "gpuchat_active_streams", "Upstream requests in flight", registry=r
+        )
+        self.queue_length = Gauge(
+            "gpuchat_queue_length", "Requests waiting for an engine slot", ["engine"], registry=r
+        )
+        self.engine_state = Gauge(
+            "gpuchat_engine_state",
+            "1 for each engine's current state",
+            ["engine", "state"],
+            registry=r,
+        )
+        self.gpu_memory_used = Gauge(
+            "gpuchat_gpu_memory_used_bytes", "GPU memory in use", ["gpu"], registry=r
+        )
+        self.gpu_memory_total = Gauge(
+            "gpuchat_gpu_memory_total_bytes", "GPU memory", ["gpu"], registry=r
+        )
+        self.gpu_utilization = Gauge(
+            "gpuchat_gpu_utilization_ratio", "GPU utilisation (0-1)", ["gpu"], registry=r
+        )
+
+    def observe(self, row: UsageRecord) -> None:
+        """One finished upstream request (called synchronously by the usage recorder)."""
+        model = row.profile or row.model_alias
+        self.requests.labels(model, str(row.status_code)).inc()
+        if row.latency_ms is not None:
+            self.latency.labels(model).observe(row.latency_ms / 1000)
+        if row.ttft_ms is not None:
+            self.ttft.labels(model).observe(row.ttft_ms / 1000)
+            out = row.output_tokens or 0
+            if row.latency_ms is not None and out > 1:
+                self.tpot.labels(model).observe((row.latency_ms - row.ttft_ms) / 1000 / (out - 1))
+        if row.queue_ms is not None:
+            self.queue_wait.labels(row.profile or model).observe(row.queue_ms / 1000)
+        user = str(row.user_id) if row.user_id is not None else ""
+        if row.input_tokens:
+            self.tokens.labels(model, user, "input").inc(row.input_tokens)
+        if row.output_tokens:
+            self.tokens.labels(model, user, "output").inc(row.output_tokens)
+
+    async def render(self, state: AppState) -> bytes:
+        """Sample the present, then the exposition text."""
+        self.active_streams.set(len(state.live))
+        for name, waiting in state.admission.lengths().items():
+            self.queue_length.labels(name).set(waiting)
+        for status in state.engines.statuses():
+            for engine_state in EngineState:
+                self.engine_state.labels(status.name, engine_state.value).set(
+                    1 if status.state is engine_state else 0
+                )
+        report = await state.engines.gpus()
+        for gpu in report.gpus:
+            index = str(gpu.index)
+            self.gpu_memory_used.labels(index).set(gpu.memory_used_mib * 1024 * 1024)
+            self.gpu_memory_total.labels(index).set(gpu.memory_total_mib * 1024 * 1024)
+            if gpu.utilization_pct is not None:
+                self.gpu_utilization.labels(index).set(gpu.utilization_pct / 100)
+        return generate_latest(self.registry)
