@@ -25,7 +25,7 @@ POSTGRES_URL = os.environ.get(
 )
 
 
-def fake_profiles_yaml() -> str:
+def fake_profiles_yaml(max_concurrency: int = 64) -> str:
     argv = [sys.executable, str(FAKE_UPSTREAM), "--port", "{port}"]
     return f"""
 default: fake
@@ -36,7 +36,7 @@ profiles:
     command: {argv!r}
     health: /health
     served_model_name: fake
-    max_concurrency: 64
+    max_concurrency: {max_concurrency}
     limits: {{max_tokens: 512}}
     timeouts: {{connect: 2, first_token: 3, idle: 1.5, total: 20, start: 20}}
   - name: unreachable

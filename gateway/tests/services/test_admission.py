@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import sys
 import time
 from collections.abc import AsyncIterator
 
@@ -13,7 +12,7 @@ import pytest
 
 from gpuchat.core.errors import GatewayError
 from gpuchat.services.admission import Admission, Ticket
-from tests.conftest import FAKE_UPSTREAM
+from tests.conftest import fake_profiles_yaml
 from tests.utils.chat import chat
 from tests.utils.gateway import RunningGateway, start_gateway
 from tests.utils.streams import chat_body
@@ -62,26 +61,11 @@ async def test_queue_wait_is_bounded_with_429_or_503_while_loading() -> None:
         assert ticket.closed and admission.lengths() == {"e": 0}
 
 
-def one_slot_profiles() -> str:
-    argv = [sys.executable, str(FAKE_UPSTREAM), "--port", "{port}"]
-    return f"""
-default: fake
-profiles:
-  - name: fake
-    aliases: [default, fake-model]
-    engine: command
-    command: {argv!r}
-    served_model_name: fake
-    max_concurrency: 1
-    timeouts: {{connect: 2, first_token: 5, idle: 3, total: 60, start: 20}}
-"""
-
-
 @pytest.fixture(scope="module")
 async def one_slot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningGateway]:
     data_dir = tmp_path_factory.mktemp("gateway-one-slot")
     profiles = data_dir / "profiles.yaml"
-    profiles.write_text(one_slot_profiles())
+    profiles.write_text(fake_profiles_yaml(max_concurrency=1))
     url = f"sqlite+aiosqlite:///{data_dir / 'gpuchat.db'}"
     async with start_gateway(data_dir=data_dir, database_url=url, profiles=profiles) as running:
         yield running

@@ -62,13 +62,20 @@ async def _disconnected(request: Request) -> None:
         pass
 
 
+def engine_error(exc: UnknownModel | EngineUnavailable) -> GatewayError:
+    """The one translation of the supervisor's refusals into the error envelope."""
+    if isinstance(exc, UnknownModel):
+        return GatewayError(
+            404, f"The model '{exc.alias}' does not exist", code="model_not_found", param="model"
+        )
+    return GatewayError(503, exc.message, code="engine_unavailable", retry_after=exc.retry_after)
+
+
 def find_profile(manager: EngineControl, alias: str) -> Profile:
     try:
         return manager.profile_for(alias)
     except UnknownModel as exc:
-        raise GatewayError(
-            404, f"The model '{alias}' does not exist", code="model_not_found", param="model"
-        ) from exc
+        raise engine_error(exc) from exc
 
 
 def affinity_key(principal: Principal, chat: ChatCompletionRequest) -> str:
@@ -96,17 +103,8 @@ class EngineWait:
     def result(self) -> Upstream:
         try:
             return self._task.result()
-        except UnknownModel as exc:
-            raise GatewayError(
-                404,
-                f"The model '{exc.alias}' does not exist",
-                code="model_not_found",
-                param="model",
-            ) from exc
-        except EngineUnavailable as exc:
-            raise GatewayError(
-                503, exc.message, code="engine_unavailable", retry_after=exc.retry_after
-            ) from exc
+        except (UnknownModel, EngineUnavailable) as exc:
+            raise engine_error(exc) from exc
 
     def cancel(self) -> None:
         """Stop waiting; a lease that arrives anyway is given back."""
@@ -126,14 +124,8 @@ async def resolve_engine(
     """The engine for `alias`, leased: every path after this must end in `relay.finish()`."""
     try:
         return await until_disconnect(request, manager.acquire(alias, affinity=affinity))
-    except UnknownModel as exc:
-        raise GatewayError(
-            404, f"The model '{alias}' does not exist", code="model_not_found", param="model"
-        ) from exc
-    except EngineUnavailable as exc:
-        raise GatewayError(
-            503, exc.message, code="engine_unavailable", retry_after=exc.retry_after
-        ) from exc
+    except (UnknownModel, EngineUnavailable) as exc:
+        raise engine_error(exc) from exc
 
 
 def check_model_allowed(principal: Principal, alias: str, profile_names: list[str]) -> None:
