@@ -20,18 +20,18 @@ from typing import Annotated, TypeVar
 import typer
 import uvicorn
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gpuchat.core import security
 from gpuchat.core.config import Settings
 from gpuchat.core.db import create_engine, create_sessionmaker, session_scope
 from gpuchat.core.logging import configure_logging
-from gpuchat.db import migrate
+from gpuchat.db import backup, migrate
 from gpuchat.db.repositories import keys, users
 from gpuchat.engines import packaged
 from gpuchat.engines.launchers import unavailable_reason
 from gpuchat.engines.profiles import ProfilesError, load_profiles
-from gpuchat.services import usage_csv
+from gpuchat.services import retention, usage_csv
 from gpuchat.services.usage_report import UsageFilter, parse_moment
 
 app = typer.Typer(
@@ -69,17 +69,26 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def _with_database(work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+    """Run `work` against the configured database, migrated to the newest schema first."""
+
     async def main() -> T:
         engine = create_engine(_settings().resolved_database_url)
         try:
             await migrate.upgrade(engine)
-            async with session_scope(create_sessionmaker(engine)) as session:
-                return await work(session)
+            return await work(create_sessionmaker(engine))
         finally:
             await engine.dispose()
 
     return asyncio.run(main())
+
+
+def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def scoped(sessions: async_sessionmaker[AsyncSession]) -> T:
+        async with session_scope(sessions) as session:
+            return await work(session)
+
+    return _with_database(scoped)
 
 
 @app.command()
@@ -183,6 +192,94 @@ def db_upgrade() -> None:
     _err("Database is up to date.")
 
 
+@db_app.command("backup")
+def db_backup(
+    dest: Annotated[
+        Path | None,
+        typer.Argument(help="Where to write it (default: <data dir>/backups/gpuchat-<time>)."),
+    ] = None,
+) -> None:
+    """Write a consistent backup of the database while the gateway keeps serving.
+
+    SQLite: an online copy (.db). PostgreSQL: pg_dump's custom format (.dump). The path of
+    the backup goes to stdout.
+    """
+    settings = _settings()
+    db = backup.Database.parse(settings.resolved_database_url)
+    target = dest or backup.default_backup_path(settings.data_dir / "backups", db)
+    try:
+        backup.backup(db, target)
+    except backup.BackupError as exc:
+        _err(str(exc))
+        raise typer.Exit(1) from exc
+    typer.echo(target)
+    _err(f"Backup written ({target.stat().st_size / 1e6:.1f} MB).")
+
+
+@db_app.command("restore")
+def db_restore(
+    source: Annotated[Path, typer.Argument(help="A file written by `gpuchat db backup`.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Replace the database with a backup, then apply newer migrations. Stop the gateway first.
+
+    The current database is backed up first (<data dir>/backups/pre-restore-<time>), and a
+    restore that fails half way changes nothing.
+    """
+    settings = _settings()
+    db = backup.Database.parse(settings.resolved_database_url)
+    if not yes:
+        typer.confirm(
+            f"Replace every conversation, user and usage row in the database with {source}?",
+            abort=True,
+        )
+    safety = backup.default_backup_path(settings.data_dir / "backups", db, label="pre-restore")
+    try:
+        if not db.is_sqlite or db.sqlite_path.is_file():
+            backup.backup(db, safety)
+            _err(f"The database as it was is saved in {safety}.")
+        backup.restore(db, source)
+    except backup.BackupError as exc:
+        _err(str(exc))
+        raise typer.Exit(1) from exc
+    db_upgrade()
+    _err(f"Restored from {source}.")
+
+
+@db_app.command("prune")
+def db_prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="An age (90d, 12w) or a date (2025-01-01).")
+    ],
+    conversations: Annotated[
+        bool, typer.Option(help="Delete conversations untouched since then, with messages.")
+    ] = True,
+    usage: Annotated[bool, typer.Option(help="Delete usage rows recorded before then.")] = True,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
+) -> None:
+    """Retention: delete old conversations (with their messages) and old usage rows."""
+    try:
+        cutoff = retention.parse_cutoff(older_than)
+    except ValueError as exc:
+        _err(str(exc))
+        raise typer.Exit(2) from exc
+
+    try:
+        report = _with_database(
+            lambda sessions: retention.prune(
+                sessions, cutoff, conversations=conversations, usage=usage, dry_run=dry_run
+            )
+        )
+    except ValueError as exc:
+        _err(str(exc))
+        raise typer.Exit(2) from exc
+    verb = "Would delete" if dry_run else "Deleted"
+    _err(
+        f"{verb} {report.conversations} conversations ({report.messages} messages) and "
+        f"{report.usage_rows} usage rows from before {report.cutoff:%Y-%m-%d %H:%M} UTC."
+    )
+
+
 @users_app.command("create")
 def users_create(
     email: str,
@@ -248,16 +345,11 @@ def usage_export(
         _err("--from and --to must be ISO dates or date-times.")
         raise typer.Exit(2) from exc
 
-    async def main() -> None:
-        engine = create_engine(_settings().resolved_database_url)
-        try:
-            await migrate.upgrade(engine)
-            async for chunk in usage_csv.csv_chunks(create_sessionmaker(engine), where):
-                sys.stdout.write(chunk)
-        finally:
-            await engine.dispose()
+    async def write(sessions: async_sessionmaker[AsyncSession]) -> None:
+        async for chunk in usage_csv.csv_chunks(sessions, where):
+            sys.stdout.write(chunk)
 
-    asyncio.run(main())
+    _with_database(write)
     sys.stdout.flush()
 
 
