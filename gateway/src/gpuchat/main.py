@@ -30,6 +30,7 @@ from gpuchat.services.chat_store import ChatStore
 from gpuchat.services.filters import ForbiddenWords
 from gpuchat.services.limit_store import LimitStore
 from gpuchat.services.metrics import Metrics
+from gpuchat.services.principals import PrincipalCache
 from gpuchat.services.quotas import UsageLimits
 from gpuchat.services.ratelimit import RateLimiter, create_storage
 from gpuchat.services.usage import UsageRecorder
@@ -90,6 +91,7 @@ def _build_state(
         admission,
         filters,
         app.state.tracing,
+        PrincipalCache(settings.auth_cache_seconds),
     )
     state.benchmarks = AutoBenchmarks(engines, http, sessions)
     return state

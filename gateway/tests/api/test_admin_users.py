@@ -71,12 +71,19 @@ async def test_admin_creates_lists_and_searches_users_literally(gateway: Running
 
 async def test_demoted_admin_loses_admin_on_next_request(gateway: RunningGateway) -> None:
     await gateway.create_user("second-admin@example.com", admin=True)
-    async with gateway.login("second-admin@example.com") as second, gateway.client() as first:
+    key = await gateway.new_key("second-admin@example.com")
+    async with (
+        gateway.login("second-admin@example.com") as second,
+        gateway.client(key) as second_by_key,
+        gateway.client() as first,
+    ):
         assert (await second.get("/api/admin/users")).status_code == 200
+        assert (await second_by_key.get("/api/admin/users")).status_code == 200
         me = (await second.get("/api/me")).json()
         demoted = await first.patch(f"/api/admin/users/{me['id']}", json={"role": "user"})
         assert demoted.status_code == 200
         assert (await second.get("/api/admin/users")).status_code == 403
+        assert (await second_by_key.get("/api/admin/users")).status_code == 403
 
 
 async def test_last_admin_cannot_be_demoted(gateway: RunningGateway) -> None:

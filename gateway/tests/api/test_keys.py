@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -79,12 +80,18 @@ async def test_key_expiry_and_allowed_models(gateway: RunningGateway) -> None:
         )
     assert ok.status_code == 200
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "model_not_allowed"
-    async with gateway.state.sessions() as session:
-        stored = await session.scalar(select(ApiKey).where(ApiKey.sha256 == api_key_digest(key)))
-        assert stored is not None
-        stored.expires = datetime.now(UTC) - timedelta(seconds=1)
-        await session.commit()
-    async with gateway.client(key) as program:
+
+
+async def test_a_key_stops_when_it_expires(gateway: RunningGateway) -> None:
+    await gateway.create_user("brief@example.com")
+    expires = datetime.now(UTC) + timedelta(seconds=3)
+    async with gateway.login("brief@example.com") as browser:
+        created = await browser.post(
+            "/api/keys", json={"name": "brief", "expires_at": expires.isoformat()}
+        )
+    async with gateway.client(created.json()["key"]) as program:
+        assert (await program.get("/v1/models")).status_code == 200
+        await asyncio.sleep((expires - datetime.now(UTC)).total_seconds() + 0.1)
         assert (await program.get("/v1/models")).status_code == 401
 
 

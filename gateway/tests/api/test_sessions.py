@@ -164,6 +164,7 @@ async def test_disabled_user_sessions_and_keys_stop_at_once(gateway: RunningGate
         gateway.client(key) as program,
     ):
         assert (await browser.get("/api/me")).status_code == 200
+        assert (await program.get("/v1/models")).status_code == 200
         user_id = (await browser.get("/api/me")).json()["id"]
         assert (
             await admin.patch(f"/api/admin/users/{user_id}", json={"disabled": True})

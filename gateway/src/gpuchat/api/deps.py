@@ -2,8 +2,10 @@
 
 A caller is authenticated by, in order: `Authorization: Bearer <API key>`,
 `Authorization: Bearer <session token>` (scripts that logged in), or the session cookie
-(the web UI). The user row is read on every request, so a disabled user, a revoked key or
-a demoted admin stops at the next call.
+(the web UI). A session's user row is read on every request; an API key's caller is
+remembered for a few seconds (`services/principals.py`), and forgotten at once when this
+process revokes the key or changes the user, so a disabled user, a revoked key or a
+demoted admin stops at the next call.
 """
 
 from __future__ import annotations
@@ -66,18 +68,32 @@ async def _authenticate(request: Request, state: AppState) -> Principal:
         raise GatewayError(
             401, "Authentication required: an API key or a session", code="not_authenticated"
         )
-    async with read_session(state.sessions) as session:
-        if not from_cookie and token.startswith(security.API_KEY_PREFIX):
-            principal = await principal_for_api_key(session, token)
-        else:
-            claims = security.read_session_token(
-                token, state.settings.secret_key.get_secret_value()
-            )
-            principal = await principal_for_session(session, *claims) if claims else None
+    if not from_cookie and token.startswith(security.API_KEY_PREFIX):
+        principal = await _principal_for_key(state, token)
+    else:
+        claims = security.read_session_token(token, state.settings.secret_key.get_secret_value())
+        principal = None
+        if claims:
+            async with read_session(state.sessions) as session:
+                principal = await principal_for_session(session, *claims)
     if principal is None:
         raise GatewayError(
             401, "The credentials are invalid, revoked or expired", code="invalid_credentials"
         )
+    return principal
+
+
+async def _principal_for_key(state: AppState, key: str) -> Principal | None:
+    digest = security.api_key_digest(key)
+    principal = state.principals.get(digest)
+    if principal is not None:
+        return principal
+    async with read_session(state.sessions) as session:
+        found = await principal_for_api_key(session, digest)
+    if found is None:
+        return None
+    principal, expires = found
+    state.principals.put(digest, principal, expires)
     return principal
 
 

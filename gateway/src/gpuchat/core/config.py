@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     start_engines: bool = True
     session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    # How long an API key's caller is remembered (0: read the database on every request).
+    # Changes through this process apply at once; from another replica, within this time.
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # Client addresses whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated).
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Host header allow-list, enforced in production (comma-separated; empty: any).

@@ -17,6 +17,7 @@ from gpuchat.services.chat_store import ChatStore
 from gpuchat.services.filters import ForbiddenWords
 from gpuchat.services.live import LiveStreams
 from gpuchat.services.metrics import Metrics
+from gpuchat.services.principals import PrincipalCache
 from gpuchat.services.quotas import UsageLimits
 from gpuchat.services.ratelimit import RateLimiter
 from gpuchat.services.usage import UsageRecorder
@@ -37,6 +38,7 @@ class AppState:
     admission: Admission  # per-engine concurrency and the fair queue
     filters: ForbiddenWords  # the admin's forbidden-word list
     tracing: Tracing  # OpenTelemetry spans (a no-op without GPUCHAT_OTLP_ENDPOINT)
+    principals: PrincipalCache  # API key -> caller, for a few seconds
     chats: ActiveChats = field(default_factory=ActiveChats)  # web chat turns, for stop
     live: LiveStreams = field(default_factory=LiveStreams)  # requests in flight (admin view)
     benchmarks: AutoBenchmarks | None = None  # benchmarks after a switch

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from gpuchat.api.deps import CurrentUser, SessionDep
+from gpuchat.api.deps import CurrentUser, SessionDep, StateDep
 from gpuchat.core.errors import GatewayError
 from gpuchat.db.repositories import keys
 from gpuchat.schemas.common import PathId
@@ -38,9 +38,12 @@ async def create_key(body: KeyCreate, user: CurrentUser, session: SessionDep) ->
 
 
 @router.delete("/{key_id}", status_code=204, responses={404: {}})
-async def revoke_key(key_id: PathId, user: CurrentUser, session: SessionDep) -> None:
+async def revoke_key(
+    key_id: PathId, user: CurrentUser, session: SessionDep, state: StateDep
+) -> None:
     key = await keys.get_own_key(session, user.id, key_id)
     if key is None:
         raise GatewayError(404, "API key not found", code="key_not_found")
     key.revoked = True
     await session.commit()
+    state.principals.forget_key(key.id)

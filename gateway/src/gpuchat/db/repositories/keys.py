@@ -52,9 +52,11 @@ async def get_own_key(session: AsyncSession, user_id: int, key_id: int) -> ApiKe
     return key
 
 
-async def principal_for_api_key(session: AsyncSession, secret: str) -> Principal | None:
-    """The caller behind a bearer key, or None if the key is unknown, revoked or expired."""
-    digest = security.api_key_digest(secret)
+async def principal_for_api_key(
+    session: AsyncSession, digest: str
+) -> tuple[Principal, datetime | None] | None:
+    """The caller behind a bearer key's digest and the key's expiry, or None if the key is
+    unknown, revoked or expired, or its user is disabled."""
     row = (
         await session.execute(
             select(ApiKey, User)
@@ -70,4 +72,5 @@ async def principal_for_api_key(session: AsyncSession, secret: str) -> Principal
     if key.expires is not None and key.expires <= datetime.now(UTC):
         return None
     allowed = tuple(key.allowed_models) if key.allowed_models else None
-    return Principal(user.id, user.email, user.role, key.id, allowed, limits=user.limits)
+    principal = Principal(user.id, user.email, user.role, key.id, allowed, limits=user.limits)
+    return principal, key.expires

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.exc import IntegrityError
 
-from gpuchat.api.deps import AdminPrincipal, SessionDep
+from gpuchat.api.deps import AdminPrincipal, SessionDep, StateDep
 from gpuchat.core import security
 from gpuchat.core.errors import GatewayError
 from gpuchat.db.models import Role, User
@@ -65,7 +65,7 @@ async def _user(session: SessionDep, user_id: int) -> User:
 
 @router.patch("/{user_id}", responses={404: {}, 409: {}})
 async def update_user(
-    user_id: PathId, body: UserUpdate, _: AdminPrincipal, session: SessionDep
+    user_id: PathId, body: UserUpdate, _: AdminPrincipal, session: SessionDep, state: StateDep
 ) -> UserPublic:
     user = await _user(session, user_id)
     changes = body.model_dump(exclude_unset=True)
@@ -84,6 +84,7 @@ async def update_user(
         if changes.get(field) is not None:
             setattr(user, field, changes[field])
     await session.commit()
+    state.principals.forget_user(user.id)
     return UserPublic.model_validate(user)
 
 
