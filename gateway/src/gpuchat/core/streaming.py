@@ -1,14 +1,18 @@
-"""A streaming response that always runs its cleanup.
+"""Streaming responses: one that always runs its cleanup, and the API's event stream.
 
 Starlette may never start a response's body generator (the client left before the first
 byte), and then the generator's `finally` never runs. Anything a route took before
 returning a stream (a queue slot, a stream grant) is released here instead, whatever
 happened; the releases are idempotent, so the generator may release them too.
+
+`SSEResponse` with `DisconnectWatch` is the hot path's stream: no task group, one watcher.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Mapping
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -31,3 +35,98 @@ class GuardedStream(StreamingResponse):
         finally:
             for release in self._on_close:
                 release()
+
+
+class ClientGone(Exception):
+    """The client disconnected while the request was working for it."""
+
+
+class DisconnectWatch:
+    """Ends the request's work the moment its client disconnects, from the request's own task.
+
+    One watcher task per request reads `receive()` until `http.disconnect` (the body must have
+    been read already). Inside `guard()`, a disconnect cancels the request's task and the
+    block raises `ClientGone` instead; outside it, `gone` is noted and the next `guard()`
+    raises at once. This replaces a task pair per wait and Starlette's task group per
+    streaming response on the API's hot path.
+    """
+
+    __slots__ = ("_armed", "_cancelled", "_task", "_watcher", "gone")
+
+    def __init__(self, receive: Receive) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._armed = 0
+        self._cancelled = False
+        self.gone = False
+        self._watcher = asyncio.ensure_future(self._watch(receive))
+
+    async def _watch(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self.gone = True
+        if self._armed and not self._cancelled:
+            self._cancelled = True
+            self._task.cancel()
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        if self.gone:
+            raise ClientGone
+        self._armed += 1
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not self._cancelled:
+                raise  # not ours: the server is stopping
+            raise ClientGone from None
+        finally:
+            self._armed -= 1
+            if self._cancelled:  # ours, delivered above or taken by an inner handler
+                self._cancelled = False
+                self._task.uncancel()
+
+    def close(self) -> None:
+        self._watcher.cancel()
+
+
+class SSEResponse(StreamingResponse):
+    """An event stream sent from the request's own task, its client watched by `watch`.
+
+    `frames` is closed whatever happens (its `finally` records and releases); a client that
+    leaves ends the response quietly.
+    """
+
+    def __init__(
+        self,
+        frames: AsyncIterator[bytes],
+        watch: DisconnectWatch,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(frames, media_type="text/event-stream", headers=headers)
+        self._frames = frames
+        self._watch = watch
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            with self._watch.guard():
+                start = {"status": self.status_code, "headers": self.raw_headers}
+                await send({"type": "http.response.start", **start})
+                async for frame in self._frames:
+                    await send({"type": "http.response.body", "body": frame, "more_body": True})
+                    if self._watch.gone:
+                        raise ClientGone
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except ClientGone:
+            pass
+        finally:
+            await _aclose(self._frames)
+            self._watch.close()
+
+
+async def _aclose(frames: AsyncIterator[bytes]) -> None:
+    aclose = getattr(frames, "aclose", None)
+    if aclose is not None:
+        await aclose()

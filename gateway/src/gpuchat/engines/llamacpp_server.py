@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     params.port = args.port
     params.n_ctx = args.ctx
     params.n_parallel = args.parallel
+    # cpp-httplib holds a thread per open connection, idle keep-alive ones included (5 s);
+    # llama.cpp's default (parallel + 2) let new requests wait for a thread under load.
+    params.n_threads_http = max(16, 4 * args.parallel)
     params.kv_unified = True  # every slot may use the whole context, not ctx/parallel
     params.cont_batching = True
     params.cache_prompt = True

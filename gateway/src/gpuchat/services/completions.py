@@ -6,20 +6,19 @@ Used by `/v1/chat/completions`; the relay itself (frames, timeouts) lives in `re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import aiohttp
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from gpuchat.core.errors import GatewayError
-from gpuchat.core.streaming import GuardedStream
+from gpuchat.core.streaming import ClientGone, DisconnectWatch, GuardedStream, SSEResponse
 from gpuchat.db.models import Client
 from gpuchat.db.repositories.users import Principal
 from gpuchat.engines.control import EngineControl, EngineUnavailable, UnknownModel, Upstream
@@ -35,31 +34,6 @@ if TYPE_CHECKING:
     from gpuchat.core.state import AppState
 
 T = TypeVar("T")
-
-
-class ClientDisconnected(Exception):
-    """The client went away while we were waiting for something on its behalf."""
-
-
-async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
-    """Run `work`, cancelling it the moment the client disconnects (body already read)."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(request))
-    try:
-        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watcher.cancel()
-    if task in done:
-        return task.result()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
-    raise ClientDisconnected
-
-
-async def _disconnected(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
 
 
 def engine_error(exc: UnknownModel | EngineUnavailable) -> GatewayError:
@@ -118,16 +92,6 @@ def _release_if_acquired(task: asyncio.Future[Upstream]) -> None:
         task.result().release()
 
 
-async def resolve_engine(
-    manager: EngineControl, request: Request, alias: str, *, affinity: str | None = None
-) -> Upstream:
-    """The engine for `alias`, leased: every path after this must end in `relay.finish()`."""
-    try:
-        return await until_disconnect(request, manager.acquire(alias, affinity=affinity))
-    except (UnknownModel, EngineUnavailable) as exc:
-        raise engine_error(exc) from exc
-
-
 def check_model_allowed(principal: Principal, alias: str, profile_names: list[str]) -> None:
     allowed = principal.allowed_models
     if allowed is not None and not set(allowed).intersection(profile_names):
@@ -162,20 +126,23 @@ async def serve(
         headers = {**sse.SSE_HEADERS, **grant.headers}
         stream = _queued_stream(request, state, principal, chat, ticket, holds, affinity)
         return GuardedStream(stream, on_close=holds, headers=headers)
+    watch = DisconnectWatch(request.receive)
     try:
-        if not ticket.admitted:
-            await until_disconnect(request, state.admission.wait(ticket))
-        upstream = await resolve_engine(state.engines, request, chat.model, affinity=affinity)
-    except ClientDisconnected:
+        with watch.guard():
+            if not ticket.admitted:
+                await state.admission.wait(ticket)
+            upstream = await state.engines.acquire(chat.model, affinity=affinity)
+    except BaseException as exc:
+        watch.close()
         ticket.close()
         grant.release()
-        return Response(status_code=relay.CLIENT_CLOSED)
-    except BaseException:
-        ticket.close()
-        grant.release()
+        if isinstance(exc, ClientGone):
+            return Response(status_code=relay.CLIENT_CLOSED)
+        if isinstance(exc, UnknownModel | EngineUnavailable):
+            raise engine_error(exc) from exc
         raise
     ctx = _context(request, state, principal, chat, upstream, ticket, holds)
-    response = await complete(request, chat, ctx, state.http, state.usage)
+    response = await complete(chat, ctx, state.http, state.usage, watch)
     response.headers.update(grant.headers)
     return response
 
@@ -279,43 +246,49 @@ def _attach(ctx: relay.RelayContext, upstream: aiohttp.ClientResponse) -> None:
 
 
 async def complete(
-    request: Request,
     chat: ChatCompletionRequest,
     ctx: relay.RelayContext,
     http: aiohttp.ClientSession,
     recorder: UsageRecorder,
+    watch: DisconnectWatch,
 ) -> Response:
+    """Open the upstream request and answer: an event stream, or the engine's JSON. The
+    watch is closed here, or by the event stream when it ends."""
     body = _body(chat, ctx)
     try:
-        upstream = await until_disconnect(request, relay.open_upstream(http, ctx, body))
-    except ClientDisconnected:
+        with watch.guard():
+            upstream = await relay.open_upstream(http, ctx, body)
+    except ClientGone:
+        watch.close()
         ctx.fail(relay.CLIENT_CLOSED, "client_closed")
         relay.finish(ctx, recorder)
         return Response(status_code=relay.CLIENT_CLOSED)
-    except GatewayError:
+    except BaseException:
+        watch.close()
         relay.finish(ctx, recorder)
         raise
     _attach(ctx, upstream)
     if chat.stream:
-        return StreamingResponse(
-            relay.relay_stream(upstream, ctx, recorder),
-            media_type="text/event-stream",
-            headers=sse.SSE_HEADERS,
-        )
-    return await _complete_json(request, upstream, ctx, recorder)
+        frames = relay.relay_stream(upstream, ctx, recorder)
+        return SSEResponse(frames, watch, headers=sse.SSE_HEADERS)
+    try:
+        return await _complete_json(upstream, ctx, recorder, watch)
+    finally:
+        watch.close()
 
 
 async def _complete_json(
-    request: Request,
     upstream: aiohttp.ClientResponse,
     ctx: relay.RelayContext,
     recorder: UsageRecorder,
+    watch: DisconnectWatch,
 ) -> Response:
     timeouts = ctx.upstream.profile.timeouts
     try:
         async with asyncio.timeout(timeouts.total - (time.monotonic() - ctx.started)):
-            payload = await until_disconnect(request, upstream.read())
-    except ClientDisconnected:
+            with watch.guard():
+                payload = await upstream.read()
+    except ClientGone:
         ctx.fail(relay.CLIENT_CLOSED, "client_closed")
         return Response(status_code=relay.CLIENT_CLOSED)
     except TimeoutError as exc:

@@ -1,0 +1,125 @@
+"""The relay's deadlines against a real HTTP stream: keep-alives while the engine is silent,
+and the idle, first-token and total timeouts, also when they are longer than the keep-alive
+interval (one watchdog per stream keeps them all)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from gpuchat.db.repositories.users import Principal
+from gpuchat.engines.control import Upstream
+from gpuchat.engines.profiles import Profile, Timeouts
+from gpuchat.openai import sse
+from gpuchat.services import relay
+from gpuchat.services.usage import UsageRecord
+
+TOKEN = b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n'
+
+
+class Rows:
+    """Stands in for the usage recorder: keeps the rows."""
+
+    def __init__(self) -> None:
+        self.rows: list[UsageRecord] = []
+
+    def record(self, row: UsageRecord) -> None:
+        self.rows.append(row)
+
+
+async def _engine(script: list[tuple[float, bytes]]) -> Callable[[web.Request], object]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for pause, frame in script:
+            await asyncio.sleep(pause)
+            await response.write(frame)
+        return response
+
+    return handler
+
+
+async def relay_once(
+    script: list[tuple[float, bytes]], timeouts: Timeouts
+) -> tuple[list[bytes], relay.RelayContext, float]:
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", await _engine(script))
+    runner = web.AppRunner(app, shutdown_timeout=0.1, handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    profile = Profile(name="p", engine="external", urls=[f"http://127.0.0.1:{port}/v1"])
+    profile = profile.model_copy(update={"timeouts": timeouts})
+    ctx = relay.RelayContext(
+        request_id="r1",
+        principal=Principal(1, "a@example.com", "user"),
+        alias="p",
+        upstream=Upstream(profile, f"http://127.0.0.1:{port}/v1", "m"),
+        client="api",
+        wants_usage=True,
+    )
+    started = time.monotonic()
+    try:
+        async with aiohttp.ClientSession() as http:
+            response = await relay.open_upstream(http, ctx, b"{}")
+            frames = [f async for f in relay.relay_stream(response, ctx, Rows())]  # type: ignore[arg-type]
+    finally:
+        await runner.cleanup()
+    return frames, ctx, time.monotonic() - started
+
+
+@pytest.fixture
+def keepalive_every_tenth(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(relay, "KEEPALIVE_SECONDS", 0.1)
+
+
+async def test_a_silent_engine_gets_keepalives_then_the_idle_timeout(
+    keepalive_every_tenth: None,
+) -> None:
+    timeouts = Timeouts(first_token=5, idle=0.6, total=10)
+    frames, ctx, elapsed = await relay_once([(0, TOKEN), (30, sse.DONE)], timeouts)
+
+    assert frames[0] == TOKEN
+    assert frames[1:4] == [sse.KEEPALIVE] * 3  # the client hears something while it waits
+    assert b"did not send the next token in time" in frames[-1]
+    assert ctx.status_code == 504 and ctx.error_type == "upstream_timeout"
+    assert elapsed < 5  # the idle timeout, not the engine's 30 s pause, ended it
+
+
+async def test_the_first_token_deadline_counts_from_the_request(
+    keepalive_every_tenth: None,
+) -> None:
+    timeouts = Timeouts(first_token=0.5, idle=10, total=10)
+    frames, _, elapsed = await relay_once([(30, TOKEN)], timeouts)
+
+    assert sse.KEEPALIVE in frames
+    assert b"did not send the first token in time" in frames[-1]
+    assert elapsed < 5
+
+
+async def test_a_steady_stream_longer_than_the_idle_timeout_is_not_cut(
+    keepalive_every_tenth: None,
+) -> None:
+    timeouts = Timeouts(first_token=5, idle=0.3, total=10)
+    script = [(0.05, TOKEN)] * 20 + [(0, sse.DONE)]
+    frames, ctx, _ = await relay_once(script, timeouts)
+
+    assert b"".join(frames).count(b'"content": "hi"') == 20
+    assert ctx.done and ctx.error_type is None and ctx.content_chunks == 20
+
+
+async def test_the_total_deadline_ends_an_answer_that_never_stops(
+    keepalive_every_tenth: None,
+) -> None:
+    timeouts = Timeouts(first_token=5, idle=1, total=0.8)
+    frames, ctx, elapsed = await relay_once([(0.05, TOKEN)] * 100, timeouts)
+
+    assert b"did not send the end of the answer in time" in frames[-1]
+    assert ctx.error_type == "upstream_timeout"
+    assert elapsed < 3
