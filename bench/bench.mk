@@ -1,8 +1,21 @@
-# Benchmarks (included from the root Makefile). VENV comes from there.
+# Benchmarks (included from the root Makefile, which defines VENV and `setup`).
 VENV ?= $(CURDIR)/.venv
+BENCH_PY := $(VENV)/bin/python
 BENCH_ARGS ?=
+# `make bench` keeps the overhead run to about 3 minutes on 2 cores (4 paths × 4 levels ×
+# 2 rounds × 3 s, plus warm-ups and start-up); `make bench-overhead` uses run.py's defaults.
+BENCH_OVERHEAD_ARGS ?= --levels 1,10,50,200 --rounds 2 --duration 3 --quiet-wait 30
+BENCH_EMBEDDED_ARGS ?=
 
-.PHONY: bench-overhead
+.PHONY: bench bench-overhead bench-embedded
 
-bench-overhead:       ## gateway overhead vs direct vs nginx (bench/overhead/README.md)
-	$(VENV)/bin/python bench/overhead/run.py $(BENCH_ARGS)
+bench: setup          ## every benchmark, bounded, then rewrite docs/benchmarks.md and its plots
+	$(BENCH_PY) bench/overhead/run.py $(BENCH_OVERHEAD_ARGS)
+	$(BENCH_PY) bench/embedded/run.py $(BENCH_EMBEDDED_ARGS)
+	$(BENCH_PY) bench/publish.py
+
+bench-overhead: setup ## gateway overhead vs direct vs nginx vs nginx+TLS (bench/overhead/README.md)
+	$(BENCH_PY) bench/overhead/run.py $(BENCH_ARGS)
+
+bench-embedded: setup ## the embedded engine end to end (bench/embedded/)
+	$(BENCH_PY) bench/embedded/run.py $(BENCH_EMBEDDED_ARGS)

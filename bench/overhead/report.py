@@ -1,15 +1,27 @@
-"""Aggregate the cells of an overhead run into a JSON result and a markdown table."""
+"""Aggregate the cells of an overhead run into a JSON result, a markdown table and plots.
+
+`markdown(result)` and `plot(result, path)` read only the JSON result, so bench/publish.py
+can render any recorded run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 from collections import Counter
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from loadgen import CellResult
+if TYPE_CHECKING:
+    from loadgen import CellResult
 
-LABELS = {"direct": "direct (A)", "gateway": "gpuchat (B)", "nginx": "nginx (C)"}
+# The paths, in run and table order; the keys are what --targets names.
+LABELS = {
+    "direct": "direct (A)",
+    "gateway": "gpuchat (B)",
+    "nginx": "nginx (C)",
+    "gateway-tls": "gpuchat behind nginx TLS (D)",
+}
 # DESIGN.md §12 and the benchmark brief; checked against the gateway (B) rows.
 TARGETS = {
     "rel_10": 0.97,
@@ -47,7 +59,7 @@ def summarise(cells: list[CellResult]) -> list[dict[str, Any]]:
         at = [c for c in cells if c.streams == level]
         by_round_direct = {c.round: c for c in at if c.target == "direct"}
         direct_row: dict[str, Any] | None = None
-        for key in ("direct", "gateway", "nginx"):
+        for key in LABELS:
             mine = [c for c in at if c.target == key]
             if not mine:
                 continue
@@ -241,6 +253,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{m['mem_gib']} GiB, Linux {m['kernel']}; load avg before "
         f"{' '.join(map(str, result['loadavg_before']))}, after "
         f"{' '.join(map(str, result['loadavg_after']))}",
+        "",
         f"gpuchat at {m.get('git_rev') or '?'}"
         f"{' + uncommitted gateway changes' if m.get('gateway_src_dirty') else ''}; "
         f"{cfg['tokens']} tokens/stream, {cfg['gap_ms']:g} ms apart, first token after "
@@ -263,6 +276,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {_f(r['client_cpu_pct'], '{:.0f}')} | {_f(r['other_cpu_pct'], '{:.0f}')} "
             f"| {sum(r['errors'].values())} |"
         )
+    if any(r["target"] == "gateway-tls" for r in result["summary"]):
+        out += ["", "D's proxy CPU and RSS are nginx's and the gateway's together."]
     if result.get("gateway_idle_rss_mib"):
         out += [
             "",
@@ -278,3 +293,49 @@ def markdown(result: dict[str, Any]) -> str:
     if result["notes"]:
         out += ["", *[f"- {n}" for n in result["notes"]]]
     return "\n".join(out)
+
+
+COLOURS = {"direct": "#555555", "gateway": "#1f77b4", "nginx": "#2ca02c", "gateway-tls": "#d62728"}
+PANELS = [  # (summary field, title, y label, y scale)
+    ("streams_per_s", "Throughput", "completed streams/s", "log"),
+    ("rel_direct", "Throughput relative to direct", "streams/s ÷ direct (A)", "linear"),
+    ("ttft_p50_ms", "Time to first token, median", "TTFT p50 (ms)", "log"),
+    ("ttft_p99_ms", "Time to first token, 99th percentile", "TTFT p99 (ms)", "log"),
+]
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """Throughput and TTFT against concurrency, one line per path, as one PNG."""
+    import matplotlib  # here, not at the top: only publishing needs matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullLocator
+
+    rows, m, cfg = result["summary"], result["machine"], result["config"]
+    levels = sorted({r["streams"] for r in rows})
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8), layout="constrained")
+    for ax, (field, title, ylabel, yscale) in zip(axes.flat, PANELS, strict=True):
+        for key, label in LABELS.items():
+            mine = [r for r in rows if r["target"] == key and r.get(field) is not None]
+            xs, ys = [r["streams"] for r in mine], [r[field] for r in mine]
+            if mine:
+                ax.plot(xs, ys, marker="o", color=COLOURS[key], label=label)
+        if field == "rel_direct":
+            ax.axhline(1.0, color=COLOURS["direct"], linestyle="--", linewidth=1)
+            ax.set_ylim(0, 1.15)
+        ax.set(title=title, xlabel="concurrent streams", ylabel=ylabel, xscale="log")
+        ax.set_yscale(yscale)
+        ax.set_xticks(levels, [str(x) for x in levels])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.grid(True, which="major", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels))
+    fig.suptitle(
+        f"Gateway overhead, {result['started'][:10]}, gpuchat at {m.get('git_rev') or '?'}\n"
+        f"{m['cpu_model']}, {m['cores']} cores; {cfg['tokens']} tokens/stream "
+        f"{cfg['gap_ms']:g} ms apart; {cfg['rounds']} rounds × {cfg['duration_s']:g} s per cell"
+    )
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,9 +1,10 @@
-"""Gateway overhead benchmark: direct vs gpuchat vs nginx, interleaved, in one run.
+"""Gateway overhead benchmark: direct vs gpuchat vs nginx vs gpuchat behind nginx with TLS.
 
-Starts a synthetic OpenAI upstream, an nginx `proxy_pass` in front of it and a gpuchat
-gateway in front of it (API-key auth and usage rows on: the real path), then for each
-concurrency level runs rounds of cells A B C A B C ... so that background noise hits all
-three alike. Writes bench/results/overhead-<date>.json and prints a markdown table.
+Starts a synthetic OpenAI upstream, then in front of it: an nginx `proxy_pass` (C), a gpuchat
+gateway (B, API-key auth and usage rows on: the real path) and the shipped production nginx
+config terminating TLS in front of that gateway (D). For each concurrency level it runs
+rounds of cells A B C D A B C D ... so that background noise hits all four alike. Writes
+bench/results/overhead-<date>-<time>.json and prints a markdown table.
 
     .venv/bin/python bench/overhead/run.py [--levels 1,10,50] [--rounds 3] [--duration 4]
 """
@@ -17,20 +18,25 @@ import json
 import os
 import platform
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import aiohttp
+import nginx
 import orjson
 import report
 import stack
 from loadgen import CellResult, Target, one_stream, run_cell
 
 REPO = Path(__file__).resolve().parents[2]
+CHAT = "/v1/chat/completions"
 
 
 def parse_args() -> argparse.Namespace:
@@ -40,15 +46,15 @@ def parse_args() -> argparse.Namespace:
         default="1,10,50,200",
         help="concurrent streams per cell, comma separated (default 1,10,50,200)",
     )
-    ap.add_argument("--rounds", type=int, default=3, help="A B C rounds per level (default 3)")
+    ap.add_argument("--rounds", type=int, default=3, help="A B C D rounds per level (default 3)")
     ap.add_argument("--duration", type=float, default=3.0, help="seconds per cell (default 3)")
     ap.add_argument("--tokens", type=int, default=64, help="content chunks per stream")
     ap.add_argument("--gap-ms", type=float, default=5.0, help="upstream pause between tokens")
     ap.add_argument("--first-token-delay-ms", type=float, default=0.0)
     ap.add_argument(
         "--targets",
-        default="direct,gateway,nginx",
-        help="which of direct,gateway,nginx to run (default all three)",
+        default=",".join(report.LABELS),
+        help="which of direct,gateway,nginx,gateway-tls to run (default all four)",
     )
     ap.add_argument(
         "--nginx-workers",
@@ -76,13 +82,13 @@ def parse_args() -> argparse.Namespace:
     )
     ap.add_argument("--upstream-port", type=int, help="fixed port for the synthetic upstream")
     ap.add_argument(
-        "--out", type=Path, help="JSON path (default bench/results/overhead-<date>.json)"
+        "--out", type=Path, help="JSON path (default bench/results/overhead-<date>-<time>.json)"
     )
     args = ap.parse_args()
     args.levels = [int(x) for x in args.levels.split(",") if x.strip()]
     args.targets = [x.strip() for x in args.targets.split(",") if x.strip()]
-    if not set(args.targets) <= {"direct", "gateway", "nginx"} or "direct" not in args.targets:
-        ap.error("--targets must include direct and only name direct, gateway, nginx")
+    if not set(args.targets) <= set(report.LABELS) or "direct" not in args.targets:
+        ap.error(f"--targets must include direct and only name {', '.join(report.LABELS)}")
     if args.gateway_url and not args.gateway_key:
         ap.error("--gateway-url needs --gateway-key")
     return args
@@ -112,7 +118,7 @@ def machine_info() -> dict[str, Any]:
         ),
         0,
     )
-    nginx = stack.nginx_binary()
+    nginx_exe = nginx.binary()
     return {
         "cpu_model": model,
         "cores": os.cpu_count(),
@@ -120,7 +126,7 @@ def machine_info() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "aiohttp": aiohttp.__version__,
-        "nginx": run(nginx, "-v").strip() if nginx else None,
+        "nginx": run(nginx_exe, "-v").strip() if nginx_exe else None,
         "git_rev": run("git", "-C", str(REPO), "rev-parse", "--short", "HEAD").strip() or None,
         "gateway_src_dirty": bool(
             run("git", "-C", str(REPO), "status", "--porcelain", "gateway/src").strip()
@@ -203,7 +209,7 @@ async def bench(
                 )
                 cells.append(cell)
                 print(
-                    f"  {level:>4} streams  round {rnd + 1}/{args.rounds}  {t.label:<8}"
+                    f"  {level:>4} streams  round {rnd + 1}/{args.rounds}  {t.label:<28}"
                     f" {cell.completed / cell.elapsed_s:7.1f} streams/s"
                     + (f"  errors {dict(cell.errors)}" if cell.errors else ""),
                     file=sys.stderr,
@@ -217,59 +223,86 @@ async def bench(
     }
 
 
+@dataclass
+class Endpoint:
+    url: str
+    tree: stack.ProcTree | None  # the proxy's processes (None for direct)
+    ssl: ssl.SSLContext | None = None  # trusts the run's certificate (path D)
+
+
+@dataclass
+class Started:
+    upstream: stack.ProcTree
+    endpoints: dict[str, Endpoint]  # keyed like report.LABELS
+    gateway: stack.ProcTree | None  # one we started (for its idle RSS), not --gateway-url
+
+
+def start_paths(
+    args: argparse.Namespace, work: Path, notes: list[str], children: list[stack.Child]
+) -> Started:
+    """Start the upstream and every proxy asked for; a missing optional piece is a note."""
+    up_child, up_port = (
+        stack.start_upstream(work, args.tokens, args.gap_ms, args.first_token_delay_ms)
+        if not args.upstream_port
+        else _fixed_upstream(work, args)
+    )
+    children.append(up_child)
+    endpoints = {"direct": Endpoint(f"http://127.0.0.1:{up_port}{CHAT}", None)}
+    args.key = "sk-bench-direct"
+    if "nginx" in args.targets:
+        try:
+            plain = nginx.start_plain(work, up_port, args.nginx_workers)
+            children.append(plain.child)
+            endpoints["nginx"] = Endpoint(plain.base_url + CHAT, plain.child.tree)
+        except FileNotFoundError:
+            notes.append("nginx not installed: path C skipped (apt-get install -y nginx)")
+    gw_url, gw_tree, started_gw = None, None, None
+    if {"gateway", "gateway-tls"} & set(args.targets):
+        if args.gateway_url:
+            gw_url, args.key = args.gateway_url.rstrip("/"), args.gateway_key
+            gw_tree = stack.ProcTree(args.gateway_pid) if args.gateway_pid else None
+            notes.append(f"gateway: external at {args.gateway_url}")
+        elif (binary := stack.gpuchat_binary()) is None:
+            notes.append("gpuchat CLI (serve, users, keys) not available: paths B and D skipped")
+        else:
+            gw = stack.start_gateway(binary, work, up_port, args.gateway_cprofile)
+            children.append(gw.child)
+            gw_url, gw_tree, args.key = f"http://127.0.0.1:{gw.port}", gw.child.tree, gw.key
+            started_gw = gw_tree
+    if gw_url and "gateway" in args.targets:
+        endpoints["gateway"] = Endpoint(gw_url + CHAT, gw_tree)
+    if gw_url and "gateway-tls" in args.targets:
+        try:
+            tls = nginx.start_production(work, urlsplit(gw_url).netloc, args.nginx_workers)
+            children.append(tls.child)
+            # The production proxy is nginx and the gateway together: CPU and RSS of both.
+            tree = stack.ProcTree(tls.child.proc.pid, *gw_tree.roots) if gw_tree else None
+            endpoints["gateway-tls"] = Endpoint(tls.base_url + CHAT, tree, tls.ssl)
+        except FileNotFoundError as exc:
+            notes.append(f"{exc} not installed: path D (gpuchat behind nginx with TLS) skipped")
+    return Started(up_child.tree, endpoints, started_gw)
+
+
 async def main_async(args: argparse.Namespace, work: Path, notes: list[str]) -> dict[str, Any]:
     children: list[stack.Child] = []
     try:
-        up_child, up_port = (
-            stack.start_upstream(work, args.tokens, args.gap_ms, args.first_token_delay_ms)
-            if not args.upstream_port
-            else _fixed_upstream(work, args)
-        )
-        children.append(up_child)
-        urls: dict[str, tuple[str, stack.ProcTree | None]] = {
-            "direct": (f"http://127.0.0.1:{up_port}/v1/chat/completions", None)
-        }
-        args.key = "sk-bench-direct"
-        gw_idle_rss = gw_idle_hwm = None
-        if "nginx" in args.targets:
-            try:
-                nginx, nport = stack.start_nginx(work, up_port, args.nginx_workers)
-                children.append(nginx)
-                urls["nginx"] = (f"http://127.0.0.1:{nport}/v1/chat/completions", nginx.tree)
-            except FileNotFoundError:
-                notes.append(
-                    "nginx not installed: column C skipped (apt-get install -y nginx to enable it)"
-                )
-        if "gateway" in args.targets:
-            if args.gateway_url:
-                tree = stack.ProcTree(args.gateway_pid) if args.gateway_pid else None
-                urls["gateway"] = (args.gateway_url.rstrip("/") + "/v1/chat/completions", tree)
-                args.key = args.gateway_key
-                notes.append(f"gateway: external at {args.gateway_url}")
-            elif (binary := stack.gpuchat_binary()) is None:
-                notes.append("gpuchat CLI (serve, users, keys) not available: gateway skipped")
-            else:
-                gw = stack.start_gateway(binary, work, up_port, args.gateway_cprofile)
-                children.append(gw.child)
-                urls["gateway"] = (f"http://127.0.0.1:{gw.port}/v1/chat/completions", gw.child.tree)
-                args.key = gw.key
-        if args.gateway_url is None and "gateway" in urls and urls["gateway"][1] is not None:
-            gw_idle_rss = urls["gateway"][1].rss_kib()
-            gw_idle_hwm = urls["gateway"][1].hwm_kib()
-        connector_limit = max(args.levels) * 2
-        order = [k for k in ("direct", "gateway", "nginx") if k in urls]
-        labels = {"direct": "direct", "gateway": "gpuchat", "nginx": "nginx"}
+        started = start_paths(args, work, notes, children)
+        gw_idle_rss = started.gateway.rss_kib() if started.gateway else None
+        gw_idle_hwm = started.gateway.hwm_kib() if started.gateway else None
         targets: list[Target] = []
         try:
-            for k in order:
+            for key, label in report.LABELS.items():
+                if (ep := started.endpoints.get(key)) is None:
+                    continue
                 session = aiohttp.ClientSession(
-                    connector=aiohttp.TCPConnector(limit=connector_limit, keepalive_timeout=300),
+                    connector=aiohttp.TCPConnector(
+                        limit=max(args.levels) * 2, keepalive_timeout=300, ssl=ep.ssl or True
+                    ),
                     timeout=aiohttp.ClientTimeout(total=60, sock_connect=10),
                     auto_decompress=False,
                 )
-                targets.append(Target(k, labels[k], urls[k][0], session, urls[k][1]))
-            up_tree = up_child.tree
-            raw = await bench(args, targets, up_tree, gw_idle_rss)
+                targets.append(Target(key, label, ep.url, session, ep.tree))
+            raw = await bench(args, targets, started.upstream, gw_idle_rss)
             raw["gateway_idle_hwm_kib"] = gw_idle_hwm
             return raw
         finally:
@@ -331,7 +364,7 @@ def main() -> int:
                 return 2
     result = report.build(args, raw, notes, machine_info(), started, load_before, loadavg())
     result["cpu_busy_pct_before"] = busy_before
-    out = args.out or REPO / "bench" / "results" / f"overhead-{started:%Y-%m-%d}.json"
+    out = args.out or REPO / "bench" / "results" / f"overhead-{started:%Y-%m-%d-%H%M}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(report.markdown(result))

@@ -1,4 +1,4 @@
-"""The processes under test: the synthetic upstream, nginx and the gpuchat gateway.
+"""The processes under test: the synthetic upstream and the gpuchat gateway (nginx.py: nginx).
 
 Each is a child of the benchmark in its own session (process group), started on a free
 127.0.0.1 port, and stopped by its own process-group id. `ProcTree` reads CPU time and
@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -31,14 +32,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+def wait_http(
+    url: str,
+    timeout_s: float,
+    proc: subprocess.Popen[bytes] | None = None,
+    context: ssl.SSLContext | None = None,
+) -> bool:
     """Poll until `url` answers 2xx, the process dies, or the time is up."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             return False
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - 127.0.0.1 only
+            with urllib.request.urlopen(url, timeout=2, context=context) as resp:  # noqa: S310 - 127.0.0.1 only
                 if 200 <= resp.status < 300:
                     return True
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -55,10 +61,10 @@ def tail(path: Path, n: int = 30) -> str:
 
 
 class ProcTree:
-    """CPU seconds and memory of a root process plus all of its live descendants."""
+    """CPU seconds and memory of root processes plus all of their live descendants."""
 
-    def __init__(self, root_pid: int) -> None:
-        self.root = root_pid
+    def __init__(self, *root_pids: int) -> None:
+        self.roots = root_pids
 
     def pids(self) -> list[int]:
         children: dict[int, list[int]] = {}
@@ -73,7 +79,7 @@ class ProcTree:
             ppid = int(stat[stat.rfind(b")") + 2 :].split()[1])
             children.setdefault(ppid, []).append(int(entry.name))
         out: list[int] = []
-        todo = [self.root]
+        todo = list(self.roots)
         while todo and len(out) < 1024:
             pid = todo.pop()
             out.append(pid)
@@ -211,68 +217,6 @@ def start_upstream(workdir: Path, tokens: int, gap_ms: float, first_ms: float) -
     return child, port
 
 
-NGINX_CONF = """\
-daemon off;
-master_process on;
-worker_processes {workers};
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 8192; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    upstream synth {{
-        server 127.0.0.1:{upstream_port};
-        keepalive 1024;
-        keepalive_requests 1000000;
-        keepalive_timeout 300s;
-    }}
-    server {{
-        listen 127.0.0.1:{port} backlog=4096;
-        keepalive_requests 1000000;
-        keepalive_timeout 300s;
-        location / {{
-            proxy_pass http://synth;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
-            proxy_request_buffering off;
-            proxy_read_timeout 300s;
-        }}
-    }}
-}}
-"""
-
-
-def nginx_binary() -> str | None:
-    return shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
-    )
-
-
-def start_nginx(workdir: Path, upstream_port: int, workers: str) -> tuple[Child, int]:
-    binary = nginx_binary()
-    if binary is None:
-        raise FileNotFoundError("nginx")
-    ndir = workdir / "nginx"
-    ndir.mkdir()
-    ndir.chmod(0o755)  # workers run as an unprivileged user when started by root
-    port = free_port()
-    conf = ndir / "nginx.conf"
-    conf.write_text(
-        NGINX_CONF.format(dir=ndir, port=port, upstream_port=upstream_port, workers=workers)
-    )
-    child = spawn("nginx", [binary, "-p", str(ndir), "-c", str(conf)], workdir)
-    if not wait_http(f"http://127.0.0.1:{port}/health", 15, child.proc):
-        child.stop()
-        raise RuntimeError(f"nginx did not start:\n{tail(child.log)}\n{tail(ndir / 'error.log')}")
-    return child, port
-
-
 def gpuchat_binary() -> Path | None:
     """The gpuchat CLI beside this interpreter, if it has the commands the bench needs."""
     path = Path(sys.executable).parent / "gpuchat"
@@ -294,6 +238,34 @@ class Gateway:
     child: Child
     port: int
     key: str
+
+
+def provision(binary: Path, workdir: Path, env: dict[str, str]) -> str:
+    """What an operator does before the first start: migrate, an admin, an API key (returned)."""
+
+    def cli(*args: str, stdin: str | None = None) -> str:
+        out = subprocess.run(
+            [str(binary), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=workdir,
+            env=env,
+            timeout=120,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(
+                f"gpuchat {' '.join(args)} failed ({out.returncode}):\n"
+                f"{out.stdout[-2000:]}\n{out.stderr[-2000:]}"
+            )
+        return out.stdout
+
+    cli("db", "upgrade")
+    cli("users", "create", BENCH_EMAIL, "--admin", "--password-stdin", stdin=BENCH_PASSWORD + "\n")
+    lines = cli("keys", "create", "--user", BENCH_EMAIL, "--name", "bench").split()
+    if not lines:
+        raise RuntimeError("gpuchat keys create printed no key")
+    return lines[-1]
 
 
 def start_gateway(
@@ -320,32 +292,7 @@ def start_gateway(
         }
     )
 
-    def cli(*args: str, stdin: str | None = None) -> str:
-        out = subprocess.run(
-            [str(binary), *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            cwd=gdir,
-            env=env,
-            timeout=120,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(
-                f"gpuchat {' '.join(args)} failed ({out.returncode}):\n"
-                f"{out.stdout[-2000:]}\n{out.stderr[-2000:]}"
-            )
-        return out.stdout
-
-    cli("db", "upgrade")
-    cli("users", "create", BENCH_EMAIL, "--admin", "--password-stdin", stdin=BENCH_PASSWORD + "\n")
-    lines = [
-        ln.strip()
-        for ln in cli("keys", "create", "--user", BENCH_EMAIL, "--name", "bench").splitlines()
-        if ln.strip()
-    ]
-    if not lines:
-        raise RuntimeError("gpuchat keys create printed no key")
+    key = provision(binary, gdir, env)
     cmd = [str(binary), "serve"]
     if cprofile_out is not None:
         cmd = [sys.executable, str(HERE / "cprofile_serve.py"), str(cprofile_out.resolve())]
@@ -353,4 +300,4 @@ def start_gateway(
     if not wait_http(f"http://127.0.0.1:{port}/healthz", 60, child.proc):
         child.stop()
         raise RuntimeError(f"gateway did not become healthy:\n{tail(child.log)}")
-    return Gateway(child, port, lines[-1])
+    return Gateway(child, port, key)

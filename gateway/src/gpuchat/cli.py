@@ -31,6 +31,7 @@ from gpuchat.db.repositories import keys, users
 from gpuchat.engines import packaged
 from gpuchat.engines.launchers import unavailable_reason
 from gpuchat.engines.profiles import ProfilesError, load_profiles
+from gpuchat.loadtest.command import bench
 from gpuchat.services import retention, usage_csv
 from gpuchat.services.usage_report import UsageFilter, parse_moment
 
@@ -43,6 +44,7 @@ keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 profiles_app = typer.Typer(help="Model profiles.", no_args_is_help=True)
 models_app = typer.Typer(help="Packaged models.", no_args_is_help=True)
 usage_app = typer.Typer(help="Usage records.", no_args_is_help=True)
+app.command()(bench)  # its options and flow live in gpuchat/loadtest/command.py
 for sub, name in [
     (db_app, "db"),
     (users_app, "users"),
