@@ -39,10 +39,10 @@ from gpuchat.services.usage import UsageRecorder
 def _upstream_client(settings: Settings) -> aiohttp.ClientSession:
     # One client for the process: a pool at least as large as the streams we serve,
     # no redirects (set per request), no cookies, no proxy from the environment. Idle
-    # connections close after 4 s, before the engines' own 5 s keep-alive (llama.cpp,
-    # vLLM's uvicorn) closes them under a request just sent.
+    # connections close after 2-4 s (aiohttp sweeps every `keepalive_timeout`), before the
+    # engines' own 5 s keep-alive (llama.cpp, vLLM's uvicorn) closes them under a request.
     connector = aiohttp.TCPConnector(
-        limit=settings.upstream_pool_size, limit_per_host=0, keepalive_timeout=4
+        limit=settings.upstream_pool_size, limit_per_host=0, keepalive_timeout=2
     )
     return aiohttp.ClientSession(
         connector=connector,

@@ -158,3 +158,30 @@ async def test_leaving_the_queue_or_the_engine_frees_every_slot(one_slot: Runnin
         started = time.monotonic()
         response = await client.post("/v1/chat/completions", json=chat_body("y", stream=False))
         assert response.status_code == 200 and time.monotonic() - started < 1
+
+
+async def test_a_full_queue_refuses_before_the_question_is_stored(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    data_dir = tmp_path_factory.mktemp("gateway-no-queue")
+    profiles = data_dir / "profiles.yaml"
+    profiles.write_text(fake_profiles_yaml(max_concurrency=1))
+    url = f"sqlite+aiosqlite:///{data_dir / 'gpuchat.db'}"
+    async with start_gateway(
+        data_dir=data_dir, database_url=url, profiles=profiles, queue_max_length=0
+    ) as gateway:
+        await gateway.create_user("queued-out@example.com")
+        async with gateway.client() as admin, gateway.login("queued-out@example.com") as user:
+            blocker = asyncio.create_task(
+                admin.post("/v1/chat/completions", json=chat_body("!slow 1", stream=False))
+            )
+            await asyncio.sleep(0.3)
+            refused_chat = await user.post("/api/chat", json={"content": "are you there?"})
+            refused_api = await admin.post("/v1/chat/completions", json=chat_body("hi"))
+            stored = (await user.get("/api/conversations")).json()["data"]
+            assert (await blocker).status_code == 200
+    for refused in (refused_chat, refused_api):
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["code"] == "queue_full"
+        assert int(refused.headers["retry-after"]) > 0
+    assert stored == []  # the question was not kept: the user can simply send it again

@@ -10,9 +10,10 @@ See `services/design.md` for the contract.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,9 +33,11 @@ if TYPE_CHECKING:
     from gpuchat.services.live import LiveStreams
 
 log = structlog.get_logger("gpuchat.sample")
+warnings = structlog.get_logger("gpuchat.relay")
 
 KEEPALIVE_SECONDS = 15.0
 SAMPLE_CHARS = 4000
+STALE_RETRIES = 2
 CLIENT_CLOSED = 499  # nginx's code for "client closed request"; never sent, only recorded
 
 # Why a stream was ended on purpose -> (code, message) of its error event.
@@ -119,16 +122,25 @@ async def open_upstream(
     """POST to the engine and wait for its status line. Non-2xx becomes a GatewayError:
     4xx pass through with the engine's message, 5xx and connection failures become 502."""
     timeouts = ctx.upstream.profile.timeouts
+    post = functools.partial(
+        http.post,
+        f"{ctx.upstream.base_url}/chat/completions",
+        data=body,
+        headers={"Content-Type": "application/json", "X-Request-Id": ctx.request_id},
+        allow_redirects=False,
+        timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_read=None),
+    )
     try:
-        response = await http.post(
-            f"{ctx.upstream.base_url}/chat/completions",
-            data=body,
-            headers={"Content-Type": "application/json", "X-Request-Id": ctx.request_id},
-            allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_read=None),
-        )
+        response = await _post_once_more_if_stale(post)
     except (aiohttp.ClientError, OSError) as exc:
         ctx.fail(502, "upstream_unreachable")
+        warnings.warning(
+            "upstream_unreachable",
+            request_id=ctx.request_id,
+            profile=ctx.upstream.profile.name,
+            url=ctx.upstream.base_url,
+            error=repr(exc),
+        )
         raise GatewayError(
             502,
             "The model server could not be reached",
@@ -141,6 +153,20 @@ async def open_upstream(
         raise await _upstream_error(response, ctx)
     finally:
         response.release()
+
+
+async def _post_once_more_if_stale(
+    post: Callable[[], Awaitable[aiohttp.ClientResponse]],
+) -> aiohttp.ClientResponse:
+    """A pooled keep-alive connection that the engine closed just as it was reused fails
+    before any answer; the request goes again, on another connection (up to twice)."""
+    for _ in range(STALE_RETRIES):
+        try:
+            return await post()
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            if isinstance(exc, aiohttp.ClientConnectorError):
+                raise  # no connection at all: the engine is not there
+    return await post()
 
 
 async def _upstream_error(response: aiohttp.ClientResponse, ctx: RelayContext) -> GatewayError:

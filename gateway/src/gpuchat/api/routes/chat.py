@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,6 +19,7 @@ from gpuchat.engines.profiles import Profile
 from gpuchat.openai import sse
 from gpuchat.schemas.conversations import ChatRequest
 from gpuchat.services import completions
+from gpuchat.services.admission import Ticket
 from gpuchat.services.chat import chat_stream
 from gpuchat.services.chat_turn import Turn, prepare_turn
 
@@ -37,15 +39,21 @@ async def chat(
     if body.content:
         await state.filters.check([body.content])
     grant = await state.limits.admit(principal)
-    try:
-        turn = await _prepare(body, principal, state)
-        profile = state.engines.profile_for(turn.alias)
-        ticket = state.admission.enter(
-            profile.name, profile.max_concurrency, str(principal.user_id)
+    tickets: list[Ticket] = []
+
+    def enter_queue(profile: Profile) -> None:
+        tickets.append(
+            state.admission.enter(profile.name, profile.max_concurrency, str(principal.user_id))
         )
+
+    try:
+        turn = await _prepare(body, principal, state, enter_queue)
     except BaseException:
+        for ticket in tickets:
+            ticket.close()
         grant.release()
         raise
+    (ticket,) = tickets
     request_id = request.scope["state"]["request_id"]
     log = request.scope["state"].setdefault("log", {})
     stream = chat_stream(
@@ -56,7 +64,14 @@ async def chat(
     )
 
 
-async def _prepare(body: ChatRequest, principal: Principal, state: AppState) -> Turn:
+async def _prepare(
+    body: ChatRequest,
+    principal: Principal,
+    state: AppState,
+    enter_queue: Callable[[Profile], None],
+) -> Turn:
+    """The turn, its question stored, once its model is known and a place in its queue is
+    taken: a refusal (unknown model, full queue) rolls the whole transaction back."""
     async with session_scope(state.sessions) as session:
         user = await session.get(User, principal.user_id)
         if user is None:
@@ -65,6 +80,7 @@ async def _prepare(body: ChatRequest, principal: Principal, state: AppState) -> 
         def profile_for(alias: str) -> Profile:
             profile = completions.find_profile(state.engines, alias)
             completions.check_model_allowed(principal, alias, profile.names)
+            enter_queue(profile)
             return profile
 
         return await prepare_turn(session, user, body, profile_for)

@@ -1,6 +1,6 @@
-"""The relay's deadlines against a real HTTP stream: keep-alives while the engine is silent,
-and the idle, first-token and total timeouts, also when they are longer than the keep-alive
-interval (one watchdog per stream keeps them all)."""
+"""The relay against a real HTTP engine: keep-alives while the engine is silent, the idle,
+first-token and total timeouts (also when longer than the keep-alive interval: one watchdog
+per stream keeps them all), and a keep-alive connection the engine closed under a request."""
 
 from __future__ import annotations
 
@@ -123,3 +123,44 @@ async def test_the_total_deadline_ends_an_answer_that_never_stops(
     assert b"did not send the end of the answer in time" in frames[-1]
     assert ctx.error_type == "upstream_timeout"
     assert elapsed < 3
+
+
+async def test_a_connection_the_engine_closed_under_the_request_is_retried() -> None:
+    """What llama.cpp's server does to an idle keep-alive connection: close it just as the
+    next request is written. The request goes again; the client never sees it."""
+    attempts: list[bytes] = []
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: "
+        + str(len(TOKEN + sse.DONE)).encode()
+        + b"\r\n\r\n"
+        + TOKEN
+        + sse.DONE
+    )
+
+    async def engine(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        attempts.append(await reader.readuntil(b"\r\n\r\n"))
+        if len(attempts) > 1:
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(engine, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    profile = Profile(name="p", engine="external", urls=[f"http://127.0.0.1:{port}/v1"])
+    ctx = relay.RelayContext(
+        request_id="r2",
+        principal=Principal(1, "a@example.com", "user"),
+        alias="p",
+        upstream=Upstream(profile, f"http://127.0.0.1:{port}/v1", "m"),
+        client="api",
+        wants_usage=True,
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            response = await relay.open_upstream(http, ctx, b"{}")
+            frames = [f async for f in relay.relay_stream(response, ctx, Rows())]  # type: ignore[arg-type]
+    finally:
+        server.close()
+    assert len(attempts) == 2
+    assert b"".join(frames) == TOKEN + sse.DONE
+    assert ctx.done and ctx.error_type is None
