@@ -21,6 +21,7 @@ LABELS = {
     "gateway": "gpuchat (B)",
     "nginx": "nginx (C)",
     "gateway-tls": "gpuchat behind nginx TLS (D)",
+    "litellm": "LiteLLM proxy (E)",
 }
 # DESIGN.md §12 and the benchmark brief; checked against the gateway (B) rows.
 TARGETS = {
@@ -183,7 +184,27 @@ def check_targets(
     idle = idle_hwm[0]
     peak = max([*peaks, *([round(idle / 1024, 1)] if idle else [])], default=None)
     add("gateway peak RSS, idle and levels <= 50 (MiB)", peak, TARGETS["rss_mib"], False)
+    # DESIGN.md §12: beat the LiteLLM proxy on every cell (when it ran).
+    litellm = {r["streams"]: r for r in rows if r["target"] == "litellm"}
+    for level in sorted(set(gw) & set(litellm)):
+        ours, theirs = gw[level], litellm[level]
+        add(
+            f"streams/s vs LiteLLM's at {level} streams",
+            _ratio(ours["streams_per_s"], theirs["streams_per_s"]),
+            1.0,
+            True,
+        )
+        add(
+            f"TTFT p50 vs LiteLLM's at {level} streams",
+            _ratio(ours["ttft_p50_ms"], theirs["ttft_p50_ms"]),
+            1.0,
+            False,
+        )
     return checks
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
 
 
 def build(

@@ -54,7 +54,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument(
         "--targets",
         default=",".join(report.LABELS),
-        help="which of direct,gateway,nginx,gateway-tls to run (default all four)",
+        help="which of direct,gateway,nginx,gateway-tls,litellm to run (default all five)",
     )
     ap.add_argument(
         "--nginx-workers",
@@ -79,6 +79,13 @@ def parse_args() -> argparse.Namespace:
         "--gateway-cprofile",
         type=Path,
         help="run the gateway under cProfile and write its stats here (slows it: for hot spots)",
+    )
+    ap.add_argument(
+        "--litellm",
+        type=Path,
+        default=REPO / ".venv-litellm" / "bin" / "litellm",
+        help="the LiteLLM proxy's command (default .venv-litellm/bin/litellm, made by "
+        "`make bench-litellm`); path E is skipped when it is missing",
     )
     ap.add_argument("--upstream-port", type=int, help="fixed port for the synthetic upstream")
     ap.add_argument(
@@ -194,7 +201,7 @@ async def bench(
             "messages": [{"role": "user", "content": "Write a short note about benchmarks."}],
         }
     )
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {args.key}"}
+    headers = {"Content-Type": "application/json"}  # each path's session holds its key
     for t in targets:
         await probe(t, body, headers, args.tokens)
     # Warm-up, not recorded: first-request paths, pools, caches.
@@ -228,6 +235,7 @@ class Endpoint:
     url: str
     tree: stack.ProcTree | None  # the proxy's processes (None for direct)
     ssl: ssl.SSLContext | None = None  # trusts the run's certificate (path D)
+    key: str = "sk-bench-direct"  # the API key this path wants
 
 
 @dataclass
@@ -248,7 +256,6 @@ def start_paths(
     )
     children.append(up_child)
     endpoints = {"direct": Endpoint(f"http://127.0.0.1:{up_port}{CHAT}", None)}
-    args.key = "sk-bench-direct"
     if "nginx" in args.targets:
         try:
             plain = nginx.start_plain(work, up_port, args.nginx_workers)
@@ -256,10 +263,18 @@ def start_paths(
             endpoints["nginx"] = Endpoint(plain.base_url + CHAT, plain.child.tree)
         except FileNotFoundError:
             notes.append("nginx not installed: path C skipped (apt-get install -y nginx)")
-    gw_url, gw_tree, started_gw = None, None, None
+    if "litellm" in args.targets:
+        if args.litellm.is_file():
+            litellm, port = stack.start_litellm(args.litellm, work, up_port)
+            children.append(litellm)
+            url = f"http://127.0.0.1:{port}{CHAT}"
+            endpoints["litellm"] = Endpoint(url, litellm.tree, key=stack.LITELLM_KEY)
+        else:
+            notes.append(f"{args.litellm} missing: path E (LiteLLM) skipped (make bench-litellm)")
+    gw_url, gw_tree, gw_key, started_gw = None, None, "", None
     if {"gateway", "gateway-tls"} & set(args.targets):
         if args.gateway_url:
-            gw_url, args.key = args.gateway_url.rstrip("/"), args.gateway_key
+            gw_url, gw_key = args.gateway_url.rstrip("/"), args.gateway_key
             gw_tree = stack.ProcTree(args.gateway_pid) if args.gateway_pid else None
             notes.append(f"gateway: external at {args.gateway_url}")
         elif (binary := stack.gpuchat_binary()) is None:
@@ -267,17 +282,17 @@ def start_paths(
         else:
             gw = stack.start_gateway(binary, work, up_port, args.gateway_cprofile)
             children.append(gw.child)
-            gw_url, gw_tree, args.key = f"http://127.0.0.1:{gw.port}", gw.child.tree, gw.key
+            gw_url, gw_tree, gw_key = f"http://127.0.0.1:{gw.port}", gw.child.tree, gw.key
             started_gw = gw_tree
     if gw_url and "gateway" in args.targets:
-        endpoints["gateway"] = Endpoint(gw_url + CHAT, gw_tree)
+        endpoints["gateway"] = Endpoint(gw_url + CHAT, gw_tree, key=gw_key)
     if gw_url and "gateway-tls" in args.targets:
         try:
             tls = nginx.start_production(work, urlsplit(gw_url).netloc, args.nginx_workers)
             children.append(tls.child)
             # The production proxy is nginx and the gateway together: CPU and RSS of both.
             tree = stack.ProcTree(tls.child.proc.pid, *gw_tree.roots) if gw_tree else None
-            endpoints["gateway-tls"] = Endpoint(tls.base_url + CHAT, tree, tls.ssl)
+            endpoints["gateway-tls"] = Endpoint(tls.base_url + CHAT, tree, tls.ssl, gw_key)
         except FileNotFoundError as exc:
             notes.append(f"{exc} not installed: path D (gpuchat behind nginx with TLS) skipped")
     return Started(up_child.tree, endpoints, started_gw)
@@ -299,6 +314,7 @@ async def main_async(args: argparse.Namespace, work: Path, notes: list[str]) -> 
                         limit=max(args.levels) * 2, keepalive_timeout=300, ssl=ep.ssl or True
                     ),
                     timeout=aiohttp.ClientTimeout(total=60, sock_connect=10),
+                    headers={"Authorization": f"Bearer {ep.key}"},
                     auto_decompress=False,
                 )
                 targets.append(Target(key, label, ep.url, session, ep.tree))

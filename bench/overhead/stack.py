@@ -301,3 +301,29 @@ def start_gateway(
         child.stop()
         raise RuntimeError(f"gateway did not become healthy:\n{tail(child.log)}")
     return Gateway(child, port, key)
+
+
+LITELLM_KEY = "sk-bench-litellm"  # the proxy's master key, in a throwaway config
+
+
+def start_litellm(binary: Path, workdir: Path, upstream_port: int) -> tuple[Child, int]:
+    """The LiteLLM proxy, one worker, no database, in front of the upstream (path E)."""
+    ldir = workdir / "litellm"
+    ldir.mkdir()
+    config = ldir / "config.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: bench\n    litellm_params:\n"
+        f"      model: openai/bench\n      api_base: http://127.0.0.1:{upstream_port}/v1\n"
+        "      api_key: none\n"
+        f"general_settings:\n  master_key: {LITELLM_KEY}\n"
+        "litellm_settings:\n  telemetry: false\n"
+    )
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LITELLM_", "OPENAI_"))}
+    env |= {"LITELLM_LOG": "ERROR", "LITELLM_MODE": "PRODUCTION"}
+    cmd = [str(binary), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
+    child = spawn("litellm", [*cmd, "--num_workers", "1"], ldir, env)
+    if not wait_http(f"http://127.0.0.1:{port}/health/liveliness", 180, child.proc):
+        child.stop()
+        raise RuntimeError(f"LiteLLM did not become healthy:\n{tail(child.log)}")
+    return child, port
