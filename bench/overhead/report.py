@@ -316,7 +316,13 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-COLOURS = {"direct": "#555555", "gateway": "#1f77b4", "nginx": "#2ca02c", "gateway-tls": "#d62728"}
+COLOURS = {
+    "direct": "#555555",
+    "gateway": "#1f77b4",
+    "nginx": "#2ca02c",
+    "gateway-tls": "#d62728",
+    "litellm": "#9467bd",
+}
 PANELS = [  # (summary field, title, y label, y scale)
     ("streams_per_s", "Throughput", "completed streams/s", "log"),
     ("rel_direct", "Throughput relative to direct", "streams/s ÷ direct (A)", "linear"),
