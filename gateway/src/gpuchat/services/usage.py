@@ -25,6 +25,7 @@ log = structlog.get_logger(__name__)
 
 MAX_PENDING = 100_000
 BATCH_SIZE = 500
+GATHER_SECONDS = 0.05
 RETRY_SECONDS = 1.0
 
 
@@ -104,6 +105,9 @@ class UsageRecorder:
                     return
                 await self._wake.wait()
                 self._wake.clear()
+                if not self._closing:
+                    # Let the rows of requests ending together share one transaction.
+                    await asyncio.sleep(GATHER_SECONDS)
                 continue
             batch = self._pending[:BATCH_SIZE]
             try:
