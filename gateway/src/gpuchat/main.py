@@ -34,6 +34,7 @@ from gpuchat.services.metrics import Metrics
 from gpuchat.services.principals import PrincipalCache
 from gpuchat.services.quotas import UsageLimits
 from gpuchat.services.ratelimit import RateLimiter, create_storage
+from gpuchat.services.slots import SharedSlots
 from gpuchat.services.usage import UsageRecorder
 
 
@@ -76,6 +77,7 @@ def _build_state(
     limiter = RateLimiter(create_storage(settings.redis_url))
     answers = ChatStore(sessions)
     admission = Admission(
+        slots=SharedSlots(settings.redis_url) if settings.redis_url else None,
         max_length=settings.queue_max_length,
         max_wait_s=settings.queue_max_wait_seconds,
         is_loading=lambda name: _is_loading(engines, name),
@@ -120,6 +122,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.gpuchat = state
     await state.usage.start()
     await state.limits.start()
+    await state.admission.start()
     await engines.start(launch_default=settings.start_engines)
     # Everything built so far lives as long as the process: out of the collector's sight,
     # a full collection no longer walks it (tens of ms of stalled streams, every few s).
@@ -132,6 +135,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.answers.close()
         await state.usage.close()
         await state.limits.close()
+        await state.admission.close()
         await state.http.close()
         await engines.close()
         await db.dispose()

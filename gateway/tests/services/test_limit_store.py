@@ -154,3 +154,27 @@ async def test_gateway_keeps_serving_when_redis_stops(
             assert response.status_code == 200
             assert time.monotonic() - started < 2
         assert fallback_gauge((await client.get("/metrics")).text) == 1
+
+
+def zcard(redis: RedisServer, key: str) -> int:
+    out = subprocess.run(
+        ["redis-cli", "-p", str(redis.port), "zcard", key], capture_output=True, check=True
+    )
+    return int(out.stdout)
+
+
+async def test_engine_slots_are_held_in_redis_while_answering_and_given_back(
+    redis_gateway: tuple[RunningGateway, RedisServer],
+) -> None:
+    gateway, redis = redis_gateway
+    async with gateway.client() as client:
+        slow = asyncio.create_task(
+            client.post("/v1/chat/completions", json=chat_body("!slow 1", stream=False))
+        )
+        await asyncio.sleep(0.4)
+        assert zcard(redis, "gpuchat:slots:fake") == 1  # the other replicas see it taken
+        assert (await slow).status_code == 200
+        streamed = await client.post("/v1/chat/completions", json=chat_body("hi"))
+        assert streamed.status_code == 200 and "[DONE]" in streamed.text
+    await asyncio.sleep(0.3)  # the slot goes back in the background
+    assert zcard(redis, "gpuchat:slots:fake") == 0

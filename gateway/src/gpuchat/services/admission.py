@@ -11,7 +11,9 @@ The queue is bounded in length and in wait: past either, 429 (or 503 while the e
 loading) with Retry-After. A ticket's slot is released exactly once by `close()`, which is
 plain, synchronous and safe to repeat (the relay's `finish()` calls it).
 
-In-process; with several gateway replicas each holds its own queue (see docs/operations.md).
+The queue (order, positions) is kept in each process. With Redis, the engine's limit holds
+across replicas too: a ticket whose turn has come ("running" here) also takes a slot shared
+by every replica (`services/slots.py`) before it is admitted, waiting for one if needed.
 """
 
 from __future__ import annotations
@@ -23,16 +25,30 @@ from collections.abc import AsyncIterator, Callable
 from typing import Final
 
 from gpuchat.core.errors import GatewayError
+from gpuchat.services.slots import SharedSlots
 
 KEEPALIVE_SECONDS: Final = 15.0
 INITIAL_SERVICE_SECONDS: Final = 10.0  # the estimate before an engine has served anything
 SMOOTHING: Final = 0.2
+SHARED_POLL_SECONDS: Final = 0.05  # how often a running ticket asks for a shared slot
 
 
 class Ticket:
-    """One request's place: waiting (position >= 1), admitted (holding a slot) or closed."""
+    """One request's place: waiting (position >= 1), running (its turn here), admitted
+    (running and, with Redis, holding a slot shared by the replicas) or closed."""
 
-    __slots__ = ("admitted", "arrived", "changed", "closed", "position", "queue", "started", "user")
+    __slots__ = (
+        "admitted",
+        "arrived",
+        "changed",
+        "closed",
+        "position",
+        "queue",
+        "release_slot",
+        "running",
+        "started",
+        "user",
+    )
 
     def __init__(self, queue: EngineQueue, user: str) -> None:
         self.queue = queue
@@ -40,9 +56,11 @@ class Ticket:
         self.arrived = time.monotonic()
         self.started: float | None = None
         self.position = 0
+        self.running = False
         self.admitted = False
         self.closed = False
         self.changed = asyncio.Event()
+        self.release_slot: Callable[[], None] | None = None
 
     @property
     def waited_ms(self) -> int:
@@ -52,13 +70,16 @@ class Ticket:
         """Leave the queue, or give the slot back. Exactly once, whatever calls it."""
         if not self.closed:
             self.closed = True
+            if self.release_slot is not None:
+                self.release_slot()
             self.queue.leave(self)
 
 
 class EngineQueue:
-    def __init__(self, name: str, limit: int) -> None:
+    def __init__(self, name: str, limit: int, *, shared: bool = False) -> None:
         self.name = name
         self.limit = limit
+        self.shared = shared  # admitted only with a slot shared by the replicas
         self.inflight = 0
         self.waiting = 0
         self._users: OrderedDict[str, deque[Ticket]] = OrderedDict()
@@ -86,7 +107,7 @@ class EngineQueue:
         return round(position * self._service_s / max(self.limit, 1), 1)
 
     def leave(self, ticket: Ticket) -> None:
-        if ticket.admitted:
+        if ticket.running:
             self.inflight -= 1
             assert ticket.started is not None
             held = time.monotonic() - ticket.started
@@ -103,7 +124,8 @@ class EngineQueue:
         self._renumber()
 
     def _admit(self, ticket: Ticket) -> None:
-        ticket.admitted, ticket.position, ticket.started = True, 0, time.monotonic()
+        ticket.running, ticket.position, ticket.started = True, 0, time.monotonic()
+        ticket.admitted = not self.shared
         self.inflight += 1
         ticket.changed.set()
 
@@ -141,18 +163,29 @@ class Admission:
         max_wait_s: float,
         is_loading: Callable[[str], bool] = lambda _: False,
         on_reject: Callable[[str, str], None] = lambda _engine, _reason: None,
+        slots: SharedSlots | None = None,
     ) -> None:
         self._on_reject = on_reject
+        self._slots = slots
         self.max_length = max_length
         self.max_wait_s = max_wait_s
         self._is_loading = is_loading
         self._queues: dict[str, EngineQueue] = {}
 
+    async def start(self) -> None:
+        if self._slots is not None:
+            await self._slots.start()
+
+    async def close(self) -> None:
+        if self._slots is not None:
+            await self._slots.close()
+
     def enter(self, engine: str, limit: int, user: str) -> Ticket:
         """Take a slot now, or a place in the queue (429 when the queue is full)."""
         queue = self._queues.get(engine)
         if queue is None:
-            queue = self._queues[engine] = EngineQueue(engine, limit)
+            shared = self._slots is not None
+            queue = self._queues[engine] = EngineQueue(engine, limit, shared=shared)
         queue.limit = limit  # a profile file reload may change it
         try:
             return queue.enter(user, self.max_length)
@@ -167,22 +200,50 @@ class Admission:
         """(position, estimated wait in seconds) at once, on every change, and every 15 s,
         until the ticket is admitted. Past the longest wait: 429, or 503 while loading."""
         deadline = ticket.arrived + self.max_wait_s
+        told = 0.0  # when the caller last heard the position
         while not ticket.admitted:
             if ticket.closed:
                 raise GatewayError(499, "Stopped while waiting for the model", code="stopped")
+            if ticket.running:  # its turn here: a slot shared with the other replicas next
+                if await self.settle(ticket):
+                    return
+                if time.monotonic() - told >= KEEPALIVE_SECONDS:
+                    told = time.monotonic()
+                    yield 1, ticket.queue.estimate(1)
+                if time.monotonic() >= deadline:
+                    raise self._too_long(ticket)
+                await asyncio.sleep(SHARED_POLL_SECONDS)
+                continue
             ticket.changed.clear()
+            told = time.monotonic()
             yield ticket.position, ticket.queue.estimate(ticket.position)
             left = deadline - time.monotonic()
             try:
                 async with asyncio.timeout(min(left, KEEPALIVE_SECONDS)):
                     await ticket.changed.wait()
             except TimeoutError:
-                if time.monotonic() >= deadline and not ticket.admitted:
+                if time.monotonic() >= deadline and not ticket.running:
                     raise self._too_long(ticket) from None
 
     async def wait(self, ticket: Ticket) -> None:
         async for _ in self.positions(ticket):
             pass
+
+    async def settle(self, ticket: Ticket) -> bool:
+        """With Redis, try once to take a shared slot for a running ticket. Whether the
+        ticket is admitted now."""
+        if ticket.admitted or not ticket.running or ticket.closed or self._slots is None:
+            return ticket.admitted
+        slots = self._slots
+        slot = await slots.take(ticket.queue.name, ticket.queue.limit)
+        if slot is None:
+            return False
+        if ticket.closed:  # it left while we asked
+            slots.give_back(slot)
+            return False
+        ticket.release_slot = lambda: slots.give_back(slot)
+        ticket.admitted = True
+        return True
 
     def _too_long(self, ticket: Ticket) -> GatewayError:
         ticket.close()

@@ -122,6 +122,12 @@ async def serve(
         raise
     holds = (ticket.close, grant.release)
     affinity = affinity_key(principal, chat)
+    try:
+        await state.admission.settle(ticket)  # with Redis: the replicas' shared slot
+    except BaseException:
+        ticket.close()
+        grant.release()
+        raise
     if not ticket.admitted and chat.stream:
         headers = {**sse.SSE_HEADERS, **grant.headers}
         stream = _queued_stream(request, state, principal, chat, ticket, holds, affinity)
