@@ -4,6 +4,7 @@ import { IconButton } from '../../components/ui/Button';
 import { ErrorNotice } from '../../components/ui/Feedback';
 import { useFormat, useT } from '../../i18n';
 import { stopStream, type LiveStream } from './api';
+import { DataTable } from '../../components/ui/DataTable';
 
 /** Every request in flight, with an admin's stop button. */
 export function LiveStreams({ streams }: { streams: LiveStream[] }) {
@@ -14,48 +15,42 @@ export function LiveStreams({ streams }: { streams: LiveStream[] }) {
   return (
     <div className="flex flex-col gap-2">
       {error ? <ErrorNotice error={error} /> : null}
-      <div className="overflow-x-auto">
-        <table className="data-table" aria-label={t('live.streams')}>
-          <thead>
-            <tr>
-              <th>{t('live.user')}</th>
-              <th>{t('live.model')}</th>
-              <th>{t('live.client')}</th>
-              <th className="text-right">{t('live.elapsed')}</th>
-              <th className="text-right">{t('live.ttft')}</th>
-              <th className="text-right">{t('live.tokens')}</th>
-              <th className="text-right">{t('live.speed')}</th>
-              <th>
-                <span className="sr-only">{t('common.actions')}</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {streams.map((stream) => (
-              <tr key={stream.request_id} data-testid="live-stream">
-                <td className="max-w-48 truncate">{stream.user ?? '—'}</td>
-                <td>
-                  {stream.model}
-                  {stream.profile !== stream.model ? <span className="text-zinc-500"> → {stream.profile}</span> : null}
-                </td>
-                <td>{stream.client}</td>
-                <td className="text-right tabular-nums">{format.number(stream.elapsed_s, 1)} s</td>
-                <td className="text-right tabular-nums">{stream.ttft_ms !== null ? `${format.number(stream.ttft_ms)} ms` : '—'}</td>
-                <td className="text-right tabular-nums">{format.number(stream.tokens)}</td>
-                <td className="text-right tabular-nums">{stream.tokens_per_s !== null ? `${format.number(stream.tokens_per_s, 1)}/s` : '—'}</td>
-                <td className="text-right">
-                  <IconButton
-                    label={t('live.stop', { user: stream.user ?? '' })}
-                    onClick={() => void stopStream(stream.request_id).catch(setError)}
-                  >
-                    <Square aria-hidden className="h-3.5 w-3.5 fill-current" />
-                  </IconButton>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        label={t('live.streams')}
+        columns={[
+          { label: t('live.user') },
+          { label: t('live.model') },
+          { label: t('live.client') },
+          { label: t('live.elapsed'), numeric: true },
+          { label: t('live.ttft'), numeric: true },
+          { label: t('live.tokens'), numeric: true },
+          { label: t('live.speed'), numeric: true },
+        ]}
+        actions
+      >
+        {streams.map((stream) => (
+          <tr key={stream.request_id} data-testid="live-stream">
+            <td className="max-w-48 truncate">{stream.user ?? '—'}</td>
+            <td>
+              {stream.model}
+              {stream.profile !== stream.model ? <span className="text-zinc-500"> → {stream.profile}</span> : null}
+            </td>
+            <td>{stream.client}</td>
+            <td className="text-right tabular-nums">{format.number(stream.elapsed_s, 1)} s</td>
+            <td className="text-right tabular-nums">{stream.ttft_ms !== null ? `${format.number(stream.ttft_ms)} ms` : '—'}</td>
+            <td className="text-right tabular-nums">{format.number(stream.tokens)}</td>
+            <td className="text-right tabular-nums">{stream.tokens_per_s !== null ? `${format.number(stream.tokens_per_s, 1)}/s` : '—'}</td>
+            <td className="text-right">
+              <IconButton
+                label={t('live.stop', { user: stream.user ?? '' })}
+                onClick={() => void stopStream(stream.request_id).catch(setError)}
+              >
+                <Square aria-hidden className="h-3.5 w-3.5 fill-current" />
+              </IconButton>
+            </td>
+          </tr>
+        ))}
+      </DataTable>
     </div>
   );
 }

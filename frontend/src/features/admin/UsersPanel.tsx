@@ -9,6 +9,7 @@ import type { Role } from '../auth/api';
 import { useSession } from '../auth/session';
 import { createUser, listUsers, resetPassword, updateUser, type UserPublic } from './api';
 import { LimitsDialog } from './LimitsDialog';
+import { DataTable } from '../../components/ui/DataTable';
 
 const PAGE = 50;
 
@@ -81,66 +82,62 @@ export function UsersPanel() {
       {data === null ? (
         <Spinner label={t('common.loading')} />
       ) : (
-        <div className="overflow-x-auto">
-          <table className="data-table" aria-label={t('admin.users')}>
-            <thead>
-              <tr>
-                <th>{t('users.email')}</th>
-                <th>{t('users.role')}</th>
-                <th>{t('users.status')}</th>
-                <th>{t('users.created')}</th>
-                <th>
-                  <span className="sr-only">{t('common.actions')}</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.data.map((user) => (
-                <tr key={user.id}>
-                  <td className="max-w-64 truncate">
-                    {user.email}
-                    {user.limits && Object.values(user.limits).some((v) => v !== null) ? (
-                      <span className="ml-1">
-                        <Badge tone="blue">{t('users.customLimits')}</Badge>
-                      </span>
-                    ) : null}
-                  </td>
-                  <td>
-                    <select
-                      aria-label={t('users.roleOf', { email: user.email })}
-                      className="rounded border border-zinc-300 bg-transparent px-1 py-0.5 text-sm dark:border-zinc-600"
-                      value={user.role}
+        <div>
+          <DataTable
+            label={t('admin.users')}
+            columns={[
+              { label: t('users.email') },
+              { label: t('users.role') },
+              { label: t('users.status') },
+              { label: t('users.created') },
+            ]}
+            actions
+          >
+            {data.data.map((user) => (
+              <tr key={user.id}>
+                <td className="max-w-64 truncate">
+                  {user.email}
+                  {user.limits && Object.values(user.limits).some((v) => v !== null) ? (
+                    <span className="ml-1">
+                      <Badge tone="blue">{t('users.customLimits')}</Badge>
+                    </span>
+                  ) : null}
+                </td>
+                <td>
+                  <select
+                    aria-label={t('users.roleOf', { email: user.email })}
+                    className="rounded border border-zinc-300 bg-transparent px-1 py-0.5 text-sm dark:border-zinc-600"
+                    value={user.role}
+                    disabled={user.id === me?.id}
+                    onChange={(event) => void change(user, { role: event.target.value as Role })}
+                  >
+                    <option value="user">{t('users.roleUser')}</option>
+                    <option value="admin">{t('users.roleAdmin')}</option>
+                  </select>
+                </td>
+                <td>
+                  <label className="inline-flex items-center gap-1.5">
+                    <input
+                      type="checkbox"
+                      checked={!user.disabled}
                       disabled={user.id === me?.id}
-                      onChange={(event) => void change(user, { role: event.target.value as Role })}
-                    >
-                      <option value="user">{t('users.roleUser')}</option>
-                      <option value="admin">{t('users.roleAdmin')}</option>
-                    </select>
-                  </td>
-                  <td>
-                    <label className="inline-flex items-center gap-1.5">
-                      <input
-                        type="checkbox"
-                        checked={!user.disabled}
-                        disabled={user.id === me?.id}
-                        onChange={(event) => void change(user, { disabled: !event.target.checked })}
-                      />
-                      {user.disabled ? t('users.disabled') : t('users.active')}
-                    </label>
-                  </td>
-                  <td>{format.date(user.created)}</td>
-                  <td className="text-right whitespace-nowrap">
-                    <IconButton label={t('users.limitsOf', { email: user.email })} onClick={() => setLimitsOf(user)}>
-                      <Gauge aria-hidden className="h-4 w-4" />
-                    </IconButton>
-                    <IconButton label={t('users.resetPassword')} onClick={() => setResetting(user)}>
-                      <KeyRound aria-hidden className="h-4 w-4" />
-                    </IconButton>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+                      onChange={(event) => void change(user, { disabled: !event.target.checked })}
+                    />
+                    {user.disabled ? t('users.disabled') : t('users.active')}
+                  </label>
+                </td>
+                <td>{format.date(user.created)}</td>
+                <td className="text-right whitespace-nowrap">
+                  <IconButton label={t('users.limitsOf', { email: user.email })} onClick={() => setLimitsOf(user)}>
+                    <Gauge aria-hidden className="h-4 w-4" />
+                  </IconButton>
+                  <IconButton label={t('users.resetPassword')} onClick={() => setResetting(user)}>
+                    <KeyRound aria-hidden className="h-4 w-4" />
+                  </IconButton>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
           <div className="mt-2 flex items-center justify-between text-sm text-zinc-500">
             <span>{t('users.total', { count: data.total })}</span>
             <span className="flex gap-2">

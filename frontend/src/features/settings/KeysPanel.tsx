@@ -7,6 +7,7 @@ import { TextInput } from '../../components/ui/Field';
 import { useFormat, useT } from '../../i18n';
 import { copyText } from '../chat/clipboard';
 import { createKey, listKeys, revokeKey, type ApiKey, type ApiKeyCreated } from './api';
+import { DataTable } from '../../components/ui/DataTable';
 
 /** Personal API keys: create (the full key is shown once, with copy), list by prefix, revoke. */
 export function KeysPanel() {
@@ -69,40 +70,33 @@ export function KeysPanel() {
       ) : keys.length === 0 ? (
         <p className="text-sm text-zinc-500">{t('keys.none')}</p>
       ) : (
-        <div className="overflow-x-auto">
-          <table className="data-table">
-            <thead>
-              <tr>
-                <th>{t('keys.name')}</th>
-                <th>{t('keys.prefix')}</th>
-                <th>{t('keys.created')}</th>
-                <th>{t('keys.lastUsed')}</th>
-                <th>{t('keys.expires')}</th>
-                <th>
-                  <span className="sr-only">{t('common.actions')}</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.map((key) => (
-                <tr key={key.id}>
-                  <td>{key.name}</td>
-                  <td>
-                    <code>{key.prefix}…</code>
-                  </td>
-                  <td>{format.date(key.created)}</td>
-                  <td>{key.last_used ? format.dateTime(key.last_used) : '—'}</td>
-                  <td>{key.expires ? format.date(key.expires) : '—'}</td>
-                  <td className="text-right">
-                    <IconButton label={t('keys.revoke')} onClick={() => setRevoking(key)}>
-                      <Trash2 aria-hidden className="h-4 w-4" />
-                    </IconButton>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          columns={[
+            { label: t('keys.name') },
+            { label: t('keys.prefix') },
+            { label: t('keys.created') },
+            { label: t('keys.lastUsed') },
+            { label: t('keys.expires') },
+          ]}
+          actions
+        >
+          {keys.map((key) => (
+            <tr key={key.id}>
+              <td>{key.name}</td>
+              <td>
+                <code>{key.prefix}…</code>
+              </td>
+              <td>{format.date(key.created)}</td>
+              <td>{key.last_used ? format.dateTime(key.last_used) : '—'}</td>
+              <td>{key.expires ? format.date(key.expires) : '—'}</td>
+              <td className="text-right">
+                <IconButton label={t('keys.revoke')} onClick={() => setRevoking(key)}>
+                  <Trash2 aria-hidden className="h-4 w-4" />
+                </IconButton>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       <Dialog
         open={created !== null}

@@ -2,6 +2,7 @@ import { Card } from '../../components/ui/Feedback';
 import { useFormat, useT } from '../../i18n';
 import type { UsageReport } from './api';
 import { BarChart } from './BarChart';
+import { DataTable } from '../../components/ui/DataTable';
 
 /** Totals, charts of requests and tokens per group, and the table behind them. */
 export function UsageReportView({ report, groupLabel }: { report: UsageReport; groupLabel: string }) {
@@ -48,34 +49,30 @@ export function UsageReportView({ report, groupLabel }: { report: UsageReport; g
         <p className="text-sm text-zinc-500">{t('usage.empty')}</p>
       )}
       {groups.length > 0 ? (
-        <div className="overflow-x-auto">
-          <table className="data-table" aria-label={t('usage.table')}>
-            <thead>
-              <tr>
-                <th>{groupLabel}</th>
-                <th className="text-right">{t('usage.requests')}</th>
-                <th className="text-right">{t('usage.inputTokens')}</th>
-                <th className="text-right">{t('usage.outputTokens')}</th>
-                <th className="text-right">{t('usage.errors')}</th>
-                <th className="text-right">{t('usage.ttftShort')}</th>
-                <th className="text-right">{t('usage.latencyShort')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {groups.map((g) => (
-                <tr key={g.key}>
-                  <td>{g.key}</td>
-                  <td className="text-right tabular-nums">{format.number(g.requests)}</td>
-                  <td className="text-right tabular-nums">{format.number(g.input_tokens)}</td>
-                  <td className="text-right tabular-nums">{format.number(g.output_tokens)}</td>
-                  <td className="text-right tabular-nums">{format.number(g.errors)}</td>
-                  <td className="text-right tabular-nums">{ms(g.ttft_ms.p50)}</td>
-                  <td className="text-right tabular-nums">{ms(g.latency_ms.p50)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          label={t('usage.table')}
+          columns={[
+            { label: groupLabel },
+            { label: t('usage.requests'), numeric: true },
+            { label: t('usage.inputTokens'), numeric: true },
+            { label: t('usage.outputTokens'), numeric: true },
+            { label: t('usage.errors'), numeric: true },
+            { label: t('usage.ttftShort'), numeric: true },
+            { label: t('usage.latencyShort'), numeric: true },
+          ]}
+        >
+          {groups.map((g) => (
+            <tr key={g.key}>
+              <td>{g.key}</td>
+              <td className="text-right tabular-nums">{format.number(g.requests)}</td>
+              <td className="text-right tabular-nums">{format.number(g.input_tokens)}</td>
+              <td className="text-right tabular-nums">{format.number(g.output_tokens)}</td>
+              <td className="text-right tabular-nums">{format.number(g.errors)}</td>
+              <td className="text-right tabular-nums">{ms(g.ttft_ms.p50)}</td>
+              <td className="text-right tabular-nums">{ms(g.latency_ms.p50)}</td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
     </div>
   );
