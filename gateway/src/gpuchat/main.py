@@ -126,6 +126,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await engines.start(launch_default=settings.start_engines)
     # Everything built so far lives as long as the process: out of the collector's sight,
     # a full collection no longer walks it (tens of ms of stalled streams, every few s).
+    # Start-up's garbage goes first, or it would be kept for good.
+    gc.collect()
     gc.freeze()
     try:
         yield

@@ -22,7 +22,6 @@ import itertools
 import secrets
 import time
 
-import redis.asyncio as redis
 import structlog
 
 log = structlog.get_logger(__name__)
@@ -51,7 +50,12 @@ class SharedSlots:
         prefix: str = "gpuchat:slots:",
         lease_seconds: float = LEASE_SECONDS,
     ) -> None:
-        self._redis = redis.Redis.from_url(
+        # Imported here: the redis package costs a gateway without Redis ~25 MiB and 0.25 s.
+        from redis import RedisError
+        from redis.asyncio import Redis
+
+        self._errors = (RedisError, OSError, TimeoutError)
+        self._redis = Redis.from_url(
             url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
         )
         self._take = self._redis.register_script(_TAKE)
@@ -74,7 +78,7 @@ class SharedSlots:
                 await self._renewer
         if self._pending:
             await asyncio.wait(self._pending, timeout=2)
-        with contextlib.suppress(redis.RedisError, OSError):
+        with contextlib.suppress(*self._errors):
             await self._give_back_all()
         await self._redis.aclose()
 
@@ -91,7 +95,7 @@ class SharedSlots:
                     keys=[self._key(engine)],
                     args=[now, limit, now + self._lease, member, int(self._lease * 2000)],
                 )
-        except (redis.RedisError, OSError, TimeoutError) as exc:
+        except self._errors as exc:
             self._trip(exc)
             return LOCAL
         if not taken:
@@ -112,7 +116,7 @@ class SharedSlots:
         try:
             async with asyncio.timeout(TIMEOUT_SECONDS * 2):
                 await self._redis.zrem(self._key(engine), member)
-        except (redis.RedisError, OSError, TimeoutError) as exc:
+        except self._errors as exc:
             self._trip(exc)  # the lease ends by itself
 
     async def _renew_forever(self) -> None:
@@ -126,7 +130,7 @@ class SharedSlots:
                     for member, engine in list(self._held.items()):
                         pipe.zadd(self._key(engine), {member: until}, xx=True)
                     await pipe.execute()
-            except (redis.RedisError, OSError) as exc:
+            except self._errors as exc:
                 self._trip(exc)
 
     async def _give_back_all(self) -> None:
