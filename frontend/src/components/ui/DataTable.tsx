@@ -30,12 +30,12 @@ export function DataTable({
         <thead>
           <tr>
             {columns.map((column, index) => (
-              <th key={index} className={column.numeric ? 'text-right' : undefined}>
+              <th key={index} className={column.numeric ? 'text-right' : 'text-left'}>
                 {column.label}
               </th>
             ))}
             {actions ? (
-              <th>
+              <th className="text-right">
                 <span className="sr-only">{t('common.actions')}</span>
               </th>
             ) : null}
