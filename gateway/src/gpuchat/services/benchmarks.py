@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gpuchat.core.db import session_scope
 from gpuchat.db.models import Benchmark
-from gpuchat.engines.control import EngineControl, EngineUnavailable, Upstream
+from gpuchat.engines.control import EngineControl, EngineUnavailable
 from gpuchat.engines.profiles import AutoBenchmark
+from gpuchat.loadtest.stream import Sample, stream_chat
 
 log = logging.getLogger(__name__)
 
@@ -78,60 +79,49 @@ class AutoBenchmarks:
 
     async def _level(self, name: str, level: int, settings: AutoBenchmark) -> dict[str, Any]:
         gate = asyncio.Semaphore(level)
+        started = time.perf_counter()
 
-        async def one() -> tuple[float, float, int] | None:
+        async def one() -> Sample:
             async with gate:
                 upstream = await self._engines.acquire(name)
                 try:
-                    return await _timed_request(self._http, upstream, settings.max_tokens)
+                    return await stream_chat(
+                        self._http,
+                        f"{upstream.base_url}/chat/completions",
+                        _body(upstream.model, settings.max_tokens),
+                        headers={"Content-Type": "application/json"},
+                        timeout_s=settings.timeout,
+                        step_t0=started,
+                    )
                 finally:
                     upstream.release()
 
-        started = time.monotonic()
         runs = await asyncio.gather(*(one() for _ in range(settings.requests)))
-        elapsed = time.monotonic() - started
-        ok = [run for run in runs if run is not None]
-        tpot = [(total - ttft) / (tokens - 1) for ttft, total, tokens in ok if tokens > 1]
+        elapsed = time.perf_counter() - started
+        ok = [run for run in runs if run.ok and run.ttft_s is not None]
+        ttft = [run.ttft_s for run in ok if run.ttft_s is not None]
+        tpot = [run.tpot_s for run in ok if run.tpot_s is not None]
         return {
             "requests": len(runs),
             "errors": len(runs) - len(ok),
-            "ttft_ms_p50": _ms(statistics.median([ttft for ttft, _, _ in ok])) if ok else None,
+            "ttft_ms_p50": _ms(statistics.median(ttft)) if ttft else None,
             "tpot_ms": _ms(statistics.mean(tpot)) if tpot else None,
             "requests_per_min": round(len(ok) * 60 / elapsed, 1) if elapsed > 0 else None,
-            "output_tokens": sum(tokens for _, _, tokens in ok),
+            "output_tokens": sum(run.output_tokens for run in ok),
         }
 
 
-async def _timed_request(
-    http: aiohttp.ClientSession, upstream: Upstream, max_tokens: int
-) -> tuple[float, float, int] | None:
-    """(seconds to first token, seconds in all, content chunks), or None on any failure."""
-    body = {
-        "model": upstream.model,
-        "messages": [{"role": "user", "content": PROMPT}],
-        "max_tokens": max_tokens,
-        "temperature": 0,
-        "stream": True,
-    }
-    started, first, chunks = time.monotonic(), None, 0
-    try:
-        async with http.post(
-            f"{upstream.base_url}/chat/completions",
-            data=orjson.dumps(body),
-            headers={"Content-Type": "application/json"},
-            allow_redirects=False,
-        ) as response:
-            if response.status != 200:
-                return None
-            async for line in response.content:
-                if line.startswith(b"data: {") and b'"content":"' in line.replace(b" ", b""):
-                    chunks += 1
-                    first = first or time.monotonic()
-    except (aiohttp.ClientError, OSError):
-        return None
-    if first is None:
-        return None
-    return first - started, time.monotonic() - started, chunks
+def _body(model: str, max_tokens: int) -> bytes:
+    return orjson.dumps(
+        {
+            "model": model,
+            "messages": [{"role": "user", "content": PROMPT}],
+            "max_tokens": max_tokens,
+            "temperature": 0,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+    )
 
 
 def _ms(seconds: float) -> float:
