@@ -87,6 +87,12 @@ def parse_args() -> argparse.Namespace:
         help="the LiteLLM proxy's command (default .venv-litellm/bin/litellm, made by "
         "`make bench-litellm`); path E is skipped when it is missing",
     )
+    ap.add_argument(
+        "--gateway-workers",
+        type=int,
+        default=1,
+        help="gateway worker processes (default 1; more starts `gpuchat run` with its supervisor)",
+    )
     ap.add_argument("--upstream-port", type=int, help="fixed port for the synthetic upstream")
     ap.add_argument(
         "--out", type=Path, help="JSON path (default bench/results/overhead-<date>-<time>.json)"
@@ -280,7 +286,9 @@ def start_paths(
         elif (binary := stack.gpuchat_binary()) is None:
             notes.append("gpuchat CLI (serve, users, keys) not available: paths B and D skipped")
         else:
-            gw = stack.start_gateway(binary, work, up_port, args.gateway_cprofile)
+            gw = stack.start_gateway(
+                binary, work, up_port, args.gateway_cprofile, args.gateway_workers
+            )
             children.append(gw.child)
             gw_url, gw_tree, gw_key = f"http://127.0.0.1:{gw.port}", gw.child.tree, gw.key
             started_gw = gw_tree

