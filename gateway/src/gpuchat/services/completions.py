@@ -27,6 +27,7 @@ from gpuchat.openai import sse
 from gpuchat.openai.protocol import ChatCompletionRequest, upstream_body
 from gpuchat.services import relay
 from gpuchat.services.admission import Ticket
+from gpuchat.services.deadlines import KEEPALIVE_SECONDS
 from gpuchat.services.filters import user_texts
 from gpuchat.services.usage import UsageRecorder
 
@@ -114,20 +115,14 @@ async def serve(
     its status line at once and `: queued position=N` comments while it waits."""
     grant = await state.limits.admit(principal)
     try:
-        ticket = state.admission.enter(
+        ticket = await state.admission.admit(
             profile.name, profile.max_concurrency, str(principal.user_id)
         )
-    except GatewayError:
+    except BaseException:
         grant.release()
         raise
     holds = (ticket.close, grant.release)
     affinity = affinity_key(principal, chat)
-    try:
-        await state.admission.settle(ticket)  # with Redis: the replicas' shared slot
-    except BaseException:
-        ticket.close()
-        grant.release()
-        raise
     if not ticket.admitted and chat.stream:
         headers = {**sse.SSE_HEADERS, **grant.headers}
         stream = _queued_stream(request, state, principal, chat, ticket, holds, affinity)
@@ -202,7 +197,7 @@ async def _queued_stream(
         async for position, _ in state.admission.positions(ticket):
             yield sse.comment_frame(f"queued position={position}")
         wait = EngineWait(state.engines, chat.model, affinity)
-        async for _ in wait.ticks(relay.KEEPALIVE_SECONDS):
+        async for _ in wait.ticks(KEEPALIVE_SECONDS):
             yield sse.KEEPALIVE
         ctx = _context(request, state, principal, chat, wait.result(), ticket, holds)
         upstream = await _open(chat, ctx, state.http, state.usage)

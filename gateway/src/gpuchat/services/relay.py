@@ -26,6 +26,7 @@ from gpuchat.core.tracing import Tracing
 from gpuchat.db.repositories.users import Principal
 from gpuchat.engines.control import Upstream
 from gpuchat.openai import sse
+from gpuchat.services.deadlines import StreamDeadlines
 from gpuchat.services.filters import mask_pii
 from gpuchat.services.usage import UsageRecord, UsageRecorder
 
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger("gpuchat.sample")
 warnings = structlog.get_logger("gpuchat.relay")
 
-KEEPALIVE_SECONDS = 15.0
 SAMPLE_CHARS = 4000
 STALE_RETRIES = 2
 CLIENT_CLOSED = 499  # nginx's code for "client closed request"; never sent, only recorded
@@ -211,7 +211,7 @@ async def relay_stream(
 ) -> AsyncIterator[bytes]:
     """Yield complete SSE frames until `[DONE]`, an error frame, a timeout or a disconnect."""
     splitter = sse.FrameSplitter()
-    watchdog = _Watchdog(ctx)
+    watchdog = StreamDeadlines(ctx)
     try:
         while not ctx.done:
             chunk = await watchdog.read(response)
@@ -311,89 +311,6 @@ def _trace(ctx: RelayContext, tracing: Tracing) -> None:
         },
         events={"first_token": ctx.first_token_at},
     )
-
-
-class _Watchdog:
-    """The stream's deadlines with one timer per stream, not one per read.
-
-    Reads only note when bytes came; the timer fires at the next moment something could be
-    due (the first token, the next token, the end of the answer, a keep-alive for the
-    client), finds most times that bytes came meanwhile, and sets itself again. When
-    something is due while the relay waits on the engine, it cancels that wait and `read`
-    turns the cancellation into a keep-alive (None) or a TimeoutError. While the relay is
-    sending to a slow client it is not waiting on the engine, so nothing is due; the timer
-    is set again by the next read.
-    """
-
-    __slots__ = ("_ctx", "_last_beat", "_last_data", "_reader", "_timer", "_verdict")
-
-    def __init__(self, ctx: RelayContext) -> None:
-        self._ctx = ctx
-        self._last_data = self._last_beat = time.monotonic()
-        self._reader: asyncio.Task[Any] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._verdict: str | None = None  # set just before the wait is cancelled
-
-    async def read(self, response: aiohttp.ClientResponse) -> bytes | None:
-        """The next upstream bytes; None when a keep-alive is due; b"" at end of stream."""
-        if self._timer is None:
-            due, verdict = self._next_due()
-            if due <= time.monotonic():
-                self._due_now(verdict)
-                return None
-            self._timer = asyncio.get_running_loop().call_at(due, self._fire)
-        self._reader = asyncio.current_task()
-        try:
-            chunk = await response.content.readany()
-        except asyncio.CancelledError:
-            ours, self._verdict = self._verdict, None
-            if ours is None:
-                raise  # not ours: the client left, or the server is stopping
-            assert self._reader is not None
-            self._reader.uncancel()
-            self._due_now(ours)
-            return None
-        finally:
-            self._reader = None
-        self._last_data = time.monotonic()
-        return chunk
-
-    def _due_now(self, verdict: str) -> None:
-        """Raise the timeout, or note the keep-alive the caller is about to send."""
-        if verdict != _KEEPALIVE:
-            raise TimeoutError(verdict) from None
-        self._last_beat = time.monotonic()
-
-    def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _fire(self) -> None:
-        # Runs only while the relay is suspended: in `read`'s wait, or elsewhere (sending).
-        self._timer = None  # when nothing is set, the next read sets it again
-        due, verdict = self._next_due()
-        if due > time.monotonic():
-            self._timer = asyncio.get_running_loop().call_at(due, self._fire)
-        elif self._reader is not None and self._verdict is None:
-            self._verdict = verdict
-            self._reader.cancel()
-
-    def _next_due(self) -> tuple[float, str]:
-        ctx, timeouts = self._ctx, self._ctx.upstream.profile.timeouts
-        if ctx.first_token_at is None:
-            due, what = ctx.started + timeouts.first_token, "first token"
-        else:
-            due, what = self._last_data + timeouts.idle, "next token"
-        if ctx.started + timeouts.total < due:
-            due, what = ctx.started + timeouts.total, "end of the answer"
-        beat = max(self._last_data, self._last_beat) + KEEPALIVE_SECONDS
-        if beat < due:
-            return beat, _KEEPALIVE
-        return due, f"The model server did not send the {what} in time"
-
-
-_KEEPALIVE = "keep-alive"
 
 
 def _observe(frames: list[bytes], ctx: RelayContext) -> bytes:

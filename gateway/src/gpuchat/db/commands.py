@@ -1,0 +1,112 @@
+"""`gpuchat db`: migrations, backups and restores, retention."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gpuchat.core.commandline import err, load_settings, with_database
+from gpuchat.db import backup
+from gpuchat.services import retention
+
+db_app = typer.Typer(
+    help="The database: migrations, backups and restores, retention.", no_args_is_help=True
+)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    with_database(lambda _: asyncio.sleep(0))  # opening it migrates it
+    err("Database is up to date.")
+
+
+@db_app.command("backup")
+def db_backup(
+    dest: Annotated[
+        Path | None,
+        typer.Argument(help="Where to write it (default: <data dir>/backups/gpuchat-<time>)."),
+    ] = None,
+) -> None:
+    """Write a consistent backup of the database while the gateway keeps serving.
+
+    SQLite: an online copy (.db). PostgreSQL: pg_dump's custom format (.dump). The path of
+    the backup goes to stdout.
+    """
+    settings = load_settings()
+    db = backup.Database.parse(settings.resolved_database_url)
+    target = dest or backup.default_backup_path(settings.data_dir / "backups", db)
+    try:
+        backup.backup(db, target)
+    except backup.BackupError as exc:
+        err(str(exc))
+        raise typer.Exit(1) from exc
+    typer.echo(target)
+    err(f"Backup written ({target.stat().st_size / 1e6:.1f} MB).")
+
+
+@db_app.command("restore")
+def db_restore(
+    source: Annotated[Path, typer.Argument(help="A file written by `gpuchat db backup`.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Replace the database with a backup, then apply newer migrations. Stop the gateway first.
+
+    The current database is backed up first (<data dir>/backups/pre-restore-<time>), and a
+    restore that fails half way changes nothing.
+    """
+    settings = load_settings()
+    db = backup.Database.parse(settings.resolved_database_url)
+    if not yes:
+        typer.confirm(
+            f"Replace every conversation, user and usage row in the database with {source}?",
+            abort=True,
+        )
+    safety = backup.default_backup_path(settings.data_dir / "backups", db, label="pre-restore")
+    try:
+        if not db.is_sqlite or db.sqlite_path.is_file():
+            backup.backup(db, safety)
+            err(f"The database as it was is saved in {safety}.")
+        backup.restore(db, source)
+    except backup.BackupError as exc:
+        err(str(exc))
+        raise typer.Exit(1) from exc
+    db_upgrade()
+    err(f"Restored from {source}.")
+
+
+@db_app.command("prune")
+def db_prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="An age (90d, 12w) or a date (2025-01-01).")
+    ],
+    conversations: Annotated[
+        bool, typer.Option(help="Delete conversations untouched since then, with messages.")
+    ] = True,
+    usage: Annotated[bool, typer.Option(help="Delete usage rows recorded before then.")] = True,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
+) -> None:
+    """Retention: delete old conversations (with their messages) and old usage rows."""
+    try:
+        cutoff = retention.parse_cutoff(older_than)
+    except ValueError as exc:
+        err(str(exc))
+        raise typer.Exit(2) from exc
+
+    try:
+        report = with_database(
+            lambda sessions: retention.prune(
+                sessions, cutoff, conversations=conversations, usage=usage, dry_run=dry_run
+            )
+        )
+    except ValueError as exc:
+        err(str(exc))
+        raise typer.Exit(2) from exc
+    verb = "Would delete" if dry_run else "Deleted"
+    err(
+        f"{verb} {report.conversations} conversations ({report.messages} messages) and "
+        f"{report.usage_rows} usage rows from before {report.cutoff:%Y-%m-%d %H:%M} UTC."
+    )
