@@ -19,10 +19,18 @@ from gpuchat.cli import app
 from gpuchat.core.db import create_engine, create_sessionmaker, session_scope
 from gpuchat.db import migrate
 from gpuchat.db.models import Conversation, Message, UsageRow, User
+from gpuchat.services import retention
 from tests.conftest import POSTGRES_URL
 
-NOW = datetime.now(UTC)
+# A fixed day in the middle of a month: what "this month" and "1d ago" mean must not depend on
+# the day the suite runs (on the 1st, yesterday is last month).
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 LONG_AGO = NOW - timedelta(days=400)
+
+
+@pytest.fixture(autouse=True)
+def _pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(retention, "utcnow", lambda: NOW)
 
 
 async def _admin(statement: str) -> None:

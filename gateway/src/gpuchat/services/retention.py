@@ -26,10 +26,15 @@ BATCH = 2000
 _AGE = re.compile(r"^\s*(\d+)\s*([dw])\s*$", re.IGNORECASE)
 
 
+def utcnow() -> datetime:
+    """The clock retention reads (one place, so tests pin it to a day of their choosing)."""
+    return datetime.now(UTC)
+
+
 def parse_cutoff(older_than: str, *, now: datetime | None = None) -> datetime:
     """`90d`, `12w` or an ISO date (`2025-01-01`, midnight UTC) -> the moment before which
     rows go. Raises ValueError with a message for the user."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     if match := _AGE.match(older_than):
         count, unit = int(match[1]), match[2].lower()
         if count < 1:
@@ -68,10 +73,11 @@ async def prune(
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> PruneReport:
-    if usage and cutoff > month_start(now or datetime.now(UTC)):
+    this_month = month_start(now or utcnow())
+    if usage and cutoff > this_month:
         raise ValueError(
             "Usage rows of the current month feed the monthly quotas: choose a cutoff before "
-            f"{month_start(now or datetime.now(UTC)):%Y-%m-%d}, or leave usage out (--no-usage)."
+            f"{this_month:%Y-%m-%d}, or leave usage out (--no-usage)."
         )
     old_conversations = select(Conversation.id).where(Conversation.updated < cutoff)
     old_usage = select(UsageRow.id).where(UsageRow.created < cutoff)
