@@ -27,9 +27,9 @@ from gpuchat.core.config import Settings
 from gpuchat.core.logging import configure_logging
 from gpuchat.db.commands import db_app
 from gpuchat.db.repositories import keys, users
-from gpuchat.engines import packaged
+from gpuchat.engines import hf_export, packaged
 from gpuchat.engines.launchers import unavailable_reason
-from gpuchat.engines.profiles import ProfilesError, load_profiles
+from gpuchat.engines.profiles import EngineKind, ProfilesError, load_profiles
 from gpuchat.loadtest.command import bench
 from gpuchat.services import usage_csv
 from gpuchat.services.usage_report import UsageFilter, parse_moment
@@ -88,6 +88,7 @@ def run() -> None:
     """What `make run` calls: check the packaged models the profiles use, then serve."""
     settings = load_settings()
     _install_models(settings, quiet=True, only=_packaged_in_profiles(settings))
+    _export_models(settings, quiet=True, only=_packaged_in_profiles(settings, EngineKind.vllm))
     err(f"\n  gpuchat is starting on http://{settings.host}:{settings.port}\n")
     if settings.workers == 1 or settings.supervisor_url:
         serve(None, None)  # one worker: the engines run in the gateway's process
@@ -126,6 +127,7 @@ def supervisor(
         models_dir=settings.models_dir,
         logs_dir=settings.logs_dir,
         start_engines=settings.start_engines,
+        vllm_command=settings.vllm_command_argv,
     )
 
 
@@ -250,10 +252,12 @@ def profiles_check(
     except ProfilesError as exc:
         err(str(exc))
         raise typer.Exit(2) from exc
-    models_dir = load_settings().models_dir
+    settings = load_settings()
     default = profiles.default_profile.name
     for profile in profiles.profiles:
-        reason = unavailable_reason(profile, models_dir=models_dir)
+        reason = unavailable_reason(
+            profile, models_dir=settings.models_dir, vllm_command=settings.vllm_command_argv
+        )
         marker = "*" if profile.name == default else " "
         verdict = "ok" if reason is None else f"unavailable: {reason}"
         typer.echo(f"{marker} {profile.name:<20} {profile.engine.value:<9} {verdict}")
@@ -266,17 +270,51 @@ def models_install() -> None:
     _install_models(load_settings(), quiet=False)
 
 
-def _packaged_in_profiles(settings: Settings) -> list[str]:
-    """The packaged models (`packaged:<name>`) the configured profiles run; all of them
-    when the profiles come from a supervisor elsewhere or cannot be read (serve says why)."""
+@models_app.command("export-hf")
+def models_export_hf(
+    names: Annotated[list[str] | None, typer.Argument(help="Packaged models to export.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every packaged model.")] = False,
+    python: Annotated[Path | None, typer.Option(help="The vLLM environment's interpreter.")] = None,
+) -> None:
+    """Export packaged models as HF directories (safetensors, tokenizer, chat template) for
+    vLLM, into the models directory; reused while the recorded hashes match."""
+    if every == bool(names):
+        err("Name the packaged models to export, or pass --all.")
+        raise typer.Exit(2)
+    chosen = list(packaged.PACKAGED_MODELS) if every else names or []
+    _export_models(load_settings(), quiet=False, only=chosen, python=python)
+
+
+def _packaged_in_profiles(settings: Settings, engine: EngineKind | None = None) -> list[str]:
+    """The packaged models (`packaged:<name>`) the configured profiles (of `engine`) run; all
+    of them when the profiles come from a supervisor elsewhere or cannot be read (serve says
+    why)."""
     if settings.supervisor_url:
         return []
     try:
         profiles = load_profiles(settings.profiles).profiles
     except ProfilesError:
-        return list(packaged.PACKAGED_MODELS)
-    names = (packaged.packaged_name(p.model) for p in profiles if p.model)
+        return list(packaged.PACKAGED_MODELS) if engine is None else []
+    chosen = (p for p in profiles if p.model and engine in (None, p.engine))
+    names = (packaged.packaged_name(p.model) for p in chosen if p.model)
     return [name for name in names if name is not None]
+
+
+def _export_models(
+    settings: Settings, *, quiet: bool, only: list[str], python: Path | None = None
+) -> None:
+    _install_models(settings, quiet=True, only=only)
+    for name in only:
+        fresh = not hf_export.is_exported(name, settings.models_dir)
+        if fresh:
+            err(f"{name}: exporting for vLLM (about half a minute)...")
+        try:
+            path = hf_export.export(name, settings.models_dir, python=python)
+        except packaged.PackagedModelError as exc:
+            err(str(exc))
+            raise typer.Exit(1) from exc
+        if fresh or not quiet:
+            err(f"{name}: {path}")
 
 
 def _install_models(settings: Settings, *, quiet: bool, only: list[str] | None = None) -> None:

@@ -117,7 +117,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     else:
         profiles = load_profiles(settings.profiles)
         logs_dir = settings.logs_dir
-        engines = EngineManager(profiles, models_dir=settings.models_dir, logs_dir=logs_dir)
+        engines = EngineManager(
+            profiles,
+            models_dir=settings.models_dir,
+            logs_dir=logs_dir,
+            vllm_command=settings.vllm_command_argv,
+        )
     state = _build_state(app, db, sessions, engines)
     app.state.gpuchat = state
     await state.usage.start()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -16,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from gpuchat.engines import launchers
 from gpuchat.engines.control import EngineControl, EngineState, EngineUnavailable, UnknownModel
 from gpuchat.engines.manager import EngineManager
 
@@ -211,8 +211,11 @@ async def test_external_profile_needs_no_process(make_control: ControlFactory) -
     assert (status.state, status.pid, status.available) == (EngineState.ready, None, True)
 
 
-@pytest.mark.skipif(shutil.which("vllm") is not None, reason="vllm is installed here")
-async def test_vllm_profile_without_vllm_is_unavailable(make_control: ControlFactory) -> None:
+async def test_vllm_profile_without_vllm_is_unavailable(
+    make_control: ControlFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A host with neither `.venv-vllm` beside the gateway nor `vllm` on PATH.
+    monkeypatch.setattr(launchers, "default_vllm_command", lambda: ("no-vllm-here", "serve"))
     manager = make_control({"name": "big", "engine": "vllm", "model": "org/model"})
 
     with pytest.raises(EngineUnavailable) as caught:
@@ -221,7 +224,9 @@ async def test_vllm_profile_without_vllm_is_unavailable(make_control: ControlFac
     assert caught.value.retry_after >= 1
     [status] = manager.statuses()
     assert (status.state, status.available) == (EngineState.stopped, False)
-    assert status.reason == "vllm is not installed on this host"
+    assert status.reason is not None
+    assert status.reason.startswith("vLLM is not installed on this host ('no-vllm-here'")
+    assert "make vllm" in status.reason
 
 
 async def test_packaged_model_not_installed_names_the_fix(make_control: ControlFactory) -> None:

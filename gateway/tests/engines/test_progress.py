@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gpuchat.engines.progress import LoadProgress
+
+DATA = Path(__file__).with_name("data")
 
 
 def test_vllm_weight_loading_lines_raise_progress_through_tqdm_redraws() -> None:
@@ -22,10 +26,34 @@ def test_vllm_weight_loading_lines_raise_progress_through_tqdm_redraws() -> None
         progress.feed(chunk)
         seen.append(progress.percent)
 
-    assert seen == [0.0, 5.0, 5.0, 80.0, 80.0, 86.0, 95.0]
+    assert seen == [0.0, 5.0, 5.0, 40.0, 40.0, 86.0, 95.0]
     assert progress.phase == "starting server"
     progress.done()
     assert (progress.percent, progress.phase) == (100.0, "ready")
+
+
+def test_vllm_cpu_start_is_reported_stage_by_stage() -> None:
+    """The lines a real vLLM 0.32 CPU start printed (SmolLM2, first start: 90 s of compile)."""
+    progress = LoadProgress()
+    progress.reset()
+    phases: list[str] = []
+    for line in (DATA / "vllm-cpu-start.log").read_bytes().splitlines(keepends=True):
+        progress.feed(line)
+        assert progress.phase is not None
+        if not phases or phases[-1] != progress.phase:
+            phases.append(progress.phase)
+
+    assert phases == [
+        "process up",
+        "loading weights",
+        "weights loaded",
+        "compiling and warming up",
+        "warmed up",
+        "allocating the KV cache",
+        "engine initialised",
+        "starting server",
+    ]
+    assert progress.percent == 95.0
 
 
 def test_llama_cpp_server_lines_raise_progress() -> None:

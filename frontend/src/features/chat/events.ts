@@ -51,6 +51,8 @@ export interface DoneEvent {
   type: 'done';
   assistant_message_id: number | null;
   status: MessageStatus;
+  /** Present when the engine's own count left out more turns than `start` said. */
+  trimmed?: number;
 }
 
 export type StreamEvent =

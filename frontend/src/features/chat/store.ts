@@ -259,6 +259,7 @@ export const useChatStore = create<ChatState>((set, get) => {
         ctx.update(ctx.answerKey, () => ({ status: 'error', error: fromEnvelope(event) }));
         return false;
       case 'done':
+        if (event.trimmed !== undefined && ctx.onScreen()) set({ trimmed: event.trimmed });
         ctx.update(ctx.answerKey, (m) => ({
           id: event.assistant_message_id,
           status: m.status === 'error' ? 'error' : event.status,

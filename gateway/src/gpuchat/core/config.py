@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import shlex
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -64,6 +65,11 @@ class Settings(BaseSettings):
     supervisor_url: str | None = None
     # Both sides: the shared secret of the supervisor's control API (>= 32 characters).
     supervisor_secret: SecretStr | None = None
+    # How vLLM starts: an argv prefix the model path follows, e.g. `vllm serve` (the
+    # vllm/vllm-openai image) or `/opt/vllm/bin/python -m vllm.entrypoints.openai.api_server
+    # --model`. Unset: `.venv-vllm/` beside the gateway's environment (`make vllm`), else
+    # `vllm serve` on PATH.
+    vllm_command: str | None = None
     # The supervisor side: where `gpuchat supervisor` listens.
     supervisor_host: str = "127.0.0.1"
     supervisor_port: int = Field(default=8090, ge=1, le=65535)
@@ -140,6 +146,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'gpuchat.db'}"
+
+    @property
+    def vllm_command_argv(self) -> tuple[str, ...] | None:
+        return tuple(shlex.split(self.vllm_command)) if self.vllm_command else None
 
     @property
     def models_dir(self) -> Path:

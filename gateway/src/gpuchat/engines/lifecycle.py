@@ -58,11 +58,12 @@ class EngineLifecycle:
         engine.watch_task = asyncio.create_task(self._watch(engine, child))
         log.info("engine %s starting (pid %d, port %s)", profile.name, child.pid, plan.port)
         healthy = await self._wait_healthy(child, plan, profile.timeouts.start)
-        model = (plan.model or await self._probes.model(plan.base_urls[0])) if healthy else None
+        served = await self._probes.served(plan.base_urls[0]) if healthy else None
         if engine.child is not child:
             return  # stopped, or exited (the watcher recorded it), meanwhile
         if healthy:
-            engine.model = model or profile.name
+            engine.model = plan.model or (served.model if served else None) or profile.name
+            engine.context = served.context if served else None
             engine.state, engine.ready_since = EngineState.ready, time.monotonic()
             engine.healthy, engine.last_error = True, None
             engine.log.progress.done()

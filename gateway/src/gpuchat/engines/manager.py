@@ -53,8 +53,16 @@ _is_ready = is_ready
 
 
 class EngineManager(EngineLifecycle):
-    def __init__(self, profiles: ProfilesFile, *, models_dir: Path, logs_dir: Path) -> None:
+    def __init__(
+        self,
+        profiles: ProfilesFile,
+        *,
+        models_dir: Path,
+        logs_dir: Path,
+        vllm_command: tuple[str, ...] | None = None,
+    ) -> None:
         self._models_dir = models_dir
+        self._vllm_command = vllm_command
         self._engines = {
             p.name: EngineRuntime(p, EngineLog(logs_dir / f"{p.name}.log"))
             for p in profiles.profiles
@@ -70,7 +78,9 @@ class EngineManager(EngineLifecycle):
         self._gpu = GpuMonitor()
         for engine in self._engines.values():
             if not engine.spawned:
-                engine.plan = plan_launch(engine.profile, models_dir=models_dir)
+                engine.plan = plan_launch(
+                    engine.profile, models_dir=models_dir, vllm_command=vllm_command
+                )
                 engine.replicas = ReplicaSet(engine.plan.base_urls)
                 engine.state = EngineState.ready  # nothing to run; health is the upstream's
         # Last resort if the event loop dies before close(): no engine outlives the gateway.
@@ -113,7 +123,8 @@ class EngineManager(EngineLifecycle):
         url = engine.plan.base_urls[0]
         if engine.replicas is not None:
             url = next((r.url for r in engine.replicas.replicas if r.healthy), url)
-        return Upstream(engine.profile, url, engine.model or engine.profile.name)
+        model = engine.model or engine.profile.name
+        return Upstream(engine.profile, url, model, context=engine.context)
 
     async def acquire(self, alias: str, *, affinity: str | None = None) -> Upstream:
         """`ensure_ready`, plus a lease the caller releases when its request ends."""
@@ -124,7 +135,9 @@ class EngineManager(EngineLifecycle):
         """Make `name` the active profile: drain and stop what it replaces, then start it."""
         engine = self._named(name)
         self._refuse_concurrent_switch()
-        reason = unavailable_reason(engine.profile, models_dir=self._models_dir)
+        reason = unavailable_reason(
+            engine.profile, models_dir=self._models_dir, vllm_command=self._vllm_command
+        )
         if reason is not None:
             raise ControlRefused(f"profile '{name}' cannot run on this host: {reason}")
         previous = self._engines[self._active]
@@ -237,7 +250,8 @@ class EngineManager(EngineLifecycle):
         lease = Lease(release)
         leases.add(lease)
         engine.idle.clear()
-        return Upstream(engine.profile, url, engine.model or engine.profile.name, lease)
+        model = engine.model or engine.profile.name
+        return Upstream(engine.profile, url, model, lease, context=engine.context)
 
     def _begin_start(self, engine: EngineRuntime) -> asyncio.Task[None]:
         """The shared start of `engine`, beginning it if none runs; raises when refused."""
@@ -268,13 +282,16 @@ class EngineManager(EngineLifecycle):
                 RETRY_UNAVAILABLE_S,
             )
         try:
-            plan = plan_launch(engine.profile, models_dir=self._models_dir)
+            plan = plan_launch(
+                engine.profile, models_dir=self._models_dir, vllm_command=self._vllm_command
+            )
         except LaunchUnavailable as exc:
             log.warning("engine %s cannot start: %s", name, exc)
             raise EngineUnavailable(
                 f"model '{name}' is not available on this server", RETRY_UNAVAILABLE_S
             ) from exc
         engine.state, engine.plan, engine.model = EngineState.starting, plan, None
+        engine.context = None
         engine.log.progress.reset()
         engine.start_task = asyncio.create_task(self._run_start(engine, plan))
         return engine.start_task
@@ -384,12 +401,14 @@ class EngineManager(EngineLifecycle):
         """External engines: ask once what they serve (again later if they would not say)."""
         if engine.model is not None or engine.plan is None:
             return
-        if engine.plan.model is not None:
-            engine.model = engine.plan.model
-        elif time.monotonic() >= engine.discover_after:
-            engine.model = await self._probes.model(engine.plan.base_urls[0])
+        if time.monotonic() >= engine.discover_after:
+            served = await self._probes.served(engine.plan.base_urls[0])
+            engine.model = engine.plan.model or (served.model if served else None)
+            engine.context = served.context if served else None
             engine.discover_after = time.monotonic() + DISCOVER_RETRY_S
 
     def _status(self, engine: EngineRuntime) -> EngineStatus:
         active = engine.profile.name == self._active
-        return status_of(engine, active=active, models_dir=self._models_dir)
+        return status_of(
+            engine, active=active, models_dir=self._models_dir, vllm_command=self._vllm_command
+        )

@@ -84,6 +84,8 @@ class VllmArgs(_Strict):
     quantization: str | None = Field(default=None, pattern=r"^[a-z0-9_-]{1,32}$")
     chat_template: str | None = None  # a file on the engine host, or a template string
     enable_prefix_caching: bool | None = None
+    # vLLM's CPU build: GiB of memory for the KV cache (VLLM_CPU_KVCACHE_SPACE).
+    cpu_kvcache_space: float | None = Field(default=None, gt=0)
     extra_args: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -158,6 +160,15 @@ class Profile(_Strict):
         if self.engine is EngineKind.vllm and self.gpus and len(self.gpus) < tp:
             raise ValueError(f"tensor_parallel_size {tp} needs {tp} gpus; `gpus` lists fewer")
         return self
+
+    @property
+    def context(self) -> int | None:
+        """The context length the profile configures (tokens), when it does."""
+        if self.engine is EngineKind.llamacpp:
+            return self.llamacpp.ctx
+        if self.engine is EngineKind.vllm:
+            return self.vllm.max_model_len
+        return None
 
     @property
     def names(self) -> list[str]:

@@ -3,9 +3,13 @@
 Engines say how far their start has got only in their logs, so the supervisor reads the
 log as it is written and turns known lines into a percentage and a phase name:
 
-- vLLM: `Loading safetensors checkpoint shards:  50% Completed | 1/2` (weights, 5-80 %),
-  `Loading weights took`, then `Capturing CUDA graph...: 40%|` (80-95 %), then
-  `Application startup complete` / `Uvicorn running`.
+- vLLM (GPU and CPU builds), stage by stage: the process is up (`non-default args`, 2 %),
+  `Loading safetensors checkpoint shards:  50% Completed | 1/2` (weights, 5-40 %),
+  `Loading weights took` (40 %), torch.compile and warm-up (`Warming up model`, `Compiling
+  a graph`, 45-75 %; minutes on a CPU the first time), `Warming up done` (78 %), the KV
+  cache (`GPU KV cache size` / `CPU KV cache size`, 82 %), `Capturing CUDA graph...: 40%|`
+  (82-92 %), `init engine ... took` (93 %), then `Starting vLLM server` / `Application
+  startup complete` (95 %).
 - llama.cpp: `load_model: loading model` (10 %), `load_model: initializing` (70 %),
   `init: model loaded` (90 %), `listening on` (95 %).
 
@@ -23,16 +27,37 @@ _PERCENT: Final = re.compile(rb"(\d{1,3})%")
 # (pattern, phase, low, high): a line matching the pattern moves progress into [low, high];
 # with a percentage on the line it is scaled into that range, without it `high` is taken.
 _RULES: Final[tuple[tuple[re.Pattern[bytes], str, float, float], ...]] = (
+    (re.compile(rb"non-default args|vLLM API server version"), "process up", 2.0, 2.0),
     (
         re.compile(rb"Loading safetensors checkpoint shards|Loading pt checkpoint shards"),
         "loading weights",
         5.0,
-        80.0,
+        40.0,
     ),
-    (re.compile(rb"Loading weights took|Model loading took"), "weights loaded", 80.0, 80.0),
-    (re.compile(rb"Capturing CUDA graph|Capturing cudagraph"), "capturing CUDA graphs", 80.0, 95.0),
+    (re.compile(rb"Loading weights took|Model loading took"), "weights loaded", 40.0, 40.0),
     (
-        re.compile(rb"Application startup complete|Uvicorn running on"),
+        re.compile(rb"Warming up model|Compiling a graph|torch.compile takes|Dynamo bytecode"),
+        "compiling and warming up",
+        45.0,
+        45.0,
+    ),
+    (
+        re.compile(rb"saved AOT compiled function|Initial profiling/warmup run took"),
+        "compiling and warming up",
+        75.0,
+        75.0,
+    ),
+    (re.compile(rb"Warming up done"), "warmed up", 78.0, 78.0),
+    (
+        re.compile(rb"[GC]PU KV cache size|Available KV cache memory|GiB for KV cache"),
+        "allocating the KV cache",
+        82.0,
+        82.0,
+    ),
+    (re.compile(rb"Capturing CUDA graph|Capturing cudagraph"), "capturing CUDA graphs", 82.0, 92.0),
+    (re.compile(rb"init engine \(profile"), "engine initialised", 93.0, 93.0),
+    (
+        re.compile(rb"Application startup complete|Uvicorn running on|Starting vLLM server"),
         "starting server",
         95.0,
         95.0,

@@ -227,7 +227,8 @@ class RemoteEngineControl:
 
     def _upstream(self, wire: UpstreamWire, lease: Lease | None) -> Upstream:
         base_url = self._absolute(wire.base_url) or wire.base_url
-        return Upstream(self._by_alias[wire.profile], base_url, wire.model, lease)
+        profile = self._by_alias[wire.profile]
+        return Upstream(profile, base_url, wire.model, lease, context=wire.context)
 
     def _release(self, lease_id: str, failed: bool) -> None:
         # Called from the relay's synchronous finish(): schedule, never wait.

@@ -11,7 +11,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 import aiohttp
 
@@ -41,6 +41,7 @@ class EngineRuntime:
     plan: LaunchPlan | None = None
     child: ChildProcess | None = None
     model: str | None = None
+    context: int | None = None  # max_model_len the engine reported
     started_at: float | None = None
     ready_since: float | None = None  # monotonic
     healthy: bool | None = None
@@ -103,21 +104,37 @@ class Probes:
         except (aiohttp.ClientError, TimeoutError, OSError):
             return False
 
-    async def model(self, base_url: str) -> str | None:
-        """What the engine calls its model, from GET /models; None when it will not say."""
+    async def served(self, base_url: str) -> ServedModel | None:
+        """What the engine calls its model and, where it says (vLLM), its context length,
+        from GET /models; None when it will not say."""
         try:
             url = f"{base_url}/models"
             async with self.client().get(url, allow_redirects=False) as response:
                 body = await response.json(content_type=None)
-            model = body["data"][0]["id"]
+            entry = body["data"][0]
+            model, context = entry["id"], entry.get("max_model_len")
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError, LookupError, TypeError):
             return None
-        return model if isinstance(model, str) and model else None
+        if not isinstance(model, str) or not model:
+            return None
+        valid = isinstance(context, int) and not isinstance(context, bool) and context > 0
+        return ServedModel(model, context if valid else None)
 
 
-def status_of(engine: EngineRuntime, *, active: bool, models_dir: Path) -> EngineStatus:
+class ServedModel(NamedTuple):
+    model: str
+    context: int | None
+
+
+def status_of(
+    engine: EngineRuntime,
+    *,
+    active: bool,
+    models_dir: Path,
+    vllm_command: tuple[str, ...] | None = None,
+) -> EngineStatus:
     profile, plan, child = engine.profile, engine.plan, engine.child
-    reason = unavailable_reason(profile, models_dir=models_dir)
+    reason = unavailable_reason(profile, models_dir=models_dir, vllm_command=vllm_command)
     ready = engine.state is EngineState.ready
     uptime = time.time() - engine.started_at if ready and engine.started_at else None
     return EngineStatus(

@@ -82,7 +82,12 @@ class Supervisor:
         base_url = upstream.base_url
         if upstream.profile.engine is not EngineKind.external:
             base_url = self._engine_path(upstream.profile.name, base_url) or base_url
-        return UpstreamWire(profile=upstream.profile.name, base_url=base_url, model=upstream.model)
+        return UpstreamWire(
+            profile=upstream.profile.name,
+            base_url=base_url,
+            model=upstream.model,
+            context=upstream.context,
+        )
 
     async def acquire(self, alias: str, affinity: str | None) -> UpstreamWire:
         upstream = await self.control.acquire(alias, affinity=affinity)
@@ -94,7 +99,11 @@ class Supervisor:
         if upstream.profile.engine is not EngineKind.external:
             base_url = f"{PROXY_PREFIX}/{lease_id}/v1"
         return UpstreamWire(
-            profile=upstream.profile.name, base_url=base_url, model=upstream.model, lease=lease_id
+            profile=upstream.profile.name,
+            base_url=base_url,
+            model=upstream.model,
+            lease=lease_id,
+            context=upstream.context,
         )
 
     def release(self, lease_id: str, *, failed: bool) -> None:

@@ -93,9 +93,12 @@ def run_supervisor(
     models_dir: Path,
     logs_dir: Path,
     start_engines: bool,
+    vllm_command: tuple[str, ...] | None = None,
 ) -> None:
     """`gpuchat supervisor`: serve until SIGTERM/SIGINT, then stop every engine."""
-    manager = EngineManager(profiles, models_dir=models_dir, logs_dir=logs_dir)
+    manager = EngineManager(
+        profiles, models_dir=models_dir, logs_dir=logs_dir, vllm_command=vllm_command
+    )
 
     async def engines(_: web.Application) -> Any:
         await manager.start(launch_default=start_engines)
@@ -256,14 +259,16 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     """Forward a request to the engine behind a token, streaming the answer back."""
     tail = request.match_info["tail"]
     target = request.app[SUPERVISOR].target(request.match_info["token"])
-    if target is None or not (tail == "v1" or tail.startswith("v1/")):
+    if target is None or not (tail in ("v1", "tokenize") or tail.startswith("v1/")):
         body = {"error": {"message": "no such engine lease", "type": "not_found"}}
         return web.json_response(body, status=404)
+    # vLLM counts a prompt's tokens at its root, beside /v1 (the web chat fits its context).
+    url = target.base_url + tail[2:] if tail != "tokenize" else _root(target.base_url) + "/tokenize"
     headers = {name: request.headers[name] for name in PROXIED_HEADERS if name in request.headers}
     try:
         upstream = await request.app[HTTP].request(
             request.method,
-            target.base_url + tail[2:],
+            url,
             params=request.query,
             data=await request.read(),
             headers=headers,
@@ -284,6 +289,10 @@ async def proxy(request: web.Request) -> web.StreamResponse:
             upstream.close()  # the engine sees its client gone and stops generating
         if lease is not None:
             lease.responses.discard(upstream)
+
+
+def _root(base_url: str) -> str:
+    return base_url.removesuffix("/v1")
 
 
 async def _relay(

@@ -28,6 +28,7 @@ class UpstreamWire(BaseModel):
     base_url: str  # a path on the supervisor (`/proxy/<token>/v1`) or an external URL
     model: str
     lease: str | None = None
+    context: int | None = None  # the engine's context length, when known
 
 
 class ControlReply(BaseModel):

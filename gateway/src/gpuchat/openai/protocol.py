@@ -135,7 +135,7 @@ def upstream_body(
         if body.get(field) is not None and body[field] > max_tokens_cap:
             body[field] = max_tokens_cap
     if body.get("max_tokens") is None and body.get("max_completion_tokens") is None:
-        body["max_tokens"] = default_max_tokens or max_tokens_cap
+        body["max_tokens"] = min(default_max_tokens or max_tokens_cap, max_tokens_cap)
     if request.stream:
         options = dict(body.get("stream_options") or {})
         options["include_usage"] = True

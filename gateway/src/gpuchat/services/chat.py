@@ -27,6 +27,7 @@ from gpuchat.services.admission import Ticket
 from gpuchat.services.chat_store import AnswerRecord, ChatStore
 from gpuchat.services.chat_turn import Turn
 from gpuchat.services.completions import EngineWait, sampled
+from gpuchat.services.prompt import Prompt, answer_budget, answer_room, fit_exactly
 from gpuchat.services.quotas import Grant
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class ChatHandle:
     error: dict[str, Any] | None = None  # the relay's error frame, if it ended with one
     finished: bool = False  # relay.finish() has run for ctx
     ticket: Ticket | None = None  # the turn's place in the engine's queue
+    prompt: Prompt | None = None  # as sent, after the engine counted it
 
     @property
     def text(self) -> str:
@@ -133,7 +135,10 @@ async def chat_stream(
         yield event("error", answer.error)
     if handle.ctx is not None:
         yield event("usage", answer.usage())
-    yield event("done", {"assistant_message_id": message_id, "status": answer.status.value})
+    done: dict[str, Any] = {"assistant_message_id": message_id, "status": answer.status.value}
+    if handle.prompt is not None and handle.prompt.trimmed != turn.prompt.trimmed:
+        done["trimmed"] = handle.prompt.trimmed  # the engine's count left out more turns
+    yield event("done", done)
     if turn.needs_title:
         title = await titles.title_for(state, principal, turn, handle.text)
         await store.set_title(turn.conversation_id, title)
@@ -164,6 +169,11 @@ async def _turn(
     finally:
         wait.cancel()
     upstream = wait.result()
+    limits = upstream.profile.limits
+    wanted = turn.parameters.get("max_tokens") or limits.default_max_tokens
+    room = answer_room(upstream.context, limits.max_tokens, wanted)
+    handle.prompt = prompt = await fit_exactly(state.http, upstream, turn.prompt, room)
+    max_tokens = answer_budget(upstream.context, prompt, limits.max_tokens, wanted)
     handle.ctx = ctx = relay.RelayContext(
         request_id=request_id,
         principal=principal,
@@ -180,9 +190,10 @@ async def _turn(
         tracing=state.tracing if state.tracing.enabled else None,
     )
     if sampled(state.settings.log_sample_rate):
-        ctx.sample_prompt = turn.prompt.messages[-1].get("content") or ""
+        ctx.sample_prompt = prompt.messages[-1].get("content") or ""
+    body = _upstream_body(upstream, turn, prompt, max_tokens)
     try:
-        response = await relay.open_upstream(state.http, ctx, _upstream_body(upstream, turn))
+        response = await relay.open_upstream(state.http, ctx, body)
     except GatewayError:
         relay.finish(ctx, state.usage)
         raise
@@ -221,17 +232,15 @@ def _loading_event(state: AppState, alias: str) -> bytes:
     return event("loading", {"profile": name, "progress": progress, "message": message})
 
 
-def _upstream_body(upstream: Upstream, turn: Turn) -> bytes:
-    limits = upstream.profile.limits
-    wanted = turn.parameters.get("max_tokens") or limits.default_max_tokens or limits.max_tokens
+def _upstream_body(upstream: Upstream, turn: Turn, prompt: Prompt, max_tokens: int) -> bytes:
     parameters = {k: v for k, v in turn.parameters.items() if k != "max_tokens"}
     return orjson.dumps(
         {
             "model": upstream.model,
-            "messages": turn.prompt.messages,
+            "messages": prompt.messages,
             "stream": True,
             "stream_options": {"include_usage": True},
             **parameters,
-            "max_tokens": min(wanted, limits.max_tokens),
+            "max_tokens": max_tokens,
         }
     )

@@ -16,7 +16,7 @@ from gpuchat.db.models import Conversation, Message, User
 from gpuchat.db.repositories import conversations
 from gpuchat.engines.profiles import Profile
 from gpuchat.schemas.conversations import ChatRequest
-from gpuchat.services.prompt import Prompt, build_prompt, context_length
+from gpuchat.services.prompt import Prompt, answer_room, build_prompt
 
 TITLE_FALLBACK_CHARS = 60
 
@@ -122,9 +122,11 @@ async def prepare_turn(
     profile: Profile = profile_for(conversation.model)
     thread, question = await _thread_with_question(session, conversation, body)
     max_tokens = _choose(body.max_tokens, defaults.get("max_tokens"))
-    reserve = min(max_tokens or profile.limits.default_max_tokens or 512, profile.limits.max_tokens)
+    limits = profile.limits
+    wanted = max_tokens or limits.default_max_tokens
+    reserve = answer_room(profile.context, limits.max_tokens, wanted)
     prompt = build_prompt(
-        conversation.system_prompt, thread, context=context_length(profile), reserve=reserve
+        conversation.system_prompt, thread, context=profile.context, reserve=reserve
     )
     conversations.touch(conversation)
     parameters = {

@@ -231,10 +231,15 @@ async def _open(
 
 def _body(chat: ChatCompletionRequest, ctx: relay.RelayContext) -> bytes:
     limits = ctx.upstream.profile.limits
+    cap = limits.max_tokens
+    if ctx.upstream.context is not None:
+        # vLLM refuses max_tokens above its context outright; within it, it trims to what
+        # the prompt leaves.
+        cap = min(cap, ctx.upstream.context)
     return upstream_body(
         chat,
         model=ctx.upstream.model,
-        max_tokens_cap=limits.max_tokens,
+        max_tokens_cap=cap,
         default_max_tokens=limits.default_max_tokens,
     )
 
