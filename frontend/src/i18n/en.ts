@@ -185,6 +185,7 @@ const en = {
   'live.disconnected': 'Reconnecting…',
   'live.elapsed': 'Elapsed',
   'live.engineLoad': '{inflight} running · {waiting} waiting',
+  'live.engineInside': 'in the engine: {running} running, {waiting} waiting, KV cache {kv}%',
   'live.engines': 'Engines',
   'live.model': 'Model',
   'live.noStreams': 'Nothing is generating right now.',

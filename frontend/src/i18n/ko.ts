@@ -187,6 +187,7 @@ const ko: Record<keyof typeof en, string> = {
   'live.disconnected': '다시 연결 중…',
   'live.elapsed': '경과',
   'live.engineLoad': '{inflight}건 처리 중 · {waiting}건 대기',
+  'live.engineInside': '엔진 내부: {running}건 실행, {waiting}건 대기, KV 캐시 {kv}%',
   'live.engines': '엔진',
   'live.model': '모델',
   'live.noStreams': '지금 생성 중인 답변이 없습니다.',

@@ -89,9 +89,15 @@ def _address_for(email: str) -> str:
 
 @asynccontextmanager
 async def start_gateway(
-    *, data_dir: Path, database_url: str, profiles: Path, **overrides: Any
+    *,
+    data_dir: Path,
+    database_url: str,
+    profiles: Path,
+    wait_ready: bool = True,
+    **overrides: Any,
 ) -> AsyncIterator[RunningGateway]:
-    """`overrides`: more settings (limits, Redis, queue bounds) for a gateway of its own."""
+    """`overrides`: more settings (limits, Redis, queue bounds) for a gateway of its own.
+    `wait_ready=False`: answer while the default engine is still starting."""
     settings = Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -117,7 +123,8 @@ async def start_gateway(
             task.result()
         await asyncio.sleep(0.02)
     state: AppState = app.state.gpuchat
-    await state.engines.ensure_ready("default")
+    if wait_ready:
+        await state.engines.ensure_ready("default")
     backend = "postgres" if database_url.startswith("postgresql") else "sqlite"
     running = RunningGateway(f"http://127.0.0.1:{port}", state, "", backend)
     running.api_key = await running.new_key(ADMIN_EMAIL, name="tests")

@@ -35,6 +35,15 @@ export interface EngineStatus {
   available: boolean;
   reason: string | null;
   replicas?: { url: string; healthy: boolean; outstanding: number }[];
+  /** The engine's own view, from its /metrics (vLLM); null when it does not say. */
+  load?: EngineLoad | null;
+}
+
+export interface EngineLoad {
+  running: number;
+  waiting: number;
+  /** 0..1 */
+  kv_cache_usage: number | null;
 }
 
 export interface GpuStatus {

@@ -35,6 +35,13 @@ export function AdminLive() {
                     </span>
                     <span className="text-xs text-zinc-500 tabular-nums">
                       {t('live.engineLoad', { inflight: engine.inflight, waiting: snapshot.queue[engine.name] ?? engine.waiting })}
+                      {engine.load
+                        ? ` · ${t('live.engineInside', {
+                            running: engine.load.running,
+                            waiting: engine.load.waiting,
+                            kv: engine.load.kv_cache_usage === null ? '–' : Math.round(engine.load.kv_cache_usage * 100),
+                          })}`
+                        : null}
                     </span>
                     <Badge tone={TONE[engine.state] ?? 'gray'}>
                       {t(`engineState.${engine.state}`)}

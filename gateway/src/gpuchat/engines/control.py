@@ -14,6 +14,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from gpuchat.engines.gpu import GpuReport
+from gpuchat.engines.load import EngineLoad
 from gpuchat.engines.profiles import EngineKind, Profile
 
 RETRY_UNAVAILABLE_S = 60
@@ -117,6 +118,7 @@ class EngineStatus(BaseModel):
     available: bool = True
     reason: str | None = None  # why it is not available on this host
     replicas: tuple[ReplicaStatus, ...] = ()
+    load: EngineLoad | None = None  # the engine's own view (vLLM's /metrics), when it says
 
 
 class UnknownModel(Exception):

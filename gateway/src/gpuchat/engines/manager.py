@@ -38,7 +38,8 @@ from gpuchat.engines.launchers import (
     unavailable_reason,
 )
 from gpuchat.engines.lifecycle import EngineLifecycle, is_ready
-from gpuchat.engines.profiles import Profile, ProfilesFile
+from gpuchat.engines.load import EngineLoads
+from gpuchat.engines.profiles import EngineKind, Profile, ProfilesFile
 from gpuchat.engines.replicas import ReplicaSet
 from gpuchat.engines.runtime import EngineRuntime, Probes, status_of
 
@@ -76,6 +77,7 @@ class EngineManager(EngineLifecycle):
         self._switching: frozenset[EngineRuntime] = frozenset()  # engines the switch touches
         self._replica_task: asyncio.Task[None] | None = None
         self._gpu = GpuMonitor()
+        self._loads = EngineLoads(self._load_targets, self._probes.client)
         for engine in self._engines.values():
             if not engine.spawned:
                 engine.plan = plan_launch(
@@ -92,6 +94,7 @@ class EngineManager(EngineLifecycle):
         """Begin starting the default profile; returns without waiting for its health."""
         if self._replica_task is None and any(e.replicas for e in self._engines.values()):
             self._replica_task = asyncio.create_task(self._probe_replicas())
+        self._loads.start()
         if not launch_default:
             return
         engine = self._engines[self._active]
@@ -374,6 +377,7 @@ class EngineManager(EngineLifecycle):
             self._switch.cancel()
         if self._replica_task is not None:
             self._replica_task.cancel()
+        await self._loads.close()
         await asyncio.gather(*(self._stop(e) for e in self._engines.values()))
         tasks = [e.watch_task for e in self._engines.values() if e.watch_task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -410,5 +414,20 @@ class EngineManager(EngineLifecycle):
     def _status(self, engine: EngineRuntime) -> EngineStatus:
         active = engine.profile.name == self._active
         return status_of(
-            engine, active=active, models_dir=self._models_dir, vllm_command=self._vllm_command
+            engine,
+            active=active,
+            models_dir=self._models_dir,
+            vllm_command=self._vllm_command,
+            load=self._loads.get(engine.profile.name),
         )
+
+    def _load_targets(self) -> list[tuple[str, str]]:
+        """The ready engines that may report their load (vLLM's, and external servers)."""
+        kinds = (EngineKind.vllm, EngineKind.external)
+        return [
+            (engine.profile.name, engine.plan.base_urls[0].removesuffix("/v1") + "/metrics")
+            for engine in self._engines.values()
+            if engine.profile.engine in kinds
+            and engine.state is EngineState.ready
+            and engine.plan is not None
+        ]

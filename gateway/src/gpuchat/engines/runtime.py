@@ -22,6 +22,7 @@ from gpuchat.engines.launchers import (
     LaunchPlan,
     unavailable_reason,
 )
+from gpuchat.engines.load import EngineLoad
 from gpuchat.engines.profiles import EngineKind, Profile
 from gpuchat.engines.replicas import ReplicaSet
 
@@ -132,6 +133,7 @@ def status_of(
     active: bool,
     models_dir: Path,
     vllm_command: tuple[str, ...] | None = None,
+    load: EngineLoad | None = None,
 ) -> EngineStatus:
     profile, plan, child = engine.profile, engine.plan, engine.child
     reason = unavailable_reason(profile, models_dir=models_dir, vllm_command=vllm_command)
@@ -159,4 +161,5 @@ def status_of(
         available=reason is None,
         reason=reason,
         replicas=engine.replicas.statuses() if engine.replicas is not None else (),
+        load=load,
     )

@@ -107,6 +107,26 @@ class Metrics:
             ["engine", "state"],
             registry=r,
         )
+        # The engine's own view, from its /metrics (vLLM): what runs inside it, what waits
+        # inside it, how full its KV cache is.
+        self.engine_running = Gauge(
+            "gpuchat_engine_requests_running",
+            "Requests the engine reports running",
+            ["engine"],
+            registry=r,
+        )
+        self.engine_waiting = Gauge(
+            "gpuchat_engine_requests_waiting",
+            "Requests the engine reports waiting inside it",
+            ["engine"],
+            registry=r,
+        )
+        self.engine_kv_cache = Gauge(
+            "gpuchat_engine_kv_cache_usage_ratio",
+            "KV cache in use, as the engine reports it (0-1)",
+            ["engine"],
+            registry=r,
+        )
         self.gpu_memory_used = Gauge(
             "gpuchat_gpu_memory_used_bytes", "GPU memory in use", ["gpu"], registry=r
         )
@@ -141,11 +161,18 @@ class Metrics:
         self.active_streams.set(len(state.live))
         for name, waiting in state.admission.lengths().items():
             self.queue_length.labels(name).set(waiting)
+        for gauge in (self.engine_running, self.engine_waiting, self.engine_kv_cache):
+            gauge.clear()  # an engine that stopped reporting is not shown with old numbers
         for status in state.engines.statuses():
             for engine_state in EngineState:
                 self.engine_state.labels(status.name, engine_state.value).set(
                     1 if status.state is engine_state else 0
                 )
+            if status.load is not None:
+                self.engine_running.labels(status.name).set(status.load.running)
+                self.engine_waiting.labels(status.name).set(status.load.waiting)
+                if status.load.kv_cache_usage is not None:
+                    self.engine_kv_cache.labels(status.name).set(status.load.kv_cache_usage)
         report = await state.engines.gpus()
         for gpu in report.gpus:
             index = str(gpu.index)
