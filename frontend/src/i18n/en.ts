@@ -160,6 +160,7 @@ const en = {
   'models.held': 'Held',
   'models.hideLogs': 'Hide log',
   'models.inflight': 'In flight',
+  'models.switchTime': 'Last switch',
   'models.loadProgress': 'Load progress of {name}',
   'models.logs': 'Log',
   'models.logsEmpty': 'No log lines yet.',

@@ -162,6 +162,7 @@ const ko: Record<keyof typeof en, string> = {
   'models.held': '보류됨',
   'models.hideLogs': '로그 숨기기',
   'models.inflight': '처리 중',
+  'models.switchTime': '마지막 전환 시간',
   'models.loadProgress': '{name} 로딩 진행률',
   'models.logs': '로그',
   'models.logsEmpty': '아직 로그가 없습니다.',

@@ -20,7 +20,8 @@ from gpuchat.core.middleware import RequestContextMiddleware
 from gpuchat.core.state import AppState
 from gpuchat.core.tracing import Tracing
 from gpuchat.db import migrate
-from gpuchat.engines.control import EngineControl, EngineState
+from gpuchat.engines.control import EngineControl, EngineState, UnknownModel
+from gpuchat.engines.load import EngineLoad
 from gpuchat.engines.manager import EngineManager
 from gpuchat.engines.profiles import load_profiles
 from gpuchat.engines.remote import RemoteEngineControl
@@ -54,6 +55,18 @@ def _upstream_client(settings: Settings) -> aiohttp.ClientSession:
     )
 
 
+def _engine_aware_loads(engines: EngineControl) -> dict[str, EngineLoad | None]:
+    """The engines' own loads, for the profiles that admit by them."""
+    loads: dict[str, EngineLoad | None] = {}
+    for status in engines.statuses():
+        try:
+            aware = engines.profile_for(status.name).engine_aware_admission
+        except UnknownModel:
+            continue
+        loads[status.name] = status.load if aware else None
+    return loads
+
+
 def _is_loading(engines: EngineControl, name: str) -> bool:
     return any(s.name == name and s.state is EngineState.starting for s in engines.statuses())
 
@@ -82,6 +95,7 @@ def _build_state(
         max_wait_s=settings.queue_max_wait_seconds,
         is_loading=lambda name: _is_loading(engines, name),
         on_reject=lambda engine, reason: metrics.queue_rejected.labels(engine, reason).inc(),
+        loads=lambda: _engine_aware_loads(engines),
     )
     filters = ForbiddenWords(sessions, on_match=metrics.content_filtered.inc)
     state = AppState(

@@ -23,6 +23,9 @@ Engine-side behaviour for supervisor tests (command-line options):
     --progress         print vLLM-style weight-loading lines (0..100 %) while loading
     --crash-after 1.5  exit with code 1 that long after the port opened
     --hang-health      /health never answers (the start times out)
+    --batch 2          like vLLM: at most 2 streams generate at once, the others wait inside
+                       the engine for a batch slot; GET /metrics says how many of each (in
+                       vLLM's metric names)
 
 Every request is recorded by its X-Request-Id: `GET /_requests/{id}` says whether the
 client (the gateway) closed the connection, and when; `GET /_last` returns the last body.
@@ -41,6 +44,9 @@ from aiohttp import web
 
 RECORDS: dict[str, dict[str, Any]] = {}
 LAST: dict[str, Any] = {}
+BATCH: asyncio.Semaphore | None = None  # --batch: the engine's own batch slots
+BATCH_SIZE = 0
+ENGINE = {"running": 0, "waiting": 0}
 
 
 def parse_script(text: str) -> dict[str, Any]:
@@ -199,6 +205,30 @@ async def _stream(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
     await response.prepare(request)
+    if BATCH is None:
+        return await _generate(request, response, body, script, record, model, prompt_tokens)
+    ENGINE["waiting"] += 1
+    try:
+        await BATCH.acquire()
+    finally:
+        ENGINE["waiting"] -= 1
+    ENGINE["running"] += 1
+    try:
+        return await _generate(request, response, body, script, record, model, prompt_tokens)
+    finally:
+        ENGINE["running"] -= 1
+        BATCH.release()
+
+
+async def _generate(
+    request: web.Request,
+    response: web.StreamResponse,
+    body: dict[str, Any],
+    script: dict[str, Any],
+    record: dict[str, Any],
+    model: str,
+    prompt_tokens: int,
+) -> web.StreamResponse:
     await response.write(chunk(model, role=True, content=""))
     await watch_close(request, record, script.get("prefill", 0.0))
     words = script["words"]
@@ -252,8 +282,25 @@ async def models(_: web.Request) -> web.Response:
     return web.json_response({"object": "list", "data": [{"id": "fake", "object": "model"}]})
 
 
+async def metrics(_: web.Request) -> web.Response:
+    """The gauges gpuchat reads from vLLM, under vLLM's names (only with --batch)."""
+    if BATCH is None:
+        raise web.HTTPNotFound
+    labels = '{engine="0",model_name="fake"}'
+    text = (
+        f"# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{labels} "
+        f"{ENGINE['running']}.0\n"
+        f"# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{labels} "
+        f"{ENGINE['waiting']}.0\n"
+        f"# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc{labels} "
+        f"{ENGINE['running'] / BATCH_SIZE}\n"
+    )
+    return web.Response(text=text, content_type="text/plain")
+
+
 def make_app() -> web.Application:
     app = web.Application()
+    app.router.add_get("/metrics", metrics)
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_get("/v1/models", models)
     app.router.add_get("/health", health)
@@ -298,8 +345,11 @@ if __name__ == "__main__":
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--crash-after", type=float, default=None)
     parser.add_argument("--hang-health", action="store_true")
+    parser.add_argument("--batch", type=int, default=0)
     args = parser.parse_args()
     HANG_HEALTH = args.hang_health
+    if args.batch:
+        BATCH, BATCH_SIZE = asyncio.Semaphore(args.batch), args.batch
     load(args.load_seconds, args.progress)
     app = make_app()
     if args.crash_after is not None:

@@ -46,7 +46,8 @@ class RunningGateway:
 
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {key or self.api_key}"}
-        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30, **kwargs)
+        kwargs.setdefault("timeout", 30)
+        return httpx.AsyncClient(base_url=self.url, headers=headers, **kwargs)
 
     async def upstream_url(self, profile: str = "fake") -> str:
         upstream = await self.state.engines.ensure_ready(profile)

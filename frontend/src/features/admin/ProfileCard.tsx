@@ -73,6 +73,7 @@ export function ProfileCard({ engine, gpus, benchmark, onChanged }: Props) {
         <Stat label={t('models.waiting')} value={format.number(engine.waiting)} />
         <Stat label={t('models.uptime')} value={engine.uptime_s !== null ? duration(engine.uptime_s) : '—'} />
         <Stat label={t('models.process')} value={engine.pid !== null ? `pid ${engine.pid} · :${engine.port ?? '—'}` : '—'} />
+        {engine.switch_s != null ? <Stat label={t('models.switchTime')} value={duration(engine.switch_s)} /> : null}
       </dl>
       {engine.gpus.length ? <GpuBars report={gpus} only={engine.gpus} /> : null}
       {!engine.available ? <p className="text-xs text-amber-700 dark:text-amber-400">{t('models.unavailable', { reason: engine.reason ?? '' })}</p> : null}

@@ -37,6 +37,8 @@ export interface EngineStatus {
   replicas?: { url: string; healthy: boolean; outstanding: number }[];
   /** The engine's own view, from its /metrics (vLLM); null when it does not say. */
   load?: EngineLoad | null;
+  /** Seconds the last switch to this profile took (drain, stop, start). */
+  switch_s?: number | null;
 }
 
 export interface EngineLoad {

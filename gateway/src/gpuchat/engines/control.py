@@ -119,6 +119,7 @@ class EngineStatus(BaseModel):
     reason: str | None = None  # why it is not available on this host
     replicas: tuple[ReplicaStatus, ...] = ()
     load: EngineLoad | None = None  # the engine's own view (vLLM's /metrics), when it says
+    switch_s: float | None = None  # how long the last switch to it took (drain + start)
 
 
 class UnknownModel(Exception):

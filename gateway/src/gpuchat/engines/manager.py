@@ -39,7 +39,7 @@ from gpuchat.engines.launchers import (
 )
 from gpuchat.engines.lifecycle import EngineLifecycle, is_ready
 from gpuchat.engines.load import EngineLoads
-from gpuchat.engines.profiles import EngineKind, Profile, ProfilesFile
+from gpuchat.engines.profiles import Profile, ProfilesFile
 from gpuchat.engines.replicas import ReplicaSet
 from gpuchat.engines.runtime import EngineRuntime, Probes, status_of
 
@@ -339,6 +339,7 @@ class EngineManager(EngineLifecycle):
     # ---- switching -----------------------------------------------------------------------
 
     async def _run_switch(self, target: EngineRuntime, victims: list[EngineRuntime]) -> None:
+        began = time.monotonic()
         await asyncio.gather(*(self._drain_and_stop(v) for v in victims))
         if self._closing or not target.spawned:
             return
@@ -351,6 +352,10 @@ class EngineManager(EngineLifecycle):
                 target.last_error = exc.message
                 return
         await asyncio.wait({task})
+        if _is_ready(target):
+            # What the admin waited: the old engine's drain and stop, then the new start.
+            target.switch_s = round(time.monotonic() - began, 1)
+            target.log.note(f"switch took {target.switch_s:g}s")
 
     def _start_draining(self, engine: EngineRuntime) -> None:
         # Part of the switch decision: from here on no new lease goes to this engine.
@@ -422,12 +427,10 @@ class EngineManager(EngineLifecycle):
         )
 
     def _load_targets(self) -> list[tuple[str, str]]:
-        """The ready engines that may report their load (vLLM's, and external servers)."""
-        kinds = (EngineKind.vllm, EngineKind.external)
+        """The ready engines, whose /metrics may say their load (vLLM's does; any other
+        answer is asked again only after a minute)."""
         return [
             (engine.profile.name, engine.plan.base_urls[0].removesuffix("/v1") + "/metrics")
             for engine in self._engines.values()
-            if engine.profile.engine in kinds
-            and engine.state is EngineState.ready
-            and engine.plan is not None
+            if engine.state is EngineState.ready and engine.plan is not None
         ]

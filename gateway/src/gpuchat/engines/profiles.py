@@ -139,6 +139,9 @@ class Profile(_Strict):
     # The gateway's environment variable holding a Hugging Face token, passed as HF_TOKEN.
     hf_token_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]{0,63}$")
     max_concurrency: int = Field(default=4, ge=1)
+    # Admit only what the engine says it can start now (vLLM's waiting requests and KV
+    # cache, from its /metrics), below max_concurrency; the rest wait in gpuchat's queue.
+    engine_aware_admission: bool = True
     limits: Limits = Field(default_factory=Limits)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     benchmark: AutoBenchmark = Field(default_factory=AutoBenchmark)

@@ -44,6 +44,7 @@ class EngineRuntime:
     model: str | None = None
     context: int | None = None  # max_model_len the engine reported
     started_at: float | None = None
+    switch_s: float | None = None  # the last switch to this engine, drain to ready
     ready_since: float | None = None  # monotonic
     healthy: bool | None = None
     last_error: str | None = None
@@ -162,4 +163,5 @@ def status_of(
         reason=reason,
         replicas=engine.replicas.statuses() if engine.replicas is not None else (),
         load=load,
+        switch_s=engine.switch_s,
     )

@@ -11,6 +11,13 @@ The queue is bounded in length and in wait: past either, 429 (or 503 while the e
 loading) with Retry-After. A ticket's slot is released exactly once by `close()`, which is
 plain, synchronous and safe to repeat (the relay's `finish()` calls it).
 
+Engine-aware (a profile's `engine_aware_admission`, on by default): an engine that reports
+its own load (vLLM's `/metrics`: requests waiting inside it, KV-cache use) and says it is
+full sets a lower `capacity` than the static limit: what it is running now. Requests beyond
+it wait here, where their users see their place, instead of invisibly inside the engine (or
+preempted there). While the engine has room again the capacity grows back a quarter at a
+time, until the static limit takes over.
+
 The queue (order, positions) is kept in each process. With Redis, the engine's limit holds
 across replicas too: a ticket whose turn has come ("running" here) also takes a slot shared
 by every replica (`services/slots.py`) before it is admitted, waiting for one if needed.
@@ -19,18 +26,22 @@ by every replica (`services/slots.py`) before it is admitted, waiting for one if
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Final
 
 from gpuchat.core.errors import GatewayError
+from gpuchat.engines.load import EngineLoad
 from gpuchat.services.slots import SharedSlots
 
 KEEPALIVE_SECONDS: Final = 15.0
 INITIAL_SERVICE_SECONDS: Final = 10.0  # the estimate before an engine has served anything
 SMOOTHING: Final = 0.2
 SHARED_POLL_SECONDS: Final = 0.05  # how often a running ticket asks for a shared slot
+LOAD_POLL_SECONDS: Final = 0.5  # how often engine loads are looked at (scraped every 1 s)
+KV_CACHE_FULL: Final = 0.95  # a KV cache this full has no room for another request
 
 
 class Ticket:
@@ -82,12 +93,33 @@ class EngineQueue:
         self.shared = shared  # admitted only with a slot shared by the replicas
         self.inflight = 0
         self.waiting = 0
+        self.capacity: int | None = None  # engine-aware: what the engine can run now
         self._users: OrderedDict[str, deque[Ticket]] = OrderedDict()
         self._service_s = INITIAL_SERVICE_SECONDS
 
+    @property
+    def allowed(self) -> int:
+        """Requests that may be in flight now: the static limit, or less while the engine
+        says it is full."""
+        return self.limit if self.capacity is None else min(self.limit, self.capacity)
+
+    def observe(self, load: EngineLoad | None) -> None:
+        """The engine's latest word on its load; admits waiting requests if it has room."""
+        if load is None:
+            self.capacity = None
+        elif load.waiting > 0 or (load.kv_cache_usage or 0.0) >= KV_CACHE_FULL:
+            # What it runs now, of ours; the requests it has not started wait here next time.
+            self.capacity = max(1, min(load.running, self.inflight - load.waiting))
+        elif self.capacity is not None and self.inflight >= self.capacity:
+            self.capacity += max(1, self.capacity // 4)
+            if self.capacity >= self.limit:
+                self.capacity = None
+        self._dispatch()
+        self._renumber()
+
     def enter(self, user: str, max_length: int) -> Ticket:
         ticket = Ticket(self, user)
-        if self.inflight < self.limit and not self.waiting:
+        if self.inflight < self.allowed and not self.waiting:
             self._admit(ticket)
             return ticket
         if self.waiting >= max_length:
@@ -104,7 +136,7 @@ class EngineQueue:
 
     def estimate(self, position: int) -> float:
         """Seconds until `position` is served, from recent request durations."""
-        return round(position * self._service_s / max(self.limit, 1), 1)
+        return round(position * self._service_s / max(self.allowed, 1), 1)
 
     def leave(self, ticket: Ticket) -> None:
         if ticket.running:
@@ -130,7 +162,7 @@ class EngineQueue:
         ticket.changed.set()
 
     def _dispatch(self) -> None:
-        while self.inflight < self.limit and self._users:
+        while self.inflight < self.allowed and self._users:
             user, waiting = next(iter(self._users.items()))
             ticket = waiting.popleft()
             self.waiting -= 1
@@ -164,9 +196,12 @@ class Admission:
         is_loading: Callable[[str], bool] = lambda _: False,
         on_reject: Callable[[str, str], None] = lambda _engine, _reason: None,
         slots: SharedSlots | None = None,
+        loads: Callable[[], Mapping[str, EngineLoad | None]] | None = None,
     ) -> None:
         self._on_reject = on_reject
         self._slots = slots
+        self._loads = loads  # engine-aware engines' latest loads, by profile name
+        self._load_task: asyncio.Task[None] | None = None
         self.max_length = max_length
         self.max_wait_s = max_wait_s
         self._is_loading = is_loading
@@ -175,10 +210,23 @@ class Admission:
     async def start(self) -> None:
         if self._slots is not None:
             await self._slots.start()
+        if self._loads is not None and self._load_task is None:
+            self._load_task = asyncio.create_task(self._follow_loads(self._loads))
 
     async def close(self) -> None:
+        if self._load_task is not None:
+            self._load_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._load_task
         if self._slots is not None:
             await self._slots.close()
+
+    async def _follow_loads(self, loads: Callable[[], Mapping[str, EngineLoad | None]]) -> None:
+        while True:
+            latest = loads()
+            for name, queue in self._queues.items():
+                queue.observe(latest.get(name))
+            await asyncio.sleep(LOAD_POLL_SECONDS)
 
     def enter(self, engine: str, limit: int, user: str) -> Ticket:
         """Take a slot now, or a place in the queue (429 when the queue is full)."""

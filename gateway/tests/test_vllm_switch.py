@@ -1,0 +1,158 @@
+"""A switch between two real vLLM engines, run by `gpuchat supervisor` in its own process (as on
+a GPU host), while requests stream: the old engine drains, nothing is lost, requests sent
+during the switch are served by the new model, and the switch time is shown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from gpuchat.engines import hf_export
+from tests.utils.gateway import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    RunningGateway,
+    free_port,
+    start_gateway,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+MODELS_DIR = REPO / "data" / "models"
+SECRET = "supervisor-secret-for-the-vllm-switch-test"
+
+pytestmark = pytest.mark.vllm
+
+PROFILES = """
+default: smol
+profiles:
+  - name: smol
+    aliases: [default]
+    engine: vllm
+    model: packaged:smollm2-135m-instruct
+    vllm: {max_model_len: 4096, dtype: bfloat16, cpu_kvcache_space: 1}
+    max_concurrency: 8
+    timeouts: {start: 900, drain: 120}
+  - name: qwen
+    engine: vllm
+    model: packaged:qwen2.5-coder-0.5b-instruct
+    vllm: {max_model_len: 2048, dtype: bfloat16, cpu_kvcache_space: 1}
+    max_concurrency: 8
+    timeouts: {start: 900, drain: 120}
+"""
+
+
+@pytest.fixture(scope="module")
+def supervisor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """`gpuchat supervisor` as its own process; its URL and data directory."""
+    for name in ("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"):
+        if not hf_export.is_exported(name, MODELS_DIR):
+            pytest.fail(f"{name} is not exported for vLLM: run `make vllm`")
+    data_dir = tmp_path_factory.mktemp("vllm-switch")
+    (data_dir / "models").symlink_to(MODELS_DIR)
+    profiles = data_dir / "profiles.yaml"
+    profiles.write_text(PROFILES)
+    port = free_port()
+    env = {
+        **os.environ,
+        "GPUCHAT_DATA_DIR": str(data_dir),
+        "GPUCHAT_PROFILES": str(profiles),
+        "GPUCHAT_SUPERVISOR_SECRET": SECRET,
+    }
+    argv = [sys.executable, "-m", "gpuchat.cli", "supervisor", "--host", "127.0.0.1"]
+    child = subprocess.Popen([*argv, "--port", str(port)], env=env, start_new_session=True)
+    try:
+        yield f"http://127.0.0.1:{port}", data_dir
+    finally:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+async def gateway(supervisor: tuple[str, Path]) -> AsyncIterator[RunningGateway]:
+    url, data_dir = supervisor
+    async with start_gateway(
+        data_dir=data_dir / "gateway",
+        database_url=f"sqlite+aiosqlite:///{data_dir / 'db.sqlite'}",
+        profiles=data_dir / "profiles.yaml",
+        supervisor_url=url,
+        supervisor_secret=SecretStr(SECRET),
+    ) as running:
+        yield running
+
+
+async def _stream(
+    client: httpx.AsyncClient, model: str, started: asyncio.Event
+) -> dict[str, object]:
+    """One streamed answer; what the client finally holds."""
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Write a short poem about the sea."}],
+        "max_tokens": 120,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    text, finish, served_by, error = "", None, None, None
+    async with client.stream("POST", "/v1/chat/completions", json=body) as response:
+        async for line in response.aiter_lines():
+            if not line.startswith("data: {"):
+                continue
+            started.set()
+            chunk = httpx.Response(200, content=line[6:]).json()
+            error = chunk.get("error") or error
+            served_by = chunk.get("model") or served_by
+            for choice in chunk.get("choices") or []:
+                text += choice["delta"].get("content") or ""
+                finish = choice.get("finish_reason") or finish
+    return {
+        "status": response.status_code,
+        "text": text,
+        "finish": finish,
+        "error": error,
+        "model": served_by,
+    }
+
+
+async def test_switch_between_two_vllm_engines_drains_and_loses_nothing(
+    gateway: RunningGateway,
+) -> None:
+    async with (
+        gateway.client(timeout=900) as client,
+        gateway.login(ADMIN_EMAIL, ADMIN_PASSWORD) as admin,
+    ):
+        started = [asyncio.Event() for _ in range(3)]
+        before = [asyncio.create_task(_stream(client, "smol", s)) for s in started]
+        await asyncio.wait_for(asyncio.gather(*(s.wait() for s in started)), 120)
+
+        switched = await admin.post("/api/admin/profiles/qwen/activate")
+        during = [
+            asyncio.create_task(_stream(client, "default", asyncio.Event())) for _ in range(2)
+        ]
+        old = await asyncio.gather(*before)
+        new = await asyncio.gather(*during)
+        profiles = (await admin.get("/api/admin/profiles")).json()
+
+    assert switched.status_code == 202, switched.text
+    for answer in old:  # the streams in flight finished on the old engine
+        assert answer["status"] == 200 and answer["error"] is None, answer
+        assert answer["finish"] in ("stop", "length") and answer["text"], answer
+        assert answer["model"] == "smol"
+    for answer in new:  # sent during the switch: served by the new engine
+        assert answer["status"] == 200 and answer["error"] is None, answer
+        assert answer["finish"] in ("stop", "length") and answer["text"], answer
+        assert answer["model"] == "qwen"
+    by_name = {p["name"]: p for p in profiles["data"]}
+    assert by_name["qwen"]["state"] == "ready" and by_name["qwen"]["active"]
+    assert by_name["smol"]["state"] == "stopped"
+    assert by_name["qwen"]["switch_s"] > 0
