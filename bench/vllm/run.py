@@ -67,7 +67,10 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--long-seconds", type=float, default=300, help="the 5-session step")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per request")
     ap.add_argument("--max-model-len", type=int, default=4096)
-    ap.add_argument("--kv-cache-gib", type=float, default=0.5, help="VLLM_CPU_KVCACHE_SPACE")
+    ap.add_argument("--kv-cache-gib", type=int, default=1, help="VLLM_CPU_KVCACHE_SPACE")
+    ap.add_argument(
+        "--max-num-seqs", type=int, default=8, help="vLLM's batch: more wait inside vLLM"
+    )
     ap.add_argument("--max-concurrency", type=int, default=32, help="the profiles' static limit")
     ap.add_argument("--skip-kpi", action="store_true")
     ap.add_argument("--skip-admission", action="store_true")
@@ -83,11 +86,11 @@ def start_vllm(work: Path, args: argparse.Namespace) -> tuple[Any, int]:
         raise RuntimeError("no vLLM environment: run `make vllm` first")
     model_dir = hf_export.exported_dir(MODEL, REPO / "data" / "models")
     port = stack.free_port()
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": f"{args.kv_cache_gib:g}"}
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": str(args.kv_cache_gib)}
     argv = [str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model"]
     argv += [str(model_dir), "--served-model-name", "smollm2", "--host", "127.0.0.1"]
     argv += ["--port", str(port), "--max-model-len", str(args.max_model_len)]
-    argv += ["--dtype", "bfloat16", "--enable-prefix-caching"]
+    argv += ["--dtype", "bfloat16", "--max-num-seqs", str(args.max_num_seqs)]
     child = stack.spawn("vllm", argv, work, env)
     if not stack.wait_http(f"http://127.0.0.1:{port}/health", 900, child.proc):
         child.stop()
@@ -268,6 +271,7 @@ def main() -> int:
             "model": f"{MODEL} (bf16, exported by make vllm)",
             "max_model_len": args.max_model_len,
             "kv_cache_gib": args.kv_cache_gib,
+            "max_num_seqs": args.max_num_seqs,
             "ready_s": ready_s,
         },
         "gateway": {"command": "gpuchat serve", "database": "sqlite", "peak_rss_mib": rss},

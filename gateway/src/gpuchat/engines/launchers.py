@@ -164,7 +164,7 @@ def child_env(profile: Profile) -> tuple[tuple[str, str], ...]:
     vLLM's CPU build the KV cache size."""
     env: list[tuple[str, str]] = []
     if profile.engine is EngineKind.vllm and profile.vllm.cpu_kvcache_space is not None:
-        env.append(("VLLM_CPU_KVCACHE_SPACE", f"{profile.vllm.cpu_kvcache_space:g}"))
+        env.append(("VLLM_CPU_KVCACHE_SPACE", str(profile.vllm.cpu_kvcache_space)))
     if profile.gpus:
         # Without this CUDA shows the child every GPU, and it would allocate on GPU 0.
         env.append(("CUDA_VISIBLE_DEVICES", ",".join(str(gpu) for gpu in profile.gpus)))

@@ -84,8 +84,8 @@ class VllmArgs(_Strict):
     quantization: str | None = Field(default=None, pattern=r"^[a-z0-9_-]{1,32}$")
     chat_template: str | None = None  # a file on the engine host, or a template string
     enable_prefix_caching: bool | None = None
-    # vLLM's CPU build: GiB of memory for the KV cache (VLLM_CPU_KVCACHE_SPACE).
-    cpu_kvcache_space: float | None = Field(default=None, gt=0)
+    # vLLM's CPU build: GiB of memory for the KV cache (VLLM_CPU_KVCACHE_SPACE, whole GiB).
+    cpu_kvcache_space: int | None = Field(default=None, ge=1)
     extra_args: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
