@@ -6,11 +6,12 @@ BENCH_ARGS ?=
 # 2 rounds × 3 s, plus warm-ups and start-up); `make bench-overhead` uses run.py's defaults.
 BENCH_OVERHEAD_ARGS ?= --levels 1,10,50,200 --rounds 2 --duration 3 --quiet-wait 30
 BENCH_EMBEDDED_ARGS ?=
+BENCH_VLLM_ARGS ?=
 
 LITELLM_VENV := $(CURDIR)/.venv-litellm
 UV := $(shell command -v uv || echo $(HOME)/.local/bin/uv)
 
-.PHONY: bench bench-overhead bench-embedded bench-litellm
+.PHONY: bench bench-overhead bench-embedded bench-litellm bench-vllm
 
 bench: setup bench-litellm  ## every benchmark, bounded, then rewrite docs/benchmarks.md and its plots
 	$(BENCH_PY) bench/overhead/run.py $(BENCH_OVERHEAD_ARGS)
@@ -22,6 +23,9 @@ bench-overhead: setup ## gateway overhead vs direct vs nginx vs nginx+TLS (bench
 
 bench-embedded: setup ## the embedded engine end to end (bench/embedded/)
 	$(BENCH_PY) bench/embedded/run.py $(BENCH_EMBEDDED_ARGS)
+
+bench-vllm: vllm      ## real vLLM (CPU build): KPIs against direct, static vs engine-aware admission
+	$(BENCH_PY) bench/vllm/run.py $(BENCH_VLLM_ARGS)
 
 # The LiteLLM proxy for path E, in its own environment (pinned with hashes; not a gateway
 # dependency). `make bench-overhead` uses it when it exists.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import importlib.util
 import json
@@ -31,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any
 
 from gpuchat.engines import hf_export
 from gpuchat.loadtest import BenchPlan, Step, run_bench
@@ -156,9 +157,7 @@ def step(p: BenchPlan, sessions: int, label: str) -> dict[str, Any]:
 
 
 def _one(p: BenchPlan, sessions: int) -> BenchPlan:
-    from dataclasses import replace
-
-    return replace(p, steps=(Step(concurrency=sessions),), warmup=0)
+    return dataclasses.replace(p, steps=(Step(concurrency=sessions),), warmup=0)
 
 
 def _line(result: dict[str, Any]) -> str:
@@ -215,8 +214,9 @@ def run(args: argparse.Namespace, vllm_port: int, url: str, key: str) -> dict[st
             out["kpi"].append(step(plan(args, direct, "smollm2", None), sessions, "direct"))
             out["kpi"].append(step(plan(args, url, "vllm", key), sessions, "gpuchat"))
         if args.long_seconds > 0:
-            long = plan(args, url, "vllm", key, requests_per_session=10_000)
-            long = _with_duration(long, args.long_seconds)
+            long = plan(
+                args, url, "vllm", key, requests_per_session=10_000, duration_s=args.long_seconds
+            )
             out["long"] = step(long, 5, "gpuchat, long")
     if not args.skip_admission:
         for sessions in args.admission_levels:
@@ -225,19 +225,9 @@ def run(args: argparse.Namespace, vllm_port: int, url: str, key: str) -> dict[st
     return out
 
 
-def _with_duration(p: BenchPlan, seconds: float) -> BenchPlan:
-    from dataclasses import replace
-
-    return replace(p, duration_s=seconds)
-
-
-def _interrupt(_signum: int, _frame: object) -> NoReturn:
-    raise KeyboardInterrupt
-
-
 def main() -> int:
     args = parse_args()
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, overhead._interrupt)  # unwind: the finally stops both
     notes: list[str] = []
     busy_before = overhead.wait_for_quiet(20, notes)
     started = dt.datetime.now(dt.UTC)
