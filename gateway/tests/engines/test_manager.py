@@ -242,3 +242,16 @@ async def test_packaged_model_not_installed_names_the_fix(make_control: ControlF
     assert "make setup" in status.reason
     with pytest.raises(EngineUnavailable):
         await manager.ensure_ready("local")
+
+
+async def test_the_context_an_engine_reports_is_used_for_external_engines_too(
+    make_control: ControlFactory, upstream_profile: FakeProfile
+) -> None:
+    """vLLM says its max_model_len in /v1/models: what the gateway caps max_tokens by, also
+    for an `external` server whose profile cannot say it."""
+    manager = make_control(upstream_profile("engine", "--max-model-len", "3000"))
+    spawned = await manager.ensure_ready("engine")
+    assert spawned.context == 3000
+
+    remote = make_control({"name": "remote", "engine": "external", "urls": [spawned.base_url]})
+    assert (await remote.ensure_ready("remote")).context == 3000

@@ -23,6 +23,7 @@ Engine-side behaviour for supervisor tests (command-line options):
     --progress         print vLLM-style weight-loading lines (0..100 %) while loading
     --crash-after 1.5  exit with code 1 that long after the port opened
     --hang-health      /health never answers (the start times out)
+    --max-model-len N  report N as the model's context in /v1/models, as vLLM does
     --batch 2          like vLLM: at most 2 streams generate at once, the others wait inside
                        the engine for a batch slot; GET /metrics says how many of each (in
                        vLLM's metric names)
@@ -278,8 +279,14 @@ async def health(_: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+MAX_MODEL_LEN: int | None = None  # --max-model-len: reported in /v1/models, as vLLM does
+
+
 async def models(_: web.Request) -> web.Response:
-    return web.json_response({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+    entry: dict[str, Any] = {"id": "fake", "object": "model"}
+    if MAX_MODEL_LEN is not None:
+        entry["max_model_len"] = MAX_MODEL_LEN
+    return web.json_response({"object": "list", "data": [entry]})
 
 
 async def metrics(_: web.Request) -> web.Response:
@@ -346,7 +353,9 @@ if __name__ == "__main__":
     parser.add_argument("--crash-after", type=float, default=None)
     parser.add_argument("--hang-health", action="store_true")
     parser.add_argument("--batch", type=int, default=0)
+    parser.add_argument("--max-model-len", type=int, default=None)
     args = parser.parse_args()
+    MAX_MODEL_LEN = args.max_model_len
     HANG_HEALTH = args.hang_health
     if args.batch:
         BATCH, BATCH_SIZE = asyncio.Semaphore(args.batch), args.batch
