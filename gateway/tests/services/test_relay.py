@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from gpuchat.db.models import UsageRow
 from tests.utils.gateway import RunningGateway
@@ -16,9 +16,12 @@ from tests.utils.streams import chat_body, stream_chat
 
 
 async def usage_row(gateway: RunningGateway, request_id: str) -> UsageRow:
+    """The row of the gateway's id (`X-Request-Id` of the response) or of the id the test
+    sent as its own `X-Request-Id` (kept as `client_request_id`)."""
     await gateway.state.usage.flush()
+    named = or_(UsageRow.request_id == request_id, UsageRow.client_request_id == request_id)
     async with gateway.state.sessions() as session:
-        row = await session.scalar(select(UsageRow).where(UsageRow.request_id == request_id))
+        row = await session.scalar(select(UsageRow).where(named))
     assert row is not None, f"no usage row for {request_id}"
     return row
 
@@ -276,3 +279,29 @@ async def test_relay_many_concurrent_streams_each_get_their_text(gateway: Runnin
     assert len(ids) == 30
     for request_id in list(ids)[:3]:
         assert (await usage_row(gateway, request_id)).status_code == 200
+
+
+async def test_relay_client_request_id_is_a_label_not_the_usage_key(
+    gateway: RunningGateway,
+) -> None:
+    """Four requests sending the same X-Request-Id are four usage rows (reports, CSV and
+    quotas count all four), each named by the gateway and labelled with the client's id."""
+    sent = new_id()
+    async with gateway.client() as client:
+        replies = [
+            await client.post(
+                "/v1/chat/completions",
+                json=chat_body("hi", stream=stream),
+                headers={"X-Request-Id": sent},
+            )
+            for stream in (False, True, False, True)
+        ]
+    assert all(r.status_code == 200 for r in replies)
+    ids = [r.headers["x-request-id"] for r in replies]
+    assert len(set(ids)) == 4 and sent not in ids
+    await gateway.state.usage.flush()
+    async with gateway.state.sessions() as session:
+        rows = (
+            await session.scalars(select(UsageRow).where(UsageRow.client_request_id == sent))
+        ).all()
+    assert sorted(r.request_id for r in rows) == sorted(ids)

@@ -62,8 +62,15 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
+        # The gateway names every request itself: a client's X-Request-Id is only a label
+        # (kept in the log line and the usage row), never a key anything relies on.
+        request_id = secrets.token_hex(12)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        client_id = _client_request_id(scope)
+        if client_id is not None:
+            state["client_request_id"] = client_id
+            state.setdefault("log", {})["client_request_id"] = client_id
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -143,13 +150,14 @@ def _host(scope: Scope) -> bytes:
     return host.rsplit(b":", 1)[0] if b":" in host else host
 
 
-def _request_id(scope: Scope) -> str:
+def _client_request_id(scope: Scope) -> str | None:
+    """The client's X-Request-Id when it is a plausible id (a correlation label only)."""
     value = _header(scope, b"x-request-id")
-    if value and 8 <= len(value) <= 64 and value.isascii():
+    if value and 1 <= len(value) <= 64 and value.isascii():
         text = value.decode()
-        if all(c.isalnum() or c in "-_" for c in text):
+        if all(c.isalnum() or c in "-_.:" for c in text):
             return text
-    return secrets.token_hex(12)
+    return None
 
 
 def _declared_length(scope: Scope) -> int:

@@ -152,7 +152,9 @@ class UsageRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    # The gateway's own id (the client's X-Request-Id is only `client_request_id`).
     request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_request_id: Mapped[str | None] = mapped_column(String(64), default=None)
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
