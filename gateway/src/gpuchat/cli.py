@@ -66,10 +66,16 @@ def serve(
     if settings.workers > 1 and not settings.supervisor_url:
         err("Several workers need GPUCHAT_SUPERVISOR_URL (or `gpuchat run`, which starts one).")
         raise typer.Exit(2)
+    host = host or settings.host
+    problem = settings.listen_problem(host)
+    if problem is not None:
+        err(problem)
+        raise typer.Exit(2)
+    settings.session_secret  # noqa: B018 - generated once, before the workers race for it
     uvicorn.run(
         "gpuchat.main:create_app",
         factory=True,
-        host=host or settings.host,
+        host=host,
         port=port or settings.port,
         workers=settings.workers,
         # Migrations and the first contact with the supervisor can take longer than

@@ -107,6 +107,7 @@ def _build_state(
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    settings.session_secret  # noqa: B018 - read (or generated) now, not in a request
     db = create_engine(settings.resolved_database_url)
     sessions = create_sessionmaker(db)
     await migrate.upgrade(db)

@@ -8,7 +8,7 @@ import httpx
 import jwt
 import pytest
 
-from gpuchat.core.config import DEFAULT_SECRET
+from gpuchat.db.models import User
 from tests.utils.gateway import ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD, RunningGateway
 
 
@@ -103,56 +103,62 @@ async def test_logout_clears_the_cookie(gateway: RunningGateway) -> None:
         assert_401(await client.get("/api/me"))
 
 
-def _token(claims: dict[str, object], key: str = DEFAULT_SECRET, alg: str = "HS256") -> str:
-    return jwt.encode(claims, key, algorithm=alg)
+# The constant that signed every development gateway's sessions before secrets were
+# generated: a token signed with it must mean nothing anywhere now.
+OLD_PUBLIC_SECRET = "change-me-development-secret-0123456789"  # noqa: S105
 
 
-@pytest.mark.parametrize(
-    "token",
-    [
-        "not-a-jwt",
-        _token({"sub": "1", "ver": 0, "typ": "session", "iat": 1, "exp": 2}),  # expired
-        _token(
-            {
-                "sub": "1",
-                "ver": 0,
-                "typ": "session",
-                "iat": int(time.time()),
-                "exp": int(time.time()) + 600,
-            },
-            key="wrong-key-wrong-key-wrong-key-123",
-        ),
-        jwt.encode(
-            {
-                "sub": "1",
-                "ver": 0,
-                "typ": "session",
-                "iat": int(time.time()),
-                "exp": int(time.time()) + 600,
-            },
-            None,
-            algorithm="none",
-        ),
-        _token(
-            {"sub": "1", "ver": 0, "iat": int(time.time()), "exp": int(time.time()) + 600}
-        ),  # not a session token
-        _token(
-            {
-                "sub": "1",
-                "ver": 99,
-                "typ": "session",
-                "iat": int(time.time()),
-                "exp": int(time.time()) + 600,
-            }
-        ),  # stale version
-    ],
-    ids=["garbage", "expired", "wrong-signature", "alg-none", "wrong-type", "stale-version"],
-)
-async def test_bad_session_tokens_are_401(gateway: RunningGateway, token: str) -> None:
+def _claims(**changes: object) -> dict[str, object]:
+    now = int(time.time())
+    claims: dict[str, object] = {"sub": "1", "ver": 0, "typ": "session", "iat": now}
+    claims["exp"] = now + 600
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+GATEWAY_SECRET = "the gateway's own secret"
+BAD_TOKENS: dict[str, tuple[dict[str, object], str | None]] = {
+    "expired": (_claims(iat=1, exp=2), GATEWAY_SECRET),
+    "wrong-signature": (_claims(), "wrong-key-wrong-key-wrong-key-123"),
+    "public-development-constant": (_claims(), OLD_PUBLIC_SECRET),
+    "alg-none": (_claims(), None),
+    "wrong-type": (_claims(typ=None), GATEWAY_SECRET),
+    "stale-version": (_claims(ver=99), GATEWAY_SECRET),
+}
+
+
+def _bad_token(gateway: RunningGateway, case: str) -> str:
+    claims, key = BAD_TOKENS[case]
+    if key is None:
+        return jwt.encode(claims, None, algorithm="none")
+    if key == GATEWAY_SECRET:
+        key = gateway.state.settings.session_secret
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
+@pytest.mark.parametrize("case", ["garbage", *BAD_TOKENS])
+async def test_bad_session_tokens_are_401(gateway: RunningGateway, case: str) -> None:
+    """The admin (user 1) with a token that is garbage, expired, signed with another key or
+    with the constant development gateways once used, unsigned, or of a stale version."""
+    token = "not-a-jwt" if case == "garbage" else _bad_token(gateway, case)
     async with httpx.AsyncClient(base_url=gateway.url) as client:
         assert_401(await client.get("/api/me", headers={"Authorization": f"Bearer {token}"}))
         client.cookies.set("gpuchat_session", token)
         assert_401(await client.get("/api/me"))
+
+
+async def test_a_token_signed_with_the_gateways_secret_is_accepted(
+    gateway: RunningGateway,
+) -> None:
+    """The other side of the cases above: only the claims or the key make them fail."""
+    async with gateway.state.sessions() as session:
+        admin = await session.get(User, 1)
+        assert admin is not None
+        version = admin.token_version
+    token = jwt.encode(_claims(ver=version), gateway.state.settings.session_secret, "HS256")
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        me = await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["role"] == "admin"
 
 
 async def test_disabled_user_sessions_and_keys_stop_at_once(gateway: RunningGateway) -> None:

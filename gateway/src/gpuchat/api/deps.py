@@ -71,7 +71,7 @@ async def _authenticate(request: Request, state: AppState) -> Principal:
     if not from_cookie and token.startswith(security.API_KEY_PREFIX):
         principal = await _principal_for_key(state, token)
     else:
-        claims = security.read_session_token(token, state.settings.secret_key.get_secret_value())
+        claims = security.read_session_token(token, state.settings.session_secret)
         principal = None
         if claims:
             async with read_session(state.sessions) as session:

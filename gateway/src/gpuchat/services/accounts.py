@@ -87,6 +87,6 @@ def session_token(user: User, settings: Settings) -> str:
     return security.new_session_token(
         user.id,
         user.token_version,
-        settings.secret_key.get_secret_value(),
+        settings.session_secret,
         settings.session_ttl_seconds,
     )
