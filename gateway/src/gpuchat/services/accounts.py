@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -13,6 +14,7 @@ from gpuchat.core.errors import GatewayError
 from gpuchat.core.network import client_address
 from gpuchat.db.models import User
 from gpuchat.db.repositories import users
+from gpuchat.db.repositories.users import Principal
 from gpuchat.services.ratelimit import LimiterUnavailable, RateLimiter
 
 # Verifying against this when the email is unknown makes both failures cost the same.
@@ -89,4 +91,45 @@ def session_token(user: User, settings: Settings) -> str:
         user.token_version,
         settings.session_secret,
         settings.session_ttl_seconds,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class KeyScope:
+    expires: datetime | None
+    allowed_models: list[str] | None
+
+
+def new_key_scope(
+    principal: Principal, expires: datetime | None, allowed_models: list[str] | None
+) -> KeyScope:
+    """What a new API key may do: what was asked, within the caller's own scope. A session
+    may ask anything; a key creates keys only as narrow and as short-lived as itself (left
+    unset, they inherit its limits), never wider (403)."""
+    if expires is not None:
+        expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+        if expires <= datetime.now(UTC):
+            raise GatewayError(
+                422, "expires_at must be in the future", code="invalid_value", param="expires_at"
+            )
+    if principal.api_key_id is None:
+        return KeyScope(expires, allowed_models)
+    parent_expires = principal.key_expires
+    if parent_expires is not None:
+        if expires is None:
+            expires = parent_expires
+        elif expires > parent_expires:
+            raise _wider("expires_at", "expire after the key that creates it")
+    parent_models = principal.allowed_models
+    if parent_models is not None:
+        if allowed_models is None:
+            allowed_models = list(parent_models)
+        elif not set(allowed_models) <= set(parent_models):
+            raise _wider("allowed_models", "allow models the key that creates it may not use")
+    return KeyScope(expires, allowed_models)
+
+
+def _wider(param: str, what: str) -> GatewayError:
+    return GatewayError(
+        403, f"A new API key cannot {what}", code="key_scope_exceeded", param=param
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -23,6 +24,7 @@ class Principal:
     api_key_id: int | None = None
     allowed_models: tuple[str, ...] | None = None
     limits: dict[str, Any] | None = field(default=None, compare=False)  # admin-set overrides
+    key_expires: datetime | None = None  # when the API key used expires (None: never)
 
     @property
     def is_admin(self) -> bool:
