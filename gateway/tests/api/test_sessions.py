@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 
 import httpx
@@ -103,6 +104,52 @@ async def test_logout_clears_the_cookie(gateway: RunningGateway) -> None:
         assert_401(await client.get("/api/me"))
 
 
+async def _login_token(gateway: RunningGateway, email: str) -> str:
+    async with gateway.login(email) as browser:
+        return str(browser.cookies["gpuchat_session"])
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_logout_ends_the_token_server_side(gateway: RunningGateway) -> None:
+    """A token copied before logout (a stolen cookie, a script) stops working; the user's
+    other sessions go on."""
+    await gateway.create_user("ender@example.com")
+    other = await _login_token(gateway, "ender@example.com")
+    async with gateway.login("ender@example.com") as browser:
+        token = browser.cookies["gpuchat_session"]
+        assert (await browser.post("/api/auth/logout")).status_code == 204
+    async with httpx.AsyncClient(base_url=gateway.url) as thief:
+        assert_401(await thief.get("/api/me", headers=_bearer(token)))
+        thief.cookies.set("gpuchat_session", token)
+        assert_401(await thief.get("/api/me"))
+        thief.cookies.clear()
+        assert (await thief.get("/api/me", headers=_bearer(other))).status_code == 200
+        # A script logs out with its bearer token alone.
+        assert (await thief.post("/api/auth/logout", headers=_bearer(other))).status_code == 204
+        assert_401(await thief.get("/api/me", headers=_bearer(other)))
+
+
+async def test_logout_everywhere_ends_every_session_but_not_keys(gateway: RunningGateway) -> None:
+    await gateway.create_user("everywhere@example.com")
+    key = await gateway.new_key("everywhere@example.com")
+    phone = await _login_token(gateway, "everywhere@example.com")
+    async with gateway.client(key) as program:
+        refused = await program.post("/api/auth/logout-all")
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "session_required"
+        assert (await program.get("/api/me", headers=_bearer(phone))).status_code == 200
+        async with gateway.login("everywhere@example.com") as laptop:
+            ended = await laptop.post("/api/auth/logout-all")
+            assert ended.status_code == 204
+            assert_401(await laptop.get("/api/me"))
+        assert_401(await program.get("/api/me", headers=_bearer(phone)))
+        assert (await program.get("/v1/models")).status_code == 200
+    async with gateway.login("everywhere@example.com") as again:
+        assert (await again.get("/api/me")).status_code == 200
+
+
 # The constant that signed every development gateway's sessions before secrets were
 # generated: a token signed with it must mean nothing anywhere now.
 OLD_PUBLIC_SECRET = "change-me-development-secret-0123456789"  # noqa: S105
@@ -111,6 +158,7 @@ OLD_PUBLIC_SECRET = "change-me-development-secret-0123456789"  # noqa: S105
 def _claims(**changes: object) -> dict[str, object]:
     now = int(time.time())
     claims: dict[str, object] = {"sub": "1", "ver": 0, "typ": "session", "iat": now}
+    claims["jti"] = secrets.token_hex(16)
     claims["exp"] = now + 600
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
@@ -124,6 +172,7 @@ BAD_TOKENS: dict[str, tuple[dict[str, object], str | None]] = {
     "alg-none": (_claims(), None),
     "wrong-type": (_claims(typ=None), GATEWAY_SECRET),
     "stale-version": (_claims(ver=99), GATEWAY_SECRET),
+    "no-session-id": (_claims(jti=None), GATEWAY_SECRET),  # could not be logged out
 }
 
 

@@ -59,11 +59,24 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
-async def _authenticate(request: Request, state: AppState) -> Principal:
+def _presented_token(request: Request) -> tuple[str | None, bool]:
+    """The credential the request carries, and whether it came from the session cookie."""
     token = _bearer(request)
-    from_cookie = token is None
-    if token is None:
-        token = request.cookies.get(SESSION_COOKIE)
+    if token is not None:
+        return token, False
+    return request.cookies.get(SESSION_COOKIE), True
+
+
+def presented_session(request: Request, state: AppState) -> security.SessionClaims | None:
+    """The valid session token the request carries (for logout), if any."""
+    token, from_cookie = _presented_token(request)
+    if not token or (not from_cookie and token.startswith(security.API_KEY_PREFIX)):
+        return None
+    return security.read_session_token(token, state.settings.session_secret)
+
+
+async def _authenticate(request: Request, state: AppState) -> Principal:
+    token, from_cookie = _presented_token(request)
     if not token:
         raise GatewayError(
             401, "Authentication required: an API key or a session", code="not_authenticated"
@@ -75,7 +88,7 @@ async def _authenticate(request: Request, state: AppState) -> Principal:
         principal = None
         if claims:
             async with read_session(state.sessions) as session:
-                principal = await principal_for_session(session, *claims)
+                principal = await principal_for_session(session, claims)
     if principal is None:
         raise GatewayError(
             401, "The credentials are invalid, revoked or expired", code="invalid_credentials"

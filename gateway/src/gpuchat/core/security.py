@@ -9,6 +9,8 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import jwt
@@ -72,11 +74,20 @@ def new_password() -> str:
 SESSION_ALGORITHM = "HS256"
 
 
+@dataclass(frozen=True, slots=True)
+class SessionClaims:
+    user_id: int
+    version: int  # the user's token_version when issued (a password change voids it)
+    session_id: str  # `jti`: what logout revokes
+    expires: datetime
+
+
 def new_session_token(user_id: int, token_version: int, secret: str, ttl_seconds: int) -> str:
     now = int(time.time())
     claims = {
         "sub": str(user_id),
         "ver": token_version,
+        "jti": secrets.token_hex(16),
         "iat": now,
         "exp": now + ttl_seconds,
         "typ": "session",
@@ -84,22 +95,28 @@ def new_session_token(user_id: int, token_version: int, secret: str, ttl_seconds
     return jwt.encode(claims, secret, algorithm=SESSION_ALGORITHM)
 
 
-def read_session_token(token: str, secret: str) -> tuple[int, int] | None:
-    """(user id, token version) from a valid, unexpired session token; None otherwise.
+def read_session_token(token: str, secret: str) -> SessionClaims | None:
+    """The claims of a valid, unexpired session token; None otherwise.
 
-    Only HS256 is accepted: `alg: none` and algorithm-confusion tokens fail here."""
+    Only HS256 is accepted: `alg: none` and algorithm-confusion tokens fail here. A token
+    without a session id (`jti`) cannot be logged out, so it is not accepted either."""
     try:
         claims = jwt.decode(
             token,
             secret,
             algorithms=[SESSION_ALGORITHM],
-            options={"require": ["exp", "iat", "sub"]},
+            options={"require": ["exp", "iat", "sub", "jti"]},
         )
     except jwt.PyJWTError:
         return None
-    if claims.get("typ") != "session":
+    if claims.get("typ") != "session" or not isinstance(claims["jti"], str):
         return None
     try:
-        return int(claims["sub"]), int(claims.get("ver", 0))
-    except (TypeError, ValueError):
+        return SessionClaims(
+            int(claims["sub"]),
+            int(claims.get("ver", 0)),
+            claims["jti"][:64],
+            datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
+    except (TypeError, ValueError, OverflowError, OSError):
         return None
