@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 
@@ -248,3 +249,68 @@ async def test_password_change_ends_other_sessions(gateway: RunningGateway) -> N
         assert_401(await second.get("/api/me"))
     async with gateway.login("changer@example.com", "brand-new-pass") as again:
         assert (await again.get("/api/me")).json()["email"] == "changer@example.com"
+
+
+async def test_parallel_wrong_passwords_are_counted_before_they_are_verified(
+    gateway: RunningGateway,
+) -> None:
+    """Forty guesses at once for one account: only the limit's worth (5) is ever verified;
+    the rest are refused with 429 without a password check."""
+    await gateway.create_user("raced@example.com")
+
+    async def guess(client: httpx.AsyncClient, n: int) -> httpx.Response:
+        return await client.post(
+            "/api/auth/login",
+            json={"email": "raced@example.com", "password": f"guess-{n}"},
+            headers={"X-Forwarded-For": f"10.40.{n // 200}.{n % 200}"},
+        )
+
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
+        answers = await asyncio.gather(*(guess(client, n) for n in range(40)))
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses.count(401) <= 5, statuses
+    assert set(statuses) <= {401, 429}, statuses
+
+
+async def test_a_login_burst_leaves_the_database_to_others(gateway: RunningGateway) -> None:
+    """Logins waiting for a hashing thread hold no database connection: while sixty
+    arrive at once (every account and address different), another user is served, and
+    every login answers 401 or a fast 429, never a 5xx."""
+    await gateway.create_user("bystander@example.com")
+    async with gateway.login("bystander@example.com") as bystander:
+
+        async def guess(client: httpx.AsyncClient, n: int) -> httpx.Response:
+            return await client.post(
+                "/api/auth/login",
+                json={"email": f"burst{n}@example.com", "password": "guess-guess"},
+                headers={"X-Forwarded-For": f"10.41.{n // 200}.{n % 200}"},
+            )
+
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
+            burst = asyncio.gather(*(guess(client, n) for n in range(60)))
+            me = await bystander.get("/api/me")
+            answers = await burst
+    assert me.status_code == 200
+    statuses = {r.status_code for r in answers}
+    assert statuses <= {401, 429}, statuses
+    busy = [r for r in answers if r.status_code == 429]
+    assert all(r.json()["error"]["code"] == "hashing_busy" for r in busy)
+
+
+async def test_password_change_is_throttled_like_a_login(gateway: RunningGateway) -> None:
+    await gateway.create_user("guesser@example.com")
+    async with gateway.login("guesser@example.com") as browser:
+        answers = [
+            await browser.post(
+                "/api/me/password",
+                json={"current_password": f"not-it-{n}", "new_password": "whatever-123"},
+            )
+            for n in range(9)
+        ]
+        right = await browser.post(
+            "/api/me/password",
+            json={"current_password": USER_PASSWORD, "new_password": "whatever-123"},
+        )
+    assert [r.status_code for r in answers] == [400] * 5 + [429] * 4
+    assert int(answers[-1].headers["retry-after"]) >= 1
+    assert right.status_code == 429  # within the minute, not even the right one

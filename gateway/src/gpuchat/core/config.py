@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import secrets
@@ -19,7 +20,7 @@ MIN_SECRET_LENGTH = 32
 # The sample values shipped in this repository (.env.sample, deploy/env.production.sample,
 # deploy/k8s/secret.yaml) all say so; a secret or password containing one is a sample.
 SAMPLE_MARKERS = ("change-me", "changeme", "replace-me", "replace_me", "example")
-SECRET_FILE = "secret_key"  # under the data directory, 0600: the generated session secret
+SECRET_FILE = "secret_key"  # noqa: S105 - a file name, under the data directory, 0600: the generated session secret
 
 
 def is_sample(value: str) -> bool:
@@ -41,10 +42,8 @@ def stored_secret(path: Path) -> str:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as file:
                 file.write(secrets.token_urlsafe(48))
-            try:
+            with contextlib.suppress(FileExistsError):  # another process won the race
                 os.link(draft, path)
-            except FileExistsError:
-                pass
         finally:
             os.unlink(draft)
     value = path.read_text(encoding="utf-8").strip()

@@ -17,6 +17,8 @@ import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from gpuchat.core.errors import GatewayError
+
 T = TypeVar("T")
 API_KEY_PREFIX = "gpc_"
 API_KEY_SHOWN_CHARS = 12  # "gpc_" + 8 characters: enough to recognise a key, useless to guess it
@@ -48,23 +50,48 @@ def verify_password(password: str, password_hash: str) -> bool:
     return _passwords.verify(password, password_hash)
 
 
-# Argon2 costs ~0.3 s of CPU and 64 MiB per hash, on purpose. In the event loop that would
-# stall every stream in flight, so request paths hash in a worker thread (argon2 drops the
-# GIL), at most two at a time, so a burst of logins cannot take the memory or all cores.
-_HASHING = threading.BoundedSemaphore(2)
+class HashingBusy(GatewayError):
+    def __init__(self) -> None:
+        super().__init__(
+            429, "Too many sign-ins at once; try again", code="hashing_busy", retry_after=1
+        )
 
 
-def _bounded(work: Callable[..., T], *args: str) -> T:
-    with _HASHING:
-        return work(*args)
+class Hashing:
+    """Argon2 costs ~0.3 s of CPU and 64 MiB per hash, on purpose. In the event loop that
+    would stall every stream in flight, so request paths hash in a worker thread (argon2
+    drops the GIL), `threads` at a time, so a burst cannot take the memory or all cores.
+    At most `waiting` more wait for a thread; beyond that a caller gets a fast 429 instead
+    of a queue that grows with the burst (each waiter holding a request open)."""
+
+    def __init__(self, threads: int = 2, waiting: int = 8) -> None:
+        self._threads = threading.BoundedSemaphore(threads)
+        self._limit = threads + waiting
+        self._admitted = 0  # touched only from the event loop
+
+    async def run(self, work: Callable[..., T], *args: str) -> T:
+        if self._admitted >= self._limit:
+            raise HashingBusy
+        self._admitted += 1
+        try:
+            return await asyncio.to_thread(self._bounded, work, *args)
+        finally:
+            self._admitted -= 1
+
+    def _bounded(self, work: Callable[..., T], *args: str) -> T:
+        with self._threads:
+            return work(*args)
+
+
+_HASHING = Hashing()
 
 
 async def hash_password_async(password: str) -> str:
-    return await asyncio.to_thread(_bounded, _passwords.hash, password)
+    return await _HASHING.run(_passwords.hash, password)
 
 
 async def verify_password_async(password: str, password_hash: str) -> bool:
-    return await asyncio.to_thread(_bounded, _passwords.verify, password, password_hash)
+    return await _HASHING.run(_passwords.verify, password, password_hash)
 
 
 def new_password() -> str:

@@ -25,10 +25,10 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 @router.post("/login", responses={401: {}, 429: {}, 503: {}})
 async def login(
-    body: LoginRequest, request: Request, response: Response, state: StateDep, session: SessionDep
+    body: LoginRequest, request: Request, response: Response, state: StateDep
 ) -> SessionPublic:
     user = await accounts.login(
-        request, session, state.limiter, state.settings, body.email, body.password
+        request, state.sessions, state.limiter, state.settings, body.email, body.password
     )
     return issue_session(response, user, state.settings)
 
