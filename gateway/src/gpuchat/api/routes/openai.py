@@ -11,7 +11,7 @@ from gpuchat.api.deps import CurrentPrincipal, StateDep
 from gpuchat.core.errors import json_response
 from gpuchat.openai.protocol import ChatCompletionRequest, inline_schema, parse_chat_request
 from gpuchat.services import completions
-from gpuchat.services.filters import user_texts
+from gpuchat.services.filters import message_texts
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -30,7 +30,7 @@ async def chat_completions(
     chat = parse_chat_request(await request.body())
     profile = completions.find_profile(state.engines, chat.model)
     completions.check_model_allowed(principal, chat.model, profile.names)
-    await state.filters.check(user_texts(chat.messages))
+    await state.filters.check(message_texts(chat.messages))
     return await completions.serve(request, state, principal, chat, profile)
 
 
