@@ -134,6 +134,14 @@ class RequestContextMiddleware:
             raise GatewayError(400, "Invalid Host header", code="invalid_host")
         if _declared_length(scope) > self.max_body_bytes:
             raise BodyTooLarge(self.max_body_bytes)
+        if scope["method"] in _BODY_METHODS and not _json_or_empty(scope):
+            # Every route takes JSON: a form or text/plain body is what a cross-site page
+            # can send without asking (no CORS preflight), so it is never read.
+            raise GatewayError(
+                415,
+                "The request body must be JSON (Content-Type: application/json)",
+                code="unsupported_media_type",
+            )
 
 
 def _header(scope: Scope, wanted: bytes) -> bytes | None:
@@ -158,6 +166,20 @@ def _client_request_id(scope: Scope) -> str | None:
         if all(c.isalnum() or c in "-_.:" for c in text):
             return text
     return None
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _json_or_empty(scope: Scope) -> bool:
+    content_type = _header(scope, b"content-type")
+    if content_type is None:
+        has_body = _declared_length(scope) > 0 or _header(scope, b"transfer-encoding")
+        return not has_body
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
 
 
 def _declared_length(scope: Scope) -> int:
