@@ -153,7 +153,7 @@ async def test_logout_everywhere_ends_every_session_but_not_keys(gateway: Runnin
 
 # The constant that signed every development gateway's sessions before secrets were
 # generated: a token signed with it must mean nothing anywhere now.
-OLD_PUBLIC_SECRET = "change-me-development-secret-0123456789"  # noqa: S105
+OLD_PUBLIC_SECRET = "change-me-development-secret-0123456789"
 
 
 def _claims(**changes: object) -> dict[str, object]:

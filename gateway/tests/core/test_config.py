@@ -13,7 +13,7 @@ from gpuchat.core.config import SAMPLE_ADMIN_PASSWORD, Settings
 
 STRONG = "s" * 40
 # What every development gateway signed sessions with before secrets were generated.
-OLD_DEFAULT_SECRET = "change-me-development-secret-0123456789"  # noqa: S105
+OLD_DEFAULT_SECRET = "change-me-development-secret-0123456789"
 REPOSITORY = Path(__file__).resolve().parents[3]
 
 
@@ -52,7 +52,7 @@ def test_without_a_secret_one_is_generated_and_kept_in_the_data_dir(tmp_path: Pa
     assert Settings(data_dir=tmp_path / "b").session_secret != secret
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::"])  # noqa: S104
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::"])
 def test_a_weak_secret_is_refused_on_a_public_address(host: str) -> None:
     """The gateway image listens on 0.0.0.0 in development: a sample secret there would
     let anyone sign an admin session."""

@@ -134,6 +134,9 @@ class RequestContextMiddleware:
             raise GatewayError(400, "Invalid Host header", code="invalid_host")
         if _declared_length(scope) > self.max_body_bytes:
             raise BodyTooLarge(self.max_body_bytes)
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            # No route takes one, and PostgreSQL cannot store one: refused at the door.
+            raise GatewayError(400, "The URL must not contain NUL characters", code="invalid_value")
         if scope["method"] in _BODY_METHODS and not _json_or_empty(scope):
             # Every route takes JSON: a form or text/plain body is what a cross-site page
             # can send without asking (no CORS preflight), so it is never read.
