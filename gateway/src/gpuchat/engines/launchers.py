@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from gpuchat.engines.environment import engine_environment
 from gpuchat.engines.packaged import PackagedModelError, resolve_model_path
 from gpuchat.engines.profiles import EngineKind, Profile
 from gpuchat.engines.progress import LoadProgress
@@ -121,7 +122,8 @@ def plan_launch(profile: Profile, *, models_dir: Path) -> LaunchPlan:
 
 
 def child_env(profile: Profile) -> tuple[tuple[str, str], ...]:
-    """What the child needs beyond our environment: its GPUs and its Hugging Face token."""
+    """What the child gets beyond the engine environment (engines/environment.py): its
+    GPUs and its Hugging Face token."""
     env: list[tuple[str, str]] = []
     if profile.gpus:
         # Without this CUDA shows the child every GPU, and it would allocate on GPU 0.
@@ -256,7 +258,8 @@ class ChildProcess:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,  # its own process group: we can stop all its children
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **dict(env)},
+                # Named, never inherited whole: no gateway secret reaches an engine.
+                env=engine_environment(os.environ, env),
             )
         except OSError as exc:
             log.note(f"cannot start: {exc}")
