@@ -25,6 +25,7 @@ from gpuchat.core import security
 from gpuchat.core.commandline import err, load_settings, with_database, with_session
 from gpuchat.core.config import Settings
 from gpuchat.core.logging import configure_logging
+from gpuchat.core.server import server_options
 from gpuchat.db.commands import db_app
 from gpuchat.db.repositories import keys, users
 from gpuchat.engines import packaged
@@ -82,9 +83,8 @@ def serve(
         # uvicorn's 5 s for a new worker on a busy host; a worker killed for it loops.
         timeout_worker_healthcheck=60,
         loop="uvloop",
-        http="httptools",
-        access_log=False,
         log_level=settings.log_level.lower(),
+        **server_options(settings),
         timeout_graceful_shutdown=30,
     )
 

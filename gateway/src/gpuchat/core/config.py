@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     # Upstream connection pool: must be at least the number of concurrent streams served.
     upstream_pool_size: int = Field(default=1024, ge=1)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # The HTTP server's own limits (core/server.py): a request's headers (431 beyond),
+    # idle keep-alive connections, and connections plus requests at once (503 beyond).
+    http_max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)
+    http_keepalive_seconds: int = Field(default=5, ge=1, le=300)
+    http_max_concurrency: int = Field(default=4096, ge=16)
     start_engines: bool = True
     session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     # How long an API key's caller is remembered (0: read the database on every request).
@@ -122,13 +127,17 @@ class Settings(BaseSettings):
     log_sample_rate: float = Field(default=0.0, ge=0, le=1)
     # OpenTelemetry traces go to this OTLP/HTTP endpoint when set (e.g. http://otel:4318).
     otlp_endpoint: str | None = None
-    # When set, GET /metrics requires `Authorization: Bearer <this token>`.
+    # GET /metrics with `Authorization: Bearer <this token>` is always answered.
     metrics_token: SecretStr | None = None
+    # Addresses (IPs or CIDRs, the socket peer, never X-Forwarded-For) that may read
+    # /metrics without the token. Production answers nobody else; development, with no
+    # token set, anyone.
+    metrics_sources: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
     def _split_origins(cls, data: dict[str, object]) -> dict[str, object]:
-        for name in ("cors_origins", "trusted_proxies", "allowed_hosts"):
+        for name in ("cors_origins", "trusted_proxies", "allowed_hosts", "metrics_sources"):
             value = data.get(name)
             if isinstance(value, str):
                 data[name] = [item.strip() for item in value.split(",") if item.strip()]
