@@ -80,6 +80,7 @@ def _build_state(
         slots=SharedSlots(settings.redis_url) if settings.redis_url else None,
         max_length=settings.queue_max_length,
         max_wait_s=settings.queue_max_wait_seconds,
+        user_share=settings.queue_user_share,
         is_loading=lambda name: _is_loading(engines, name),
         on_reject=lambda engine, reason: metrics.queue_rejected.labels(engine, reason).inc(),
     )

@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     # The admission queue per engine (beyond the profile's max_concurrency).
     queue_max_length: int = Field(default=200, ge=0)
     queue_max_wait_seconds: float = Field(default=300.0, gt=0)
+    # The share of an engine's queue one user's waiting requests may take (1: all of it).
+    queue_user_share: float = Field(default=0.25, gt=0, le=1)
     # Share of requests whose prompt and answer are logged, PII masked (0: none, 1: all).
     log_sample_rate: float = Field(default=0.0, ge=0, le=1)
     # OpenTelemetry traces go to this OTLP/HTTP endpoint when set (e.g. http://otel:4318).

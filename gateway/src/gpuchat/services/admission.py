@@ -8,7 +8,8 @@ admission) and an estimated wait from the engine's recent request durations. A n
 may take a place ahead of a heavy user's later requests; that is the fairness.
 
 The queue is bounded in length and in wait: past either, 429 (or 503 while the engine is
-loading) with Retry-After. A ticket's slot is released exactly once by `close()`, which is
+loading) with Retry-After. One user holds at most a share of its places (429
+`queue_share_exceeded`), so one user's burst leaves room for everyone else. A ticket's slot is released exactly once by `close()`, which is
 plain, synchronous and safe to repeat (the relay's `finish()` calls it).
 
 The queue (order, positions) is kept in each process. With Redis, the engine's limit holds
@@ -19,6 +20,7 @@ by every replica (`services/slots.py`) before it is admitted, waiting for one if
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
@@ -85,11 +87,18 @@ class EngineQueue:
         self._users: OrderedDict[str, deque[Ticket]] = OrderedDict()
         self._service_s = INITIAL_SERVICE_SECONDS
 
-    def enter(self, user: str, max_length: int) -> Ticket:
+    def enter(self, user: str, max_length: int, max_per_user: int) -> Ticket:
         ticket = Ticket(self, user)
         if self.inflight < self.limit and not self.waiting:
             self._admit(ticket)
             return ticket
+        if len(self._users.get(user, ())) >= max_per_user:
+            raise GatewayError(
+                429,
+                "You already have as many requests waiting for this model as one user may",
+                code="queue_share_exceeded",
+                retry_after=max(1, round(self.estimate(self.waiting + 1))),
+            )
         if self.waiting >= max_length:
             raise GatewayError(
                 429,
@@ -164,8 +173,11 @@ class Admission:
         is_loading: Callable[[str], bool] = lambda _: False,
         on_reject: Callable[[str, str], None] = lambda _engine, _reason: None,
         slots: SharedSlots | None = None,
+        user_share: float = 1.0,
     ) -> None:
+        """`user_share`: the share of `max_length` one user's waiting requests may take."""
         self._on_reject = on_reject
+        self.max_per_user = max(1, math.ceil(max_length * user_share))
         self._slots = slots
         self.max_length = max_length
         self.max_wait_s = max_wait_s
@@ -188,9 +200,9 @@ class Admission:
             queue = self._queues[engine] = EngineQueue(engine, limit, shared=shared)
         queue.limit = limit  # a profile file reload may change it
         try:
-            return queue.enter(user, self.max_length)
-        except GatewayError:
-            self._on_reject(engine, "full")
+            return queue.enter(user, self.max_length, self.max_per_user)
+        except GatewayError as refused:
+            self._on_reject(engine, "share" if refused.code == "queue_share_exceeded" else "full")
             raise
 
     async def admit(self, engine: str, limit: int, user: str) -> Ticket:
