@@ -87,11 +87,20 @@ async def test_relay_asks_upstream_for_usage_and_keeps_it_when_client_asks(
     assert sent["model"] == "fake"  # the engine's name, not the alias
 
 
-async def test_relay_passes_unknown_fields_and_refuses_denied_ones(gateway: RunningGateway) -> None:
+async def test_relay_passes_engine_fields_capped_and_refuses_others(
+    gateway: RunningGateway,
+) -> None:
+    """Engine sampling fields reach the engine; a length field cannot lift the caps
+    (`n_predict` would override `max_tokens` in llama.cpp); anything unknown is a 400."""
     async with gateway.client() as client:
         ok = await client.post(
             "/v1/chat/completions",
-            json=chat_body("x", stream=False, top_k=7, repetition_penalty=1.1),
+            json=chat_body(
+                "x", stream=False, top_k=7, repetition_penalty=1.1, max_tokens=5, n_predict=700
+            ),
+        )
+        unknown = await client.post(
+            "/v1/chat/completions", json=chat_body("x", stream=False, made_up_field=1)
         )
         denied = await client.post(
             "/v1/chat/completions", json=chat_body("x", api_base="http://evil.example")
@@ -103,7 +112,12 @@ async def test_relay_passes_unknown_fields_and_refuses_denied_ones(gateway: Runn
     async with httpx.AsyncClient(base_url=await gateway.upstream_url()) as fake:
         sent = (await fake.get("/_last")).json()
     assert sent["top_k"] == 7 and sent["repetition_penalty"] == 1.1
-    for response, field in ((denied, "api_base"), (template, "chat_template")):
+    assert sent["max_tokens"] == 5 and "n_predict" not in sent
+    for response, field in (
+        (denied, "api_base"),
+        (template, "chat_template"),
+        (unknown, "made_up_field"),
+    ):
         assert response.status_code == 400
         assert response.json()["error"]["param"] == field
 

@@ -9,8 +9,9 @@ may take a place ahead of a heavy user's later requests; that is the fairness.
 
 The queue is bounded in length and in wait: past either, 429 (or 503 while the engine is
 loading) with Retry-After. One user holds at most a share of its places (429
-`queue_share_exceeded`), so one user's burst leaves room for everyone else. A ticket's slot is released exactly once by `close()`, which is
-plain, synchronous and safe to repeat (the relay's `finish()` calls it).
+`queue_share_exceeded`), so one user's burst leaves room for everyone else. A ticket's
+slot is released exactly once by `close()`, which is plain, synchronous and safe to repeat
+(the relay's `finish()` calls it).
 
 The queue (order, positions) is kept in each process. With Redis, the engine's limit holds
 across replicas too: a ticket whose turn has come ("running" here) also takes a slot shared
