@@ -128,7 +128,7 @@ def supervisor(
         profiles,
         host=host,
         port=port or settings.supervisor_port,
-        secret=settings.supervisor_secret_value,
+        secret=settings.supervisor_control_secret,
         models_dir=settings.models_dir,
         logs_dir=settings.logs_dir,
         start_engines=settings.start_engines,

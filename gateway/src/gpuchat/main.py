@@ -115,7 +115,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await ensure_first_admin(sessions, settings)
     engines: EngineControl
     if settings.supervisor_url:  # `gpuchat supervisor` owns the engines (DESIGN §6)
-        engines = RemoteEngineControl(settings.supervisor_url, settings.supervisor_secret_value)
+        engines = RemoteEngineControl(settings.supervisor_url, settings.supervisor_control_secret)
     else:
         profiles = load_profiles(settings.profiles)
         logs_dir = settings.logs_dir

@@ -20,7 +20,10 @@ MIN_SECRET_LENGTH = 32
 # The sample values shipped in this repository (.env.sample, deploy/env.production.sample,
 # deploy/k8s/secret.yaml) all say so; a secret or password containing one is a sample.
 SAMPLE_MARKERS = ("change-me", "changeme", "replace-me", "replace_me", "example")
-SECRET_FILE = "secret_key"  # noqa: S105 - a file name, under the data directory, 0600: the generated session secret
+# Generated secrets, kept under the data directory (0600): the session secret, and the
+# supervisor's control secret.
+SECRET_FILE = "secret_key"  # noqa: S105 - a file name
+SUPERVISOR_FILE = "supervisor_secret"
 
 
 def is_sample(value: str) -> bool:
@@ -201,13 +204,23 @@ class Settings(BaseSettings):
 
     @property
     def supervisor_secret_value(self) -> str | None:
+        """GPUCHAT_SUPERVISOR_SECRET as configured (None: not set)."""
         secret = self.supervisor_secret.get_secret_value() if self.supervisor_secret else ""
         return secret or None
 
+    @cached_property
+    def supervisor_control_secret(self) -> str:
+        """What the supervisor's control API takes: GPUCHAT_SUPERVISOR_SECRET, or one
+        generated in the data directory, which a gateway on the same host reads too. The
+        control API never runs without one."""
+        return self.supervisor_secret_value or stored_secret(self.data_dir / SUPERVISOR_FILE)
+
     def supervisor_secret_problem(self, host: str) -> str | None:
-        """Why `gpuchat supervisor` must not listen on `host` (None: it may). Without a long
-        secret it only listens on loopback, in development."""
-        if not is_weak_secret(self.supervisor_secret_value or ""):
+        """Why `gpuchat supervisor` must not listen on `host` (None: it may). Beyond
+        loopback it needs a long configured secret (a generated one would be unknown to
+        the gateways of other hosts); a short one only serves loopback, in development."""
+        configured = self.supervisor_secret_value
+        if configured is not None and not is_weak_secret(configured):
             return None
         if not self.is_production and _is_loopback(host):
             return None
