@@ -9,7 +9,10 @@ profile names explicitly (its GPUs, its Hugging Face token).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+
+from gpuchat.engines.profiles import Profile
 
 # Exact names passed through when the gateway has them.
 PASSED = frozenset(
@@ -73,3 +76,10 @@ def engine_environment(
     env["PYTHONUNBUFFERED"] = "1"
     env.update(explicit)
     return env
+
+
+def upstream_auth(profile: Profile) -> dict[str, str]:
+    """The header an engine with an API key (an `external` vLLM started with `--api-key`)
+    needs: the key is read from the variable the profile names, never from the YAML."""
+    key = os.environ.get(profile.api_key_env) if profile.api_key_env else None
+    return {"Authorization": f"Bearer {key}"} if key else {}

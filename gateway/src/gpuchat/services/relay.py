@@ -25,6 +25,7 @@ from gpuchat.core.errors import GatewayError, error_body
 from gpuchat.core.tracing import Tracing
 from gpuchat.db.repositories.users import Principal
 from gpuchat.engines.control import Upstream
+from gpuchat.engines.environment import upstream_auth
 from gpuchat.openai import sse
 from gpuchat.services.deadlines import StreamDeadlines
 from gpuchat.services.filters import mask_pii
@@ -116,6 +117,7 @@ class RelayContext:
 
 def _upstream_headers(ctx: RelayContext) -> dict[str, str]:
     headers = {"Content-Type": "application/json", "X-Request-Id": ctx.request_id}
+    headers.update(upstream_auth(ctx.upstream.profile))
     if ctx.client_request_id is not None:
         headers["X-Client-Request-Id"] = ctx.client_request_id
     return headers
