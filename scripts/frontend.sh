@@ -111,11 +111,14 @@ EOF
     port="$(free_port)"
     GATEWAY_URL="http://127.0.0.1:$port"
     # Run from the temp dir, so a developer's own .env does not reach the test gateway.
+    # Every test signs in from this one address, and every attempt counts (not only
+    # failures): the per-address login limit is raised for the suite.
     (
         cd "$E2E_DIR"
         exec env -u GPUCHAT_REDIS_URL -u GPUCHAT_LOG_FILE -u GPUCHAT_DATABASE_URL \
             GPUCHAT_ENV=development \
             GPUCHAT_HOST=127.0.0.1 \
+            GPUCHAT_LOGIN_ATTEMPTS_PER_ADDRESS=100/minute \
             GPUCHAT_PORT="$port" \
             GPUCHAT_DATA_DIR="$E2E_DIR/data" \
             GPUCHAT_PROFILES="$E2E_DIR/profiles.yaml" \

@@ -4,6 +4,7 @@ import { AppearanceForm } from '../features/settings/AppearanceForm';
 import { DefaultsForm } from '../features/settings/DefaultsForm';
 import { KeysPanel } from '../features/settings/KeysPanel';
 import { PasswordForm } from '../features/settings/PasswordForm';
+import { SessionsPanel } from '../features/settings/SessionsPanel';
 import type { UsageFilters } from '../features/usage/api';
 import { UsageFiltersBar } from '../features/usage/UsageFiltersBar';
 import { UsageReportView } from '../features/usage/UsageReportView';
@@ -23,6 +24,7 @@ export function SettingsPage() {
           <KeysPanel />
           <MyUsage />
           <PasswordForm />
+          <SessionsPanel />
         </div>
       </div>
     </Layout>

@@ -145,6 +145,34 @@ test('switch the language to Korean and back', async (t) => {
   await other.getByText('How can I help?').waitFor();
 });
 
+test('two users in turn on one page: the second sees nothing of the first', async (t) => {
+  const page = await t.newPage();
+  await login(page);
+  const stamp = Date.now().toString(36);
+  const marker = `private-${stamp}`; // in the first user's chat only
+  const second = { email: `second-${stamp}@example.com`, password: `pw-${stamp}-long-enough` };
+  const created = await page.request.post('/api/admin/users', {
+    data: { email: second.email, password: second.password, role: 'user' },
+  });
+  assert.equal(created.status(), 201, await created.text());
+  await send(page, `${marker} is the first user's secret`);
+  await waitForAnswer(page);
+  await page.waitForURL(/\/c\/\d+$/);
+  await page.getByText(marker).first().waitFor();
+  await page.getByRole('button', { name: /Sign out|로그아웃/ }).click();
+  await page.locator('input[type=email]').waitFor();
+  await page.locator('input[type=email]').fill(second.email);
+  await page.locator('input[type=password]').fill(second.password);
+  await page.locator('form button[type=submit]').click();
+  await page.locator('textarea[aria-label]').first().waitFor();
+  await page.waitForTimeout(500); // let any late render of old state happen
+  const html = await page.content();
+  const at = html.indexOf(marker);
+  assert.ok(at < 0, `the first user's chat is still on the page: ${html.slice(Math.max(0, at - 300), at + 100)}`);
+  await page.getByRole('button', { name: /New chat|새 채팅/ }).waitFor();
+  assert.ok(!(await page.content()).includes(marker));
+});
+
 test('a message with HTML and javascript: links renders inert', async (t) => {
   const page = await t.newPage();
   const dialogs = [];

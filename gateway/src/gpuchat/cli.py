@@ -25,6 +25,7 @@ from gpuchat.core import security
 from gpuchat.core.commandline import err, load_settings, with_database, with_session
 from gpuchat.core.config import Settings
 from gpuchat.core.logging import configure_logging
+from gpuchat.core.server import server_options
 from gpuchat.db.commands import db_app
 from gpuchat.db.repositories import keys, users
 from gpuchat.engines import hf_export, packaged
@@ -66,19 +67,24 @@ def serve(
     if settings.workers > 1 and not settings.supervisor_url:
         err("Several workers need GPUCHAT_SUPERVISOR_URL (or `gpuchat run`, which starts one).")
         raise typer.Exit(2)
+    host = host or settings.host
+    problem = settings.listen_problem(host)
+    if problem is not None:
+        err(problem)
+        raise typer.Exit(2)
+    settings.session_secret  # noqa: B018 - generated once, before the workers race for it
     uvicorn.run(
         "gpuchat.main:create_app",
         factory=True,
-        host=host or settings.host,
+        host=host,
         port=port or settings.port,
         workers=settings.workers,
         # Migrations and the first contact with the supervisor can take longer than
         # uvicorn's 5 s for a new worker on a busy host; a worker killed for it loops.
         timeout_worker_healthcheck=60,
         loop="uvloop",
-        http="httptools",
-        access_log=False,
         log_level=settings.log_level.lower(),
+        **server_options(settings),
         timeout_graceful_shutdown=30,
     )
 
@@ -123,7 +129,7 @@ def supervisor(
         profiles,
         host=host,
         port=port or settings.supervisor_port,
-        secret=settings.supervisor_secret_value,
+        secret=settings.supervisor_control_secret,
         models_dir=settings.models_dir,
         logs_dir=settings.logs_dir,
         start_engines=settings.start_engines,

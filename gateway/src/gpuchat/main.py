@@ -93,6 +93,7 @@ def _build_state(
         slots=SharedSlots(settings.redis_url) if settings.redis_url else None,
         max_length=settings.queue_max_length,
         max_wait_s=settings.queue_max_wait_seconds,
+        user_share=settings.queue_user_share,
         is_loading=lambda name: _is_loading(engines, name),
         on_reject=lambda engine, reason: metrics.queue_rejected.labels(engine, reason).inc(),
         loads=lambda: _engine_aware_loads(engines),
@@ -121,13 +122,14 @@ def _build_state(
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    settings.session_secret  # noqa: B018 - read (or generated) now, not in a request
     db = create_engine(settings.resolved_database_url)
     sessions = create_sessionmaker(db)
     await migrate.upgrade(db)
     await ensure_first_admin(sessions, settings)
     engines: EngineControl
     if settings.supervisor_url:  # `gpuchat supervisor` owns the engines (DESIGN §6)
-        engines = RemoteEngineControl(settings.supervisor_url, settings.supervisor_secret_value)
+        engines = RemoteEngineControl(settings.supervisor_url, settings.supervisor_control_secret)
     else:
         profiles = load_profiles(settings.profiles)
         logs_dir = settings.logs_dir

@@ -102,3 +102,36 @@ async def test_key_create_refuses_owner_fields(gateway: RunningGateway) -> None:
             response = await browser.post("/api/keys", json={"name": "x", **extra})
             assert response.status_code == 422, extra
             assert response.json()["error"]["param"] == next(iter(extra))
+
+
+async def test_a_key_cannot_mint_a_wider_or_longer_lived_key(gateway: RunningGateway) -> None:
+    """A key limited to one model and a day gets keys within that scope, never beyond it."""
+    await gateway.create_user("minter@example.com")
+    soon = datetime.now(UTC) + timedelta(days=1)
+    async with gateway.login("minter@example.com") as browser:
+        parent = await browser.post(
+            "/api/keys",
+            json={"name": "narrow", "expires_at": soon.isoformat(), "allowed_models": ["fake"]},
+        )
+    async with gateway.client(parent.json()["key"]) as program:
+        inherited = await program.post("/api/keys", json={"name": "child"})
+        wider_models = await program.post(
+            "/api/keys", json={"name": "wide", "allowed_models": ["fake", "unreachable"]}
+        )
+        longer = await program.post(
+            "/api/keys",
+            json={"name": "long", "expires_at": (soon + timedelta(days=30)).isoformat()},
+        )
+    assert inherited.status_code == 201, inherited.text
+    child = inherited.json()
+    assert child["allowed_models"] == ["fake"]
+    assert datetime.fromisoformat(child["expires"]) <= soon
+    for refused, param in ((wider_models, "allowed_models"), (longer, "expires_at")):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "key_scope_exceeded"
+        assert refused.json()["error"]["param"] == param
+    async with gateway.client(child["key"]) as program:
+        other_model = await program.post(
+            "/v1/chat/completions", json=chat_body("hi", model="unreachable")
+        )
+    assert other_model.status_code == 403

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 import time
 
 import httpx
 import jwt
 import pytest
 
-from gpuchat.core.config import DEFAULT_SECRET
+from gpuchat.db.models import User
 from tests.utils.gateway import ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD, RunningGateway
 
 
@@ -103,56 +105,110 @@ async def test_logout_clears_the_cookie(gateway: RunningGateway) -> None:
         assert_401(await client.get("/api/me"))
 
 
-def _token(claims: dict[str, object], key: str = DEFAULT_SECRET, alg: str = "HS256") -> str:
-    return jwt.encode(claims, key, algorithm=alg)
+async def _login_token(gateway: RunningGateway, email: str) -> str:
+    async with gateway.login(email) as browser:
+        return str(browser.cookies["gpuchat_session"])
 
 
-@pytest.mark.parametrize(
-    "token",
-    [
-        "not-a-jwt",
-        _token({"sub": "1", "ver": 0, "typ": "session", "iat": 1, "exp": 2}),  # expired
-        _token(
-            {
-                "sub": "1",
-                "ver": 0,
-                "typ": "session",
-                "iat": int(time.time()),
-                "exp": int(time.time()) + 600,
-            },
-            key="wrong-key-wrong-key-wrong-key-123",
-        ),
-        jwt.encode(
-            {
-                "sub": "1",
-                "ver": 0,
-                "typ": "session",
-                "iat": int(time.time()),
-                "exp": int(time.time()) + 600,
-            },
-            None,
-            algorithm="none",
-        ),
-        _token(
-            {"sub": "1", "ver": 0, "iat": int(time.time()), "exp": int(time.time()) + 600}
-        ),  # not a session token
-        _token(
-            {
-                "sub": "1",
-                "ver": 99,
-                "typ": "session",
-                "iat": int(time.time()),
-                "exp": int(time.time()) + 600,
-            }
-        ),  # stale version
-    ],
-    ids=["garbage", "expired", "wrong-signature", "alg-none", "wrong-type", "stale-version"],
-)
-async def test_bad_session_tokens_are_401(gateway: RunningGateway, token: str) -> None:
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_logout_ends_the_token_server_side(gateway: RunningGateway) -> None:
+    """A token copied before logout (a stolen cookie, a script) stops working; the user's
+    other sessions go on."""
+    await gateway.create_user("ender@example.com")
+    other = await _login_token(gateway, "ender@example.com")
+    async with gateway.login("ender@example.com") as browser:
+        token = browser.cookies["gpuchat_session"]
+        assert (await browser.post("/api/auth/logout")).status_code == 204
+    async with httpx.AsyncClient(base_url=gateway.url) as thief:
+        assert_401(await thief.get("/api/me", headers=_bearer(token)))
+        thief.cookies.set("gpuchat_session", token)
+        assert_401(await thief.get("/api/me"))
+        thief.cookies.clear()
+        assert (await thief.get("/api/me", headers=_bearer(other))).status_code == 200
+        # A script logs out with its bearer token alone.
+        assert (await thief.post("/api/auth/logout", headers=_bearer(other))).status_code == 204
+        assert_401(await thief.get("/api/me", headers=_bearer(other)))
+
+
+async def test_logout_everywhere_ends_every_session_but_not_keys(gateway: RunningGateway) -> None:
+    await gateway.create_user("everywhere@example.com")
+    key = await gateway.new_key("everywhere@example.com")
+    phone = await _login_token(gateway, "everywhere@example.com")
+    async with gateway.client(key) as program:
+        refused = await program.post("/api/auth/logout-all")
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "session_required"
+        assert (await program.get("/api/me", headers=_bearer(phone))).status_code == 200
+        async with gateway.login("everywhere@example.com") as laptop:
+            ended = await laptop.post("/api/auth/logout-all")
+            assert ended.status_code == 204
+            assert_401(await laptop.get("/api/me"))
+        assert_401(await program.get("/api/me", headers=_bearer(phone)))
+        assert (await program.get("/v1/models")).status_code == 200
+    async with gateway.login("everywhere@example.com") as again:
+        assert (await again.get("/api/me")).status_code == 200
+
+
+# The constant that signed every development gateway's sessions before secrets were
+# generated: a token signed with it must mean nothing anywhere now.
+OLD_PUBLIC_SECRET = "change-me-development-secret-0123456789"
+
+
+def _claims(**changes: object) -> dict[str, object]:
+    now = int(time.time())
+    claims: dict[str, object] = {"sub": "1", "ver": 0, "typ": "session", "iat": now}
+    claims["jti"] = secrets.token_hex(16)
+    claims["exp"] = now + 600
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+GATEWAY_SECRET = "the gateway's own secret"
+BAD_TOKENS: dict[str, tuple[dict[str, object], str | None]] = {
+    "expired": (_claims(iat=1, exp=2), GATEWAY_SECRET),
+    "wrong-signature": (_claims(), "wrong-key-wrong-key-wrong-key-123"),
+    "public-development-constant": (_claims(), OLD_PUBLIC_SECRET),
+    "alg-none": (_claims(), None),
+    "wrong-type": (_claims(typ=None), GATEWAY_SECRET),
+    "stale-version": (_claims(ver=99), GATEWAY_SECRET),
+    "no-session-id": (_claims(jti=None), GATEWAY_SECRET),  # could not be logged out
+}
+
+
+def _bad_token(gateway: RunningGateway, case: str) -> str:
+    claims, key = BAD_TOKENS[case]
+    if key is None:
+        return jwt.encode(claims, None, algorithm="none")
+    if key == GATEWAY_SECRET:
+        key = gateway.state.settings.session_secret
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
+@pytest.mark.parametrize("case", ["garbage", *BAD_TOKENS])
+async def test_bad_session_tokens_are_401(gateway: RunningGateway, case: str) -> None:
+    """The admin (user 1) with a token that is garbage, expired, signed with another key or
+    with the constant development gateways once used, unsigned, or of a stale version."""
+    token = "not-a-jwt" if case == "garbage" else _bad_token(gateway, case)
     async with httpx.AsyncClient(base_url=gateway.url) as client:
         assert_401(await client.get("/api/me", headers={"Authorization": f"Bearer {token}"}))
         client.cookies.set("gpuchat_session", token)
         assert_401(await client.get("/api/me"))
+
+
+async def test_a_token_signed_with_the_gateways_secret_is_accepted(
+    gateway: RunningGateway,
+) -> None:
+    """The other side of the cases above: only the claims or the key make them fail."""
+    async with gateway.state.sessions() as session:
+        admin = await session.get(User, 1)
+        assert admin is not None
+        version = admin.token_version
+    token = jwt.encode(_claims(ver=version), gateway.state.settings.session_secret, "HS256")
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        me = await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["role"] == "admin"
 
 
 async def test_disabled_user_sessions_and_keys_stop_at_once(gateway: RunningGateway) -> None:
@@ -193,3 +249,68 @@ async def test_password_change_ends_other_sessions(gateway: RunningGateway) -> N
         assert_401(await second.get("/api/me"))
     async with gateway.login("changer@example.com", "brand-new-pass") as again:
         assert (await again.get("/api/me")).json()["email"] == "changer@example.com"
+
+
+async def test_parallel_wrong_passwords_are_counted_before_they_are_verified(
+    gateway: RunningGateway,
+) -> None:
+    """Forty guesses at once for one account: only the limit's worth (5) is ever verified;
+    the rest are refused with 429 without a password check."""
+    await gateway.create_user("raced@example.com")
+
+    async def guess(client: httpx.AsyncClient, n: int) -> httpx.Response:
+        return await client.post(
+            "/api/auth/login",
+            json={"email": "raced@example.com", "password": f"guess-{n}"},
+            headers={"X-Forwarded-For": f"10.40.{n // 200}.{n % 200}"},
+        )
+
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
+        answers = await asyncio.gather(*(guess(client, n) for n in range(40)))
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses.count(401) <= 5, statuses
+    assert set(statuses) <= {401, 429}, statuses
+
+
+async def test_a_login_burst_leaves_the_database_to_others(gateway: RunningGateway) -> None:
+    """Logins waiting for a hashing thread hold no database connection: while sixty
+    arrive at once (every account and address different), another user is served, and
+    every login answers 401 or a fast 429, never a 5xx."""
+    await gateway.create_user("bystander@example.com")
+    async with gateway.login("bystander@example.com") as bystander:
+
+        async def guess(client: httpx.AsyncClient, n: int) -> httpx.Response:
+            return await client.post(
+                "/api/auth/login",
+                json={"email": f"burst{n}@example.com", "password": "guess-guess"},
+                headers={"X-Forwarded-For": f"10.41.{n // 200}.{n % 200}"},
+            )
+
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
+            burst = asyncio.gather(*(guess(client, n) for n in range(60)))
+            me = await bystander.get("/api/me")
+            answers = await burst
+    assert me.status_code == 200
+    statuses = {r.status_code for r in answers}
+    assert statuses <= {401, 429}, statuses
+    busy = [r for r in answers if r.status_code == 429]
+    assert all(r.json()["error"]["code"] == "hashing_busy" for r in busy)
+
+
+async def test_password_change_is_throttled_like_a_login(gateway: RunningGateway) -> None:
+    await gateway.create_user("guesser@example.com")
+    async with gateway.login("guesser@example.com") as browser:
+        answers = [
+            await browser.post(
+                "/api/me/password",
+                json={"current_password": f"not-it-{n}", "new_password": "whatever-123"},
+            )
+            for n in range(9)
+        ]
+        right = await browser.post(
+            "/api/me/password",
+            json={"current_password": USER_PASSWORD, "new_password": "whatever-123"},
+        )
+    assert [r.status_code for r in answers] == [400] * 5 + [429] * 4
+    assert int(answers[-1].headers["retry-after"]) >= 1
+    assert right.status_code == 429  # within the minute, not even the right one

@@ -30,7 +30,9 @@ def client(
     allowed_hosts: list[str] | None = None, host: str = "chat.example.com"
 ) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app(allowed_hosts)), base_url=f"http://{host}"
+        transport=httpx.ASGITransport(app=app(allowed_hosts)),
+        base_url=f"http://{host}",
+        headers={"Content-Type": "application/json"},
     )
 
 
@@ -58,3 +60,31 @@ async def test_host_allow_list_refuses_other_hosts() -> None:
     assert ok.status_code == 200
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_host"
     assert refused.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_bodies_other_than_json_are_415_before_the_route_reads_them() -> None:
+    """What a cross-site form or `fetch(..., {mode: "no-cors"})` can send without a CORS
+    preflight (forms, text/plain) is never read."""
+    async with client() as c:
+        refused = [
+            await c.post("/echo", content=b"{}", headers={"Content-Type": content_type})
+            for content_type in (
+                "text/plain",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data; boundary=x",
+                "application/jsonp",
+            )
+        ]
+        no_type = await c.post("/echo", content=b"{}", headers={"Content-Type": ""})
+        json_ok = await c.post("/echo", content=b"{}")
+        vendor_json = await c.post(
+            "/echo", content=b"{}", headers={"Content-Type": "application/merge-patch+json"}
+        )
+        empty = await httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app()), base_url="http://chat.example.com"
+        ).post("/echo")
+    for response in refused:
+        assert response.status_code == 415, response.request.headers["content-type"]
+        assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert no_type.status_code == 415
+    assert json_ok.status_code == vendor_json.status_code == empty.status_code == 200

@@ -172,3 +172,48 @@ def test_images_are_pinned() -> None:
     assert images
     unpinned = [image for image in images if not is_pinned(image)]
     assert not unpinned, unpinned
+
+
+def _admits(policy: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a NetworkPolicy selects pods with these labels."""
+    selector = policy["spec"]["podSelector"]
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In"
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def test_only_the_gateway_reaches_vllm_and_with_a_key() -> None:
+    """Any pod could call vLLM directly (no quotas, no usage rows): a NetworkPolicy lets
+    only the gateway in, and vLLM wants an API key the gateway reads from the Secret."""
+    gateway_labels = _get("Deployment", "gateway")["spec"]["template"]["metadata"]["labels"]
+    secret = _get("Secret", "gpuchat-secrets")["stringData"]
+    policies = _of_kind("NetworkPolicy")
+    guarded = [
+        d
+        for d in _of_kind("Deployment", "StatefulSet")
+        if d["metadata"]["name"].startswith("vllm-")
+        or d["metadata"]["name"] in ("postgres", "redis")
+    ]
+    assert len(guarded) >= 3
+    for workload in guarded:
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        selecting = [p for p in policies if _admits(p, labels)]
+        assert selecting, workload["metadata"]["name"]
+        for policy in selecting:
+            assert policy["spec"]["policyTypes"] == ["Ingress"]
+            for rule in policy["spec"]["ingress"]:
+                sources = [s["podSelector"]["matchLabels"] for s in rule["from"]]
+                assert all(s.items() <= gateway_labels.items() for s in sources), policy
+    for deployment in (d for d in guarded if d["metadata"]["name"].startswith("vllm-")):
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        key = next(e for e in container["env"] if e["name"] == "VLLM_API_KEY")
+        assert key["valueFrom"]["secretKeyRef"]["key"] in secret
+        assert not any("--api-key" in a for a in container["args"])  # not on the argv
+    configmap = _get("ConfigMap", "gpuchat-profiles")["data"]["profiles.yaml"]
+    for profile in _profiles().profiles:
+        assert profile.api_key_env in secret, profile.name
+        assert secret[profile.api_key_env] not in configmap  # the key is never in the YAML

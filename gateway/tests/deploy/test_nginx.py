@@ -176,10 +176,15 @@ async def _sse(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def _metrics(_: web.Request) -> web.Response:
+    return web.Response(text='gpuchat_tokens_total{user="7"} 42\n')
+
+
 @pytest.fixture
 async def sse_server() -> AsyncIterator[int]:
     app = web.Application()
     app.router.add_get("/v1/stream", _sse)
+    app.router.add_get("/metrics", _metrics)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     port = _free_port()
@@ -278,3 +283,18 @@ async def test_plain_http_redirects(nginx: Rendered) -> None:
         ) as response:
             assert response.status == 301
             assert response.headers["Location"] == "https://chat.example.com/v1/stream?x=1"
+
+
+async def test_metrics_are_not_served_through_nginx(nginx: Rendered, sse_server: int) -> None:
+    """Per-user counters stay between Prometheus and the gateways."""
+    tls = ssl.create_default_context()
+    tls.check_hostname = False
+    tls.verify_mode = ssl.CERT_NONE
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{sse_server}/metrics") as direct:
+            assert direct.status == 200
+        for path in ("/metrics", "/metrics?x=1"):
+            url = f"https://127.0.0.1:{nginx.https_port}{path}"
+            async with session.get(url, ssl=tls, headers={"Host": "localhost"}) as proxied:
+                assert proxied.status == 404
+                assert "gpuchat_tokens_total" not in await proxied.text()

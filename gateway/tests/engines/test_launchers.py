@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import pytest
 
 from gpuchat.engines.launchers import (
+    ChildProcess,
     EngineLog,
     LaunchUnavailable,
     plan_launch,
@@ -88,3 +90,37 @@ def test_engine_log_keeps_the_last_lines_and_rotates_by_size(tmp_path: Path) -> 
     assert not (tmp_path / "e.log.4").exists()
     assert (tmp_path / "e.log").stat().st_size <= 1000
     assert "line 399" in (tmp_path / "e.log").read_text()
+
+
+async def test_an_engine_starts_without_the_gateways_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `trust_remote_code` model runs code in the engine: it must not find the session
+    secret, the admin password, the database URL or any token in its environment."""
+    secrets = {
+        "GPUCHAT_SECRET_KEY": "s" * 40,
+        "GPUCHAT_ADMIN_PASSWORD": "admin-password",
+        "GPUCHAT_DATABASE_URL": "postgresql+asyncpg://gpuchat:pw@db/gpuchat",
+        "GPUCHAT_SUPERVISOR_SECRET": "x" * 40,
+        "DATABASE_URL": "postgres://u:pw@db/x",
+        "AWS_SECRET_ACCESS_KEY": "aws",
+        "HF_TOKEN": "hf_from_the_gateway_env",
+        "VLLM_API_KEY": "vllm-key",
+        "OPENAI_API_KEY": "sk-x",
+    }
+    needed = {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "HF_HOME": "/models/hf", "LC_ALL": "C.UTF-8"}
+    for name, value in {**secrets, **needed}.items():
+        monkeypatch.setenv(name, value)
+    dump = tmp_path / "env.json"
+    program = f"import json, os; json.dump(dict(os.environ), open({str(dump)!r}, 'w'))"
+    log = EngineLog(tmp_path / "engine.log")
+    child = await ChildProcess.spawn(
+        (sys.executable, "-c", program), log, (("HF_TOKEN", "hf_named_by_the_profile"),)
+    )
+    assert await child.wait() == 0
+    env = json.loads(dump.read_text())
+    assert not {name for name in env if name.startswith("GPUCHAT_")}
+    assert not set(secrets) - {"HF_TOKEN"} & set(env)
+    assert env["HF_TOKEN"] == "hf_named_by_the_profile"  # only what the profile names
+    assert all(env[name] == value for name, value in needed.items())
+    assert env["PATH"] and env["PYTHONUNBUFFERED"] == "1"

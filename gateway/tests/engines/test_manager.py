@@ -60,7 +60,10 @@ async def test_ensure_ready_starts_an_engine_once_for_concurrent_callers(
     assert status.state is EngineState.ready
     assert status.pid is not None
     assert status.port is not None
-    assert status.base_url == upstream.base_url
+    if "/proxy/" in upstream.base_url:  # through a supervisor: the path holds a token
+        assert status.base_url is None  # statuses reach the admin's JSON
+    else:
+        assert status.base_url == upstream.base_url
     assert manager.is_ready("tool-model")
 
 

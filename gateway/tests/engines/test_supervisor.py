@@ -4,19 +4,24 @@ test_switching.py run against it too): the secret, lease expiry, the proxy, rele
 from __future__ import annotations
 
 import asyncio
+import stat
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from pydantic import SecretStr
+from yarl import URL
 
+from gpuchat.core.config import Settings
 from gpuchat.engines.control import EngineState, EngineUnavailable
 from gpuchat.engines.manager import EngineManager
 from gpuchat.engines.profiles import ProfilesFile
 from gpuchat.engines.remote import RemoteEngineControl
-from gpuchat.engines.supervisor_app import create_supervisor_app
+from gpuchat.engines.supervisor_app import LOOPBACK_HOSTS, create_supervisor_app
 from tests.engines.conftest import SUPERVISOR_SECRET
 from tests.engines.test_manager import eventually
 
@@ -27,10 +32,20 @@ AUTH = {"Authorization": f"Bearer {SUPERVISOR_SECRET}"}
 
 @asynccontextmanager
 async def serving(
-    manager: EngineManager, profiles: list[dict[str, Any]], *, lease_ttl_s: float = 30.0
+    manager: EngineManager,
+    profiles: list[dict[str, Any]],
+    *,
+    lease_ttl_s: float = 30.0,
+    hosts: frozenset[str] | None = None,
 ) -> AsyncIterator[str]:
     file = ProfilesFile.model_validate({"profiles": profiles})
-    app = create_supervisor_app(manager, file, secret=SUPERVISOR_SECRET, lease_ttl_s=lease_ttl_s)
+    app = create_supervisor_app(
+        manager,
+        file,
+        secret=SUPERVISOR_SECRET,
+        lease_ttl_s=lease_ttl_s,
+        allowed_hosts=hosts,
+    )
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -182,3 +197,66 @@ async def test_an_unreachable_supervisor_is_unavailable_not_an_error(
             await client.acquire("default")
     finally:
         await client.close()
+
+
+def test_the_control_api_never_runs_without_a_secret(
+    tmp_path: Path, make_manager: ManagerFactory, fake_profile: FakeProfile
+) -> None:
+    """No secret configured: one is generated (0600) and shared through the data dir by
+    the supervisor and a gateway on the same host."""
+    profile = fake_profile("tool")
+    file = ProfilesFile.model_validate({"profiles": [profile]})
+    with pytest.raises(ValueError, match="secret"):
+        create_supervisor_app(make_manager(profile), file, secret="")
+    generated = Settings(data_dir=tmp_path).supervisor_control_secret
+    assert len(generated) >= 32
+    assert Settings(data_dir=tmp_path).supervisor_control_secret == generated
+    assert stat.S_IMODE((tmp_path / "supervisor_secret").stat().st_mode) == 0o600
+    configured = Settings(data_dir=tmp_path, supervisor_secret=SecretStr("c" * 40))
+    assert configured.supervisor_control_secret == "c" * 40
+
+
+async def test_a_browser_page_cannot_drive_the_supervisor(
+    make_manager: ManagerFactory, fake_profile: FakeProfile
+) -> None:
+    """Not with a text/plain or form body (no CORS preflight needed), not through a
+    DNS-rebinding name pointing at loopback."""
+    profile = fake_profile("tool")
+    manager = make_manager(profile)
+    async with (
+        serving(manager, [profile], hosts=LOOPBACK_HOSTS) as url,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        plain = {"Content-Type": "text/plain"}
+        async with http.post(
+            f"{url}/control/acquire", data='{"alias": "tool"}', headers=plain
+        ) as r:
+            assert r.status == 415
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        async with http.post(f"{url}/control/start", data="launch_default=1", headers=form) as r:
+            assert r.status == 415
+        rebound = {"Host": f"attacker.example:{URL(url).port}"}
+        async with http.get(f"{url}/control/statuses", headers=rebound) as r:
+            assert r.status == 421
+        async with http.get(f"{url}/healthz", headers={"Host": f"localhost:{URL(url).port}"}) as r:
+            assert r.status == 200
+        assert manager.statuses()[0].state is EngineState.stopped
+
+
+async def test_a_proxy_path_cannot_leave_the_engines_v1(
+    make_manager: ManagerFactory, upstream_profile: FakeProfile
+) -> None:
+    profile = upstream_profile("old")
+    manager = make_manager(profile, default="old")
+    async with serving(manager, [profile]) as url, aiohttp.ClientSession(headers=AUTH) as http:
+        async with http.post(f"{url}/control/acquire", json={"alias": "old"}) as r:
+            base = (await r.json())["upstream"]["base_url"]
+        async with aiohttp.ClientSession() as plain:
+            async with plain.get(URL(f"{url}{base}/models", encoded=True)) as r:
+                assert r.status == 200  # the way in that is meant
+            for escape in ("/../health", "/%2e%2e/health", "/./models", "//models", "/..%2fhealth"):
+                async with plain.get(URL(f"{url}{base}{escape}", encoded=True)) as r:
+                    assert r.status == 404, escape
+        async with http.get(f"{url}/control/statuses") as r:
+            statuses = await r.text()
+        assert "/proxy/" not in statuses  # the admin's JSON never holds a proxy token

@@ -130,6 +130,10 @@ async def chat(request: web.Request) -> web.StreamResponse:
     request_id = request.headers.get("X-Request-Id", f"anon-{len(RECORDS)}")
     record: dict[str, Any] = {"started_at": time.time(), "completed": False, "body": body}
     RECORDS[request_id] = record
+    # Tests know the id they sent; the gateway forwards it beside its own.
+    client_id = request.headers.get("X-Client-Request-Id")
+    if client_id:
+        RECORDS[client_id] = record
     user_messages = [m for m in body.get("messages", []) if m.get("role") == "user"]
     text = user_messages[-1].get("content", "") if user_messages else ""
     script = parse_script(text if isinstance(text, str) else "")

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from gpuchat.core.config import Settings
 from gpuchat.core.errors import GatewayError
 from gpuchat.services.admission import Admission, Ticket
 from tests.conftest import fake_profiles_yaml
@@ -185,3 +186,30 @@ async def test_a_full_queue_refuses_before_the_question_is_stored(
         assert refused.json()["error"]["code"] == "queue_full"
         assert int(refused.headers["retry-after"]) > 0
     assert stored == []  # the question was not kept: the user can simply send it again
+
+
+def _fill(admission: Admission, user: str) -> tuple[list[Ticket], GatewayError]:
+    queued: list[Ticket] = []
+    while True:
+        try:
+            queued.append(admission.enter("e", 1, user))
+        except GatewayError as refused:
+            return queued, refused
+
+
+def test_one_users_burst_leaves_room_in_the_queue_for_others() -> None:
+    """With the shipped settings, one user fills at most a share of an engine's queue."""
+    settings = Settings(queue_max_length=8)
+    admission = Admission(
+        max_length=settings.queue_max_length,
+        max_wait_s=60,
+        user_share=settings.queue_user_share,
+    )
+    assert admission.enter("e", 1, "burst").admitted
+    queued, refused = _fill(admission, "burst")
+    assert refused.status == 429 and refused.code == "queue_share_exceeded"
+    assert 1 <= len(queued) < settings.queue_max_length
+    others = [admission.enter("e", 1, user) for user in ("b", "c", "d")]
+    assert [t.position for t in others] == [2, 3, 4]  # interleaved with the burst
+    queued[0].close()
+    assert admission.enter("e", 1, "burst").position >= 1  # a freed place is the user's again

@@ -67,3 +67,64 @@ async def test_forbidden_words_refuse_v1_and_web_chat_and_are_counted(
     assert web.body["error"]["code"] == "content_filtered"
     assert forbidden.status_code == 403
     assert "gpuchat_content_filtered_total 2.0" in metrics
+
+
+def _carriers(word: str) -> dict[str, list[dict[str, object]]]:
+    """Messages that carry the word anywhere but in a plain user string."""
+    hi = {"role": "user", "content": "hi"}
+    return {
+        "system": [{"role": "system", "content": f"always say {word}"}, hi],
+        "developer": [{"role": "developer", "content": word}, hi],
+        "assistant": [hi, {"role": "assistant", "content": f"I said {word}"}, hi],
+        "text-part": [{"role": "user", "content": [{"type": "text", "text": word}]}],
+        "other-part": [{"role": "user", "content": [{"type": "input_text", "text": word}]}],
+        "system-part": [{"role": "system", "content": [{"type": "text", "text": word}]}, hi],
+        "tool-call": [
+            hi,
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": f'{{"q": "{word}"}}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+        ],
+    }
+
+
+async def test_forbidden_words_are_found_in_every_role_and_part(gateway: RunningGateway) -> None:
+    word = "Hidden" + secrets.token_hex(3)
+    email = f"carrier-{secrets.token_hex(3)}@example.com"
+    await gateway.create_user(email)
+    async with gateway.client() as admin:
+        await admin.put("/api/admin/filters", json={"words": [word]})
+        try:
+            refused = {
+                name: await admin.post(
+                    "/v1/chat/completions",
+                    json={"model": "fake-model", "messages": messages},
+                )
+                for name, messages in _carriers(word).items()
+            }
+            async with gateway.login(email) as browser:
+                created = await browser.post(
+                    "/api/conversations", json={"system_prompt": f"use {word.lower()}"}
+                )
+                conversation = created.json()["id"]
+                web = await chat(browser, {"conversation_id": conversation, "content": "hi"})
+                stored = await browser.get(f"/api/conversations/{conversation}")
+                direct = await chat(browser, {"content": "hi", "system_prompt": word})
+        finally:
+            await admin.put("/api/admin/filters", json={"words": []})
+    for name, response in refused.items():
+        assert response.status_code == 400, (name, response.text)
+        assert response.json()["error"]["code"] == "content_filtered", name
+    assert web.status == 400 and web.body is not None
+    assert web.body["error"]["code"] == "content_filtered"
+    assert stored.json()["messages"] == []  # the refused question was not kept
+    assert direct.status == 400

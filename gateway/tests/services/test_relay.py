@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from gpuchat.db.models import UsageRow
 from tests.utils.gateway import RunningGateway
@@ -16,9 +16,12 @@ from tests.utils.streams import chat_body, stream_chat
 
 
 async def usage_row(gateway: RunningGateway, request_id: str) -> UsageRow:
+    """The row of the gateway's id (`X-Request-Id` of the response) or of the id the test
+    sent as its own `X-Request-Id` (kept as `client_request_id`)."""
     await gateway.state.usage.flush()
+    named = or_(UsageRow.request_id == request_id, UsageRow.client_request_id == request_id)
     async with gateway.state.sessions() as session:
-        row = await session.scalar(select(UsageRow).where(UsageRow.request_id == request_id))
+        row = await session.scalar(select(UsageRow).where(named))
     assert row is not None, f"no usage row for {request_id}"
     return row
 
@@ -84,11 +87,20 @@ async def test_relay_asks_upstream_for_usage_and_keeps_it_when_client_asks(
     assert sent["model"] == "fake"  # the engine's name, not the alias
 
 
-async def test_relay_passes_unknown_fields_and_refuses_denied_ones(gateway: RunningGateway) -> None:
+async def test_relay_passes_engine_fields_capped_and_refuses_others(
+    gateway: RunningGateway,
+) -> None:
+    """Engine sampling fields reach the engine; a length field cannot lift the caps
+    (`n_predict` would override `max_tokens` in llama.cpp); anything unknown is a 400."""
     async with gateway.client() as client:
         ok = await client.post(
             "/v1/chat/completions",
-            json=chat_body("x", stream=False, top_k=7, repetition_penalty=1.1),
+            json=chat_body(
+                "x", stream=False, top_k=7, repetition_penalty=1.1, max_tokens=5, n_predict=700
+            ),
+        )
+        unknown = await client.post(
+            "/v1/chat/completions", json=chat_body("x", stream=False, made_up_field=1)
         )
         denied = await client.post(
             "/v1/chat/completions", json=chat_body("x", api_base="http://evil.example")
@@ -100,7 +112,12 @@ async def test_relay_passes_unknown_fields_and_refuses_denied_ones(gateway: Runn
     async with httpx.AsyncClient(base_url=await gateway.upstream_url()) as fake:
         sent = (await fake.get("/_last")).json()
     assert sent["top_k"] == 7 and sent["repetition_penalty"] == 1.1
-    for response, field in ((denied, "api_base"), (template, "chat_template")):
+    assert sent["max_tokens"] == 5 and "n_predict" not in sent
+    for response, field in (
+        (denied, "api_base"),
+        (template, "chat_template"),
+        (unknown, "made_up_field"),
+    ):
         assert response.status_code == 400
         assert response.json()["error"]["param"] == field
 
@@ -276,3 +293,29 @@ async def test_relay_many_concurrent_streams_each_get_their_text(gateway: Runnin
     assert len(ids) == 30
     for request_id in list(ids)[:3]:
         assert (await usage_row(gateway, request_id)).status_code == 200
+
+
+async def test_relay_client_request_id_is_a_label_not_the_usage_key(
+    gateway: RunningGateway,
+) -> None:
+    """Four requests sending the same X-Request-Id are four usage rows (reports, CSV and
+    quotas count all four), each named by the gateway and labelled with the client's id."""
+    sent = new_id()
+    async with gateway.client() as client:
+        replies = [
+            await client.post(
+                "/v1/chat/completions",
+                json=chat_body("hi", stream=stream),
+                headers={"X-Request-Id": sent},
+            )
+            for stream in (False, True, False, True)
+        ]
+    assert all(r.status_code == 200 for r in replies)
+    ids = [r.headers["x-request-id"] for r in replies]
+    assert len(set(ids)) == 4 and sent not in ids
+    await gateway.state.usage.flush()
+    async with gateway.state.sessions() as session:
+        rows = (
+            await session.scalars(select(UsageRow).where(UsageRow.client_request_id == sent))
+        ).all()
+    assert sorted(r.request_id for r in rows) == sorted(ids)

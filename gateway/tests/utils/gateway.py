@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from gpuchat.core.config import Settings
 from gpuchat.core.db import session_scope
+from gpuchat.core.server import GuardedHttpToolsProtocol, server_options
 from gpuchat.core.state import AppState
 from gpuchat.db.repositories import keys, users
 from gpuchat.main import create_app
@@ -28,6 +29,12 @@ USER_PASSWORD = "password-123456"
 ALLOWED_ORIGIN = "https://chat.example.com"
 # Every test gateway logs here too; the session ends by checking it holds no secrets.
 LOG_FILE = Path(__file__).resolve().parents[3] / "data" / "test-logs" / f"{os.getpid()}.log"
+
+
+class QuickHeaderTimeout(GuardedHttpToolsProtocol):
+    """The production protocol, with a header deadline a test can wait for."""
+
+    HEADER_TIMEOUT_SECONDS = 1.5
 
 
 def free_port() -> int:
@@ -114,8 +121,15 @@ async def start_gateway(
     )
     app = create_app(settings)
     port = free_port()
+    options = {**server_options(settings), "http": QuickHeaderTimeout}
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, loop="none", lifespan="on", log_level="warning"
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="none",
+        lifespan="on",
+        log_level="warning",
+        **options,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

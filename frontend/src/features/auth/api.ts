@@ -35,6 +35,7 @@ export const fetchMe = () => get<Me>('/api/me');
 export const login = (email: string, password: string) =>
   post<{ user: Me }>('/api/auth/login', { email, password });
 export const logout = () => post<unknown>('/api/auth/logout');
+export const logoutEverywhere = () => post<unknown>('/api/auth/logout-all');
 export const saveSettings = (settings: Partial<UserSettings>) =>
   patch<Me>('/api/me/settings', settings);
 export const changePassword = (current_password: string, new_password: string) =>

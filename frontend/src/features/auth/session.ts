@@ -8,6 +8,7 @@ import { useLanguage } from '../../i18n';
 import { applyTheme } from '../settings/theme';
 import * as authApi from './api';
 import type { Me, UserSettings } from './api';
+import { resetUserData } from './userData';
 
 interface SessionState {
   status: 'loading' | 'anonymous' | 'ready';
@@ -15,6 +16,7 @@ interface SessionState {
   load: () => Promise<void>;
   login: (email: string, password: string) => Promise<void>;
   logout: () => Promise<void>;
+  logoutEverywhere: () => Promise<void>;
   expire: () => void;
   saveSettings: (settings: Partial<UserSettings>) => Promise<void>;
 }
@@ -38,6 +40,7 @@ export const useSession = create<SessionState>((set, get) => ({
   },
   login: async (email, password) => {
     await authApi.login(email, password);
+    resetUserData();
     await get().load();
   },
   logout: async () => {
@@ -45,10 +48,22 @@ export const useSession = create<SessionState>((set, get) => ({
       await authApi.logout();
     } finally {
       set({ status: 'anonymous', me: null });
+      resetUserData();
+    }
+  },
+  logoutEverywhere: async () => {
+    try {
+      await authApi.logoutEverywhere();
+    } finally {
+      set({ status: 'anonymous', me: null });
+      resetUserData();
     }
   },
   expire: () => {
-    if (get().status !== 'anonymous') set({ status: 'anonymous', me: null });
+    if (get().status !== 'anonymous') {
+      set({ status: 'anonymous', me: null });
+      resetUserData();
+    }
   },
   saveSettings: async (settings) => {
     const me = await authApi.saveSettings(settings);

@@ -4,6 +4,7 @@
  * are folded in with `upsert` and `setTitle`.
  */
 import { create } from 'zustand';
+import { onUserChange } from '../auth/userData';
 import * as chatApi from './api';
 import type { Conversation, ConversationChanges } from './api';
 
@@ -72,6 +73,11 @@ export const useConversations = create<ConversationsState>((set, get) => ({
 }));
 
 /** Pinned first, then the server's order (most recently updated first). */
+onUserChange(() => {
+  loadSeq += 1; // a list still loading belongs to the previous user
+  useConversations.setState({ items: [], nextBefore: null, q: '', loading: false, error: null });
+});
+
 export function sortForList(items: Conversation[]): Conversation[] {
   return [...items.filter((item) => item.pinned), ...items.filter((item) => !item.pinned)];
 }

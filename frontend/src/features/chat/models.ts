@@ -6,6 +6,7 @@
  */
 import { useEffect } from 'react';
 import { create } from 'zustand';
+import { onUserChange } from '../auth/userData';
 import { get } from '../../api/client';
 
 export interface ModelEntry {
@@ -41,6 +42,8 @@ export const useModels = create<ModelsState>((set) => ({
     }
   },
 }));
+
+onUserChange(() => useModels.setState({ models: [], loaded: false, error: null }));
 
 export function findModel(models: ModelEntry[], id: string): ModelEntry | undefined {
   return models.find((model) => model.id === id);

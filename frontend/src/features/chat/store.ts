@@ -7,6 +7,7 @@
  * keeps generating and stores the answer, and this store just stops showing it.
  */
 import { create } from 'zustand';
+import { onUserChange } from '../auth/userData';
 import { type ApiError, clientError, fromEnvelope, toApiError } from '../../api/errors';
 import { navigate } from '../../router';
 import { useSession } from '../auth/session';
@@ -63,6 +64,8 @@ export interface ChatState {
   edit: (messageId: number, content: string) => Promise<void>;
   stop: () => Promise<void>;
   retry: () => Promise<void>;
+  /** Forget everything (another user signs in): the stream is dropped, nothing kept. */
+  reset: () => void;
 }
 
 const STOP_GRACE_MS = 4000;
@@ -383,5 +386,24 @@ export const useChatStore = create<ChatState>((set, get) => {
       }
       await get().regenerate();
     },
+
+    reset: () => {
+      view += 1; // whatever is still arriving belongs to a view that is gone
+      active?.controller.abort();
+      active = null;
+      lastRequest = null;
+      set({
+        conversationId: null,
+        conversation: null,
+        messages: [],
+        status: 'idle',
+        waiting: null,
+        trimmed: 0,
+        error: null,
+        options: defaultOptions(),
+      });
+    },
   };
 });
+
+onUserChange(() => useChatStore.getState().reset());

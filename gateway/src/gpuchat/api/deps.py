@@ -2,10 +2,11 @@
 
 A caller is authenticated by, in order: `Authorization: Bearer <API key>`,
 `Authorization: Bearer <session token>` (scripts that logged in), or the session cookie
-(the web UI). A session's user row is read on every request; an API key's caller is
-remembered for a few seconds (`services/principals.py`), and forgotten at once when this
-process revokes the key or changes the user, so a disabled user, a revoked key or a
-demoted admin stops at the next call.
+(the web UI; for a write, only from this origin: `core/origins.py`). A session's user row
+is read on every request; an API key's caller is remembered for a few seconds
+(`services/principals.py`), and forgotten at once when this process revokes the key or
+changes the user, so a disabled user, a revoked key or a demoted admin stops at the next
+call.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gpuchat.core import security
 from gpuchat.core.db import read_session
 from gpuchat.core.errors import GatewayError
+from gpuchat.core.origins import SAFE_METHODS, cross_origin_reason
 from gpuchat.core.state import AppState
 from gpuchat.db.models import Conversation, User
 from gpuchat.db.repositories import conversations
@@ -59,23 +61,44 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
-async def _authenticate(request: Request, state: AppState) -> Principal:
+def _presented_token(request: Request) -> tuple[str | None, bool]:
+    """The credential the request carries, and whether it came from the session cookie."""
     token = _bearer(request)
-    from_cookie = token is None
-    if token is None:
-        token = request.cookies.get(SESSION_COOKIE)
+    if token is not None:
+        return token, False
+    return request.cookies.get(SESSION_COOKIE), True
+
+
+def presented_session(request: Request, state: AppState) -> security.SessionClaims | None:
+    """The valid session token the request carries (for logout), if any."""
+    token, from_cookie = _presented_token(request)
+    if not token or (not from_cookie and token.startswith(security.API_KEY_PREFIX)):
+        return None
+    return security.read_session_token(token, state.settings.session_secret)
+
+
+async def _authenticate(request: Request, state: AppState) -> Principal:
+    token, from_cookie = _presented_token(request)
     if not token:
         raise GatewayError(
             401, "Authentication required: an API key or a session", code="not_authenticated"
         )
+    if from_cookie and request.method not in SAFE_METHODS:
+        reason = cross_origin_reason(request, state.settings.cors_origins)
+        if reason is not None:
+            raise GatewayError(
+                403,
+                "Cross-origin requests cannot use the session cookie to change anything",
+                code="cross_origin_refused",
+            )
     if not from_cookie and token.startswith(security.API_KEY_PREFIX):
         principal = await _principal_for_key(state, token)
     else:
-        claims = security.read_session_token(token, state.settings.secret_key.get_secret_value())
+        claims = security.read_session_token(token, state.settings.session_secret)
         principal = None
         if claims:
             async with read_session(state.sessions) as session:
-                principal = await principal_for_session(session, *claims)
+                principal = await principal_for_session(session, claims)
     if principal is None:
         raise GatewayError(
             401, "The credentials are invalid, revoked or expired", code="invalid_credentials"

@@ -18,7 +18,8 @@ api_router = APIRouter(responses=ERROR_RESPONSES)
 api_router.include_router(health.router)  # GET /healthz, GET /readyz
 api_router.include_router(metrics.router)  # GET /metrics (Prometheus)
 api_router.include_router(openai.router)  # POST /v1/chat/completions, GET /v1/models
-api_router.include_router(auth.router)  # POST /api/auth/login, POST /api/auth/logout
+# POST /api/auth/login, POST /api/auth/logout, POST /api/auth/logout-all
+api_router.include_router(auth.router)
 # GET /api/me, PATCH /api/me/settings, POST /api/me/password, GET /api/me/usage
 api_router.include_router(me.router)
 api_router.include_router(keys.router)  # GET|POST /api/keys, DELETE /api/keys/{id}

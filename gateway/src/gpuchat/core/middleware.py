@@ -62,8 +62,15 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
+        # The gateway names every request itself: a client's X-Request-Id is only a label
+        # (kept in the log line and the usage row), never a key anything relies on.
+        request_id = secrets.token_hex(12)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        client_id = _client_request_id(scope)
+        if client_id is not None:
+            state["client_request_id"] = client_id
+            state.setdefault("log", {})["client_request_id"] = client_id
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -127,6 +134,17 @@ class RequestContextMiddleware:
             raise GatewayError(400, "Invalid Host header", code="invalid_host")
         if _declared_length(scope) > self.max_body_bytes:
             raise BodyTooLarge(self.max_body_bytes)
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            # No route takes one, and PostgreSQL cannot store one: refused at the door.
+            raise GatewayError(400, "The URL must not contain NUL characters", code="invalid_value")
+        if scope["method"] in _BODY_METHODS and not _json_or_empty(scope):
+            # Every route takes JSON: a form or text/plain body is what a cross-site page
+            # can send without asking (no CORS preflight), so it is never read.
+            raise GatewayError(
+                415,
+                "The request body must be JSON (Content-Type: application/json)",
+                code="unsupported_media_type",
+            )
 
 
 def _header(scope: Scope, wanted: bytes) -> bytes | None:
@@ -143,13 +161,28 @@ def _host(scope: Scope) -> bytes:
     return host.rsplit(b":", 1)[0] if b":" in host else host
 
 
-def _request_id(scope: Scope) -> str:
+def _client_request_id(scope: Scope) -> str | None:
+    """The client's X-Request-Id when it is a plausible id (a correlation label only)."""
     value = _header(scope, b"x-request-id")
-    if value and 8 <= len(value) <= 64 and value.isascii():
+    if value and 1 <= len(value) <= 64 and value.isascii():
         text = value.decode()
-        if all(c.isalnum() or c in "-_" for c in text):
+        if all(c.isalnum() or c in "-_.:" for c in text):
             return text
-    return secrets.token_hex(12)
+    return None
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _json_or_empty(scope: Scope) -> bool:
+    content_type = _header(scope, b"content-type")
+    if content_type is None:
+        has_body = _declared_length(scope) > 0 or _header(scope, b"transfer-encoding")
+        return not has_body
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
 
 
 def _declared_length(scope: Scope) -> int:

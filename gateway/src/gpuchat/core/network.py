@@ -23,6 +23,12 @@ def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
     return any(ip in network for network in networks)
 
 
+def peer_in(connection: HTTPConnection, networks: tuple[Network, ...]) -> bool:
+    """Whether the socket peer (never a forwarded address) is in one of `networks`."""
+    peer = connection.client.host if connection.client else ""
+    return _trusted(peer, networks)
+
+
 def client_address(connection: HTTPConnection, trusted_proxies: list[str]) -> str:
     """The client's address. When the peer is a trusted proxy, walk X-Forwarded-For from
     the right and take the first address that is not one of our proxies."""

@@ -108,6 +108,16 @@ class ApiKey(Base):
     allowed_models: Mapped[list[str] | None] = mapped_column(JSON, default=None)
 
 
+class RevokedSession(Base):
+    """A session token ended by logout before its expiry (kept until then)."""
+
+    __tablename__ = "revoked_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the token's jti
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires: Mapped[datetime] = mapped_column(index=True)
+
+
 class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (Index("ix_conversations_user_updated", "user_id", "updated"),)
@@ -152,7 +162,9 @@ class UsageRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    # The gateway's own id (the client's X-Request-Id is only `client_request_id`).
     request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_request_id: Mapped[str | None] = mapped_column(String(64), default=None)
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )

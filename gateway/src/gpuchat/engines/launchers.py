@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from gpuchat.engines import hf_export
+from gpuchat.engines.environment import engine_environment
 from gpuchat.engines.packaged import PackagedModelError, packaged_name, resolve_model_path
 from gpuchat.engines.profiles import EngineKind, Profile
 from gpuchat.engines.progress import LoadProgress
@@ -160,8 +161,8 @@ def plan_launch(
 
 
 def child_env(profile: Profile) -> tuple[tuple[str, str], ...]:
-    """What the child needs beyond our environment: its GPUs, its Hugging Face token, and on
-    vLLM's CPU build the KV cache size."""
+    """What the child gets beyond the engine environment (engines/environment.py): its
+    GPUs, its Hugging Face token, and on vLLM's CPU build the KV cache size."""
     env: list[tuple[str, str]] = []
     if profile.engine is EngineKind.vllm and profile.vllm.cpu_kvcache_space is not None:
         env.append(("VLLM_CPU_KVCACHE_SPACE", str(profile.vllm.cpu_kvcache_space)))
@@ -301,7 +302,8 @@ class ChildProcess:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,  # its own process group: we can stop all its children
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **dict(env)},
+                # Named, never inherited whole: no gateway secret reaches an engine.
+                env=engine_environment(os.environ, env),
             )
         except OSError as exc:
             log.note(f"cannot start: {exc}")

@@ -138,6 +138,9 @@ class Profile(_Strict):
     gpus: list[int] = Field(default_factory=list)  # device ids; sets CUDA_VISIBLE_DEVICES
     # The gateway's environment variable holding a Hugging Face token, passed as HF_TOKEN.
     hf_token_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]{0,63}$")
+    # The gateway's environment variable holding the engine's API key (vLLM `--api-key`),
+    # sent as `Authorization: Bearer` on every request to it. Never the key itself.
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]{0,63}$")
     max_concurrency: int = Field(default=4, ge=1)
     # Admit only what the engine says it can start now (vLLM's waiting requests and KV
     # cache, from its /metrics), below max_concurrency; the rest wait in gpuchat's queue.

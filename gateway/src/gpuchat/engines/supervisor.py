@@ -66,14 +66,16 @@ class Supervisor:
                 await self._expiry
 
     def snapshot(self) -> tuple[int, list[EngineStatus]]:
-        """The manager's statuses, with spawned engines' base URLs as proxy paths, and
-        the answer's sequence number."""
+        """The manager's statuses, and the answer's sequence number. A spawned engine's
+        base URL is left out: its proxy path holds a token that lets anyone reach the
+        engine, and statuses end up in the admin's JSON (ensure_ready and acquire give
+        the path to the gateway alone)."""
         self._seq += 1
         result = []
         for status in self.control.statuses():
             if status.engine is not EngineKind.external:
-                path = self._engine_path(status.name, status.base_url)
-                status = status.model_copy(update={"base_url": path})
+                self._engine_path(status.name, status.base_url)  # the route follows the engine
+                status = status.model_copy(update={"base_url": None})
             result.append(status)
         return self._seq, result
 

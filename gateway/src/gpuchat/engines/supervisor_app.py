@@ -18,11 +18,19 @@ Routes (all `/control/...` need `Authorization: Bearer <GPUCHAT_SUPERVISOR_SECRE
     *    /proxy/{token}/v1/...              no secret: the token (a lease id) is the key
 
 Every control answer carries `statuses`, so the client's view is fresh after each call.
+
+The API is reachable only as intended: the control routes always need the secret (a
+generated one when none is configured, `Settings.supervisor_control_secret`); a request
+with a body must say JSON (a browser page cannot send that cross-origin without a CORS
+preflight, which this server never answers); bound to loopback, it answers only to a
+loopback `Host` (a DNS-rebinding page names its own); and a proxy path stays under the
+engine's `/v1` (no `..` or `.` segments).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -51,6 +59,8 @@ PROFILES: Final = web.AppKey("profiles", ProfilesFile)
 HTTP: Final = web.AppKey("http", aiohttp.ClientSession)
 MAX_BODY_BYTES: Final = 16 * 1024 * 1024  # the gateway caps bodies itself (2 MiB default)
 PROXIED_HEADERS: Final = ("Content-Type", "Accept")
+LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "[::1]"})
+JSON_TYPES: Final = frozenset({"application/json"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
@@ -70,12 +80,17 @@ def create_supervisor_app(
     control: EngineControl,
     profiles: ProfilesFile,
     *,
-    secret: str | None,
+    secret: str,
+    allowed_hosts: frozenset[str] | None = None,
     lease_ttl_s: float = LEASE_TTL_S,
 ) -> web.Application:
-    """The control API over `control`; whoever built `control` starts and closes it."""
+    """The control API over `control`; whoever built `control` starts and closes it.
+    `allowed_hosts`: the `Host` names it answers to (None: any)."""
+    if not secret:
+        raise ValueError("the supervisor's control API needs a secret")
     app = web.Application(
-        middlewares=[_authenticate(secret), _control_errors], client_max_size=MAX_BODY_BYTES
+        middlewares=[_screen(allowed_hosts), _authenticate(secret), _control_errors],
+        client_max_size=MAX_BODY_BYTES,
     )
     app[SUPERVISOR] = Supervisor(control, lease_ttl_s=lease_ttl_s)
     app[PROFILES] = profiles
@@ -89,7 +104,7 @@ def run_supervisor(
     *,
     host: str,
     port: int,
-    secret: str | None,
+    secret: str,
     models_dir: Path,
     logs_dir: Path,
     start_engines: bool,
@@ -105,7 +120,8 @@ def run_supervisor(
         yield
         await manager.close()
 
-    app = create_supervisor_app(manager, profiles, secret=secret)
+    allowed = LOOPBACK_HOSTS if _is_loopback(host) else None
+    app = create_supervisor_app(manager, profiles, secret=secret, allowed_hosts=allowed)
     app.cleanup_ctx.insert(0, engines)  # started first, closed last
     log.info("engine supervisor listening on %s:%d", host, port)
     web.run_app(app, host=host, port=port, handler_cancellation=True, access_log=None, print=None)
@@ -122,12 +138,38 @@ async def _lifetime(app: web.Application) -> Any:
     await app[HTTP].close()
 
 
-def _authenticate(secret: str | None) -> Any:
-    expected = f"Bearer {secret}".encode() if secret else None
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_name(request: web.Request) -> str:
+    host = request.headers.get("Host", "").lower()
+    if host.startswith("["):
+        return host.split("]")[0] + "]"
+    return host.rsplit(":", 1)[0]
+
+
+def _screen(allowed_hosts: frozenset[str] | None) -> Any:
+    @web.middleware
+    async def screen(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if allowed_hosts is not None and _host_name(request) not in allowed_hosts:
+            return web.json_response({"type": "invalid_host"}, status=421)
+        if request.can_read_body and request.content_type not in JSON_TYPES:
+            return web.json_response({"type": "unsupported_media_type"}, status=415)
+        return await handler(request)
+
+    return screen
+
+
+def _authenticate(secret: str) -> Any:
+    expected = f"Bearer {secret}".encode()
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if expected is not None and request.path.startswith(CONTROL_PREFIX):
+        if request.path.startswith(CONTROL_PREFIX):
             given = request.headers.get("Authorization", "").encode()
             if not hmac.compare_digest(given, expected):
                 return web.json_response({"type": "unauthorized"}, status=401)
@@ -259,7 +301,7 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     """Forward a request to the engine behind a token, streaming the answer back."""
     tail = request.match_info["tail"]
     target = request.app[SUPERVISOR].target(request.match_info["token"])
-    if target is None or not (tail in ("v1", "tokenize") or tail.startswith("v1/")):
+    if target is None or not (tail == "tokenize" or _under_v1(tail)):
         body = {"error": {"message": "no such engine lease", "type": "not_found"}}
         return web.json_response(body, status=404)
     # vLLM counts a prompt's tokens at its root, beside /v1 (the web chat fits its context).
@@ -293,6 +335,14 @@ async def proxy(request: web.Request) -> web.StreamResponse:
 
 def _root(base_url: str) -> str:
     return base_url.removesuffix("/v1")
+
+
+def _under_v1(tail: str) -> bool:
+    """`v1` or a path below it, with no segment that could climb out (`..`, `.`, empty)."""
+    segments = tail.split("/")
+    if segments[0] != "v1" or "\\" in tail:
+        return False
+    return all(segment not in ("", ".", "..") for segment in segments[1:])
 
 
 async def _relay(

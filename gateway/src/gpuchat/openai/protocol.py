@@ -1,7 +1,7 @@
 """OpenAI chat-completions wire models, ordered like the OpenAI reference.
 
-`extra="allow"`: fields the gateway does not know pass through to the engine, except the
-deny-list below, which the gateway owns (anything naming a URL, host, file or template).
+`extra="allow"`: fields beyond these are kept for the engine only when `fields.py` allows
+them for its engine kind (an allow-list with caps; anything else is a 400 naming it).
 """
 
 from __future__ import annotations
@@ -15,25 +15,6 @@ from gpuchat.core.errors import GatewayError
 
 MAX_MESSAGES = 1000
 MAX_CONTENT_CHARS = 1_000_000
-
-DENIED_FIELDS = frozenset(
-    {
-        "api_base",
-        "api_key",
-        "base_url",
-        "url",
-        "host",
-        "file",
-        "files",
-        "path",
-        "chat_template",
-        "chat_template_kwargs",
-        "template",
-        "prompt_template",
-        "slot_save_path",
-        "lora",
-    }
-)
 
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
@@ -97,11 +78,6 @@ def parse_chat_request(body: bytes) -> ChatCompletionRequest:
         ) from exc
     if not isinstance(raw, dict):
         raise GatewayError(400, "Request body must be a JSON object", code="invalid_json")
-    denied = sorted(DENIED_FIELDS.intersection(raw))
-    if denied:
-        raise GatewayError(
-            400, f"Field '{denied[0]}' is not allowed", code="field_not_allowed", param=denied[0]
-        )
     if "best_of" in raw and raw["best_of"] not in (None, 1):
         raise GatewayError(
             400, "best_of > 1 is not supported", code="invalid_value", param="best_of"

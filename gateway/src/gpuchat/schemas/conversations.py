@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gpuchat.schemas.common import DbId
+from gpuchat.schemas.common import DbId, WriteModel
 
 Title = Annotated[str, Field(max_length=500)]
 SystemPrompt = Annotated[str, Field(max_length=20_000)]
@@ -15,8 +15,8 @@ ModelAlias = Annotated[str, Field(min_length=1, max_length=128)]
 MAX_CONTENT_CHARS = 200_000
 
 
-class _Write(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Write(WriteModel):
+    """A request body: no unknown fields, no NUL characters (schemas/common.py)."""
 
 
 class ConversationCreate(_Write):

@@ -21,5 +21,5 @@ class ErrorEnvelope(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope}
-    for status in (400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 502, 503, 504)
+    for status in (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 502, 503, 504)
 }

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from gpuchat.schemas.common import WriteModel
 
 Word = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class ForbiddenWordsPublic(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ForbiddenWordsPublic(WriteModel):
     words: Annotated[list[Word], Field(max_length=5000)]

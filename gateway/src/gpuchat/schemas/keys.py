@@ -7,12 +7,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gpuchat.schemas.common import WriteModel
+
 ModelName = Annotated[str, Field(min_length=1, max_length=128)]
 
 
-class KeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class KeyCreate(WriteModel):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     expires_at: datetime | None = None
     allowed_models: Annotated[list[ModelName], Field(min_length=1, max_length=100)] | None = None

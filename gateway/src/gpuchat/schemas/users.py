@@ -8,13 +8,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gpuchat.schemas.common import WriteModel
+
 Email = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
 Password = Annotated[str, Field(min_length=8, max_length=1024)]
 RoleName = Literal["user", "admin"]
 
 
-class _Write(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Write(WriteModel):
+    """A request body: no unknown fields, no NUL characters (schemas/common.py)."""
 
 
 class LoginRequest(_Write):

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
 from gpuchat.core import security
 from gpuchat.core.config import Settings
+from gpuchat.core.db import read_session, session_scope
 from gpuchat.core.errors import GatewayError
 from gpuchat.core.network import client_address
 from gpuchat.db.models import User
 from gpuchat.db.repositories import users
+from gpuchat.db.repositories.users import Principal
 from gpuchat.services.ratelimit import LimiterUnavailable, RateLimiter
 
 # Verifying against this when the email is unknown makes both failures cost the same.
@@ -25,20 +29,14 @@ _DUMMY_HASH = (
 INVALID_LOGIN = "Invalid email or password"
 
 
-@dataclass(frozen=True, slots=True)
-class LoginKeys:
-    address: str
-    account: str
-
-
-async def _check_throttle(limiter: RateLimiter, settings: Settings, keys: LoginKeys) -> None:
-    checks = (
-        (settings.login_attempts_per_address, ("login-address", keys.address)),
-        (settings.login_attempts_per_account, ("login-account", keys.account)),
-    )
+async def _count_attempt(
+    limiter: RateLimiter, checks: tuple[tuple[str, tuple[str, ...]], ...]
+) -> None:
+    """Count this attempt before anything is verified, and refuse it when over a limit:
+    forty guesses at once are forty attempts, not forty checks that all pass."""
     try:
         for limit, key in checks:
-            if not await limiter.allowed(limit, *key):
+            if not await limiter.hit(limit, *key):
                 retry = await limiter.retry_after(limit, *key)
                 raise GatewayError(
                     429,
@@ -53,40 +51,117 @@ async def _check_throttle(limiter: RateLimiter, settings: Settings, keys: LoginK
         ) from exc
 
 
-async def _count_failure(limiter: RateLimiter, settings: Settings, keys: LoginKeys) -> None:
-    try:
-        await limiter.hit(settings.login_attempts_per_address, "login-address", keys.address)
-        await limiter.hit(settings.login_attempts_per_account, "login-account", keys.account)
-    except LimiterUnavailable:
-        pass  # the next attempt's check fails closed
+async def _forget_attempts(limiter: RateLimiter, limit: str, *key: str) -> None:
+    """After a right password, the account's count starts over (the address's does not:
+    an attacker's own account must not reset the budget for guessing other accounts)."""
+    with contextlib.suppress(LimiterUnavailable):
+        await limiter.clear(limit, *key)
 
 
 async def login(
     request: Request,
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     limiter: RateLimiter,
     settings: Settings,
     email: str,
     password: str,
 ) -> User:
-    keys = LoginKeys(
-        client_address(request, settings.trusted_proxies), users.normalise_email(email)
+    address = client_address(request, settings.trusted_proxies)
+    account = users.normalise_email(email)
+    await _count_attempt(
+        limiter,
+        (
+            (settings.login_attempts_per_address, ("login-address", address)),
+            (settings.login_attempts_per_account, ("login-account", account)),
+        ),
     )
-    await _check_throttle(limiter, settings, keys)
-    user = await users.get_user_by_email(session, email)
+    # The connection goes back to the pool before hashing: a burst of logins waiting for
+    # a hashing thread must not hold every database connection.
+    async with read_session(sessions) as session:
+        user = await users.get_user_by_email(session, email)
     valid = await security.verify_password_async(
         password, user.password_hash if user else _DUMMY_HASH
     )
     if user is None or not valid or user.disabled:
-        await _count_failure(limiter, settings, keys)
         raise GatewayError(401, INVALID_LOGIN, code="invalid_credentials")
+    await _forget_attempts(limiter, settings.login_attempts_per_account, "login-account", account)
     return user
+
+
+async def change_password(
+    sessions: async_sessionmaker[AsyncSession],
+    limiter: RateLimiter,
+    settings: Settings,
+    user_id: int,
+    current: str,
+    new: str,
+) -> User:
+    """Throttled like a login (it is a password guess too); every session issued before
+    ends. No connection is held while hashing."""
+    key = ("password-change", str(user_id))
+    await _count_attempt(limiter, ((settings.login_attempts_per_account, key),))
+    async with read_session(sessions) as session:
+        user = await session.get(User, user_id)
+    if user is None:
+        raise GatewayError(401, "The user no longer exists", code="invalid_credentials")
+    if not await security.verify_password_async(current, user.password_hash):
+        raise GatewayError(
+            400, "The current password is wrong", code="wrong_password", param="current_password"
+        )
+    new_hash = await security.hash_password_async(new)
+    async with session_scope(sessions) as session:
+        stored = await session.get(User, user_id)
+        if stored is None:
+            raise GatewayError(401, "The user no longer exists", code="invalid_credentials")
+        stored.password_hash = new_hash
+        stored.token_version += 1
+    await _forget_attempts(limiter, settings.login_attempts_per_account, *key)
+    return stored
 
 
 def session_token(user: User, settings: Settings) -> str:
     return security.new_session_token(
         user.id,
         user.token_version,
-        settings.secret_key.get_secret_value(),
+        settings.session_secret,
         settings.session_ttl_seconds,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class KeyScope:
+    expires: datetime | None
+    allowed_models: list[str] | None
+
+
+def new_key_scope(
+    principal: Principal, expires: datetime | None, allowed_models: list[str] | None
+) -> KeyScope:
+    """What a new API key may do: what was asked, within the caller's own scope. A session
+    may ask anything; a key creates keys only as narrow and as short-lived as itself (left
+    unset, they inherit its limits), never wider (403)."""
+    if expires is not None:
+        expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+        if expires <= datetime.now(UTC):
+            raise GatewayError(
+                422, "expires_at must be in the future", code="invalid_value", param="expires_at"
+            )
+    if principal.api_key_id is None:
+        return KeyScope(expires, allowed_models)
+    parent_expires = principal.key_expires
+    if parent_expires is not None:
+        if expires is None:
+            expires = parent_expires
+        elif expires > parent_expires:
+            raise _wider("expires_at", "expire after the key that creates it")
+    parent_models = principal.allowed_models
+    if parent_models is not None:
+        if allowed_models is None:
+            allowed_models = list(parent_models)
+        elif not set(allowed_models) <= set(parent_models):
+            raise _wider("allowed_models", "allow models the key that creates it may not use")
+    return KeyScope(expires, allowed_models)
+
+
+def _wider(param: str, what: str) -> GatewayError:
+    return GatewayError(403, f"A new API key cannot {what}", code="key_scope_exceeded", param=param)

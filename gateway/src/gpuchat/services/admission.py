@@ -8,8 +8,10 @@ admission) and an estimated wait from the engine's recent request durations. A n
 may take a place ahead of a heavy user's later requests; that is the fairness.
 
 The queue is bounded in length and in wait: past either, 429 (or 503 while the engine is
-loading) with Retry-After. A ticket's slot is released exactly once by `close()`, which is
-plain, synchronous and safe to repeat (the relay's `finish()` calls it).
+loading) with Retry-After. One user holds at most a share of its places (429
+`queue_share_exceeded`), so one user's burst leaves room for everyone else. A ticket's
+slot is released exactly once by `close()`, which is plain, synchronous and safe to repeat
+(the relay's `finish()` calls it).
 
 Engine-aware (a profile's `engine_aware_admission`, on by default): an engine that reports
 its own load (vLLM's `/metrics`: requests waiting inside it, KV-cache use) and says it is
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -117,11 +120,18 @@ class EngineQueue:
         self._dispatch()
         self._renumber()
 
-    def enter(self, user: str, max_length: int) -> Ticket:
+    def enter(self, user: str, max_length: int, max_per_user: int) -> Ticket:
         ticket = Ticket(self, user)
         if self.inflight < self.allowed and not self.waiting:
             self._admit(ticket)
             return ticket
+        if len(self._users.get(user, ())) >= max_per_user:
+            raise GatewayError(
+                429,
+                "You already have as many requests waiting for this model as one user may",
+                code="queue_share_exceeded",
+                retry_after=max(1, round(self.estimate(self.waiting + 1))),
+            )
         if self.waiting >= max_length:
             raise GatewayError(
                 429,
@@ -197,8 +207,11 @@ class Admission:
         on_reject: Callable[[str, str], None] = lambda _engine, _reason: None,
         slots: SharedSlots | None = None,
         loads: Callable[[], Mapping[str, EngineLoad | None]] | None = None,
+        user_share: float = 1.0,
     ) -> None:
+        """`user_share`: the share of `max_length` one user's waiting requests may take."""
         self._on_reject = on_reject
+        self.max_per_user = max(1, math.ceil(max_length * user_share))
         self._slots = slots
         self._loads = loads  # engine-aware engines' latest loads, by profile name
         self._load_task: asyncio.Task[None] | None = None
@@ -236,9 +249,9 @@ class Admission:
             queue = self._queues[engine] = EngineQueue(engine, limit, shared=shared)
         queue.limit = limit  # a profile file reload may change it
         try:
-            return queue.enter(user, self.max_length)
-        except GatewayError:
-            self._on_reject(engine, "full")
+            return queue.enter(user, self.max_length, self.max_per_user)
+        except GatewayError as refused:
+            self._on_reject(engine, "share" if refused.code == "queue_share_exceeded" else "full")
             raise
 
     async def admit(self, engine: str, limit: int, user: str) -> Ticket:

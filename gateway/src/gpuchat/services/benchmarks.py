@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gpuchat.core.db import session_scope
 from gpuchat.db.models import Benchmark
 from gpuchat.engines.control import EngineControl, EngineUnavailable
+from gpuchat.engines.environment import upstream_auth
 from gpuchat.engines.profiles import AutoBenchmark
 from gpuchat.loadtest.stream import Sample, stream_chat
 
@@ -89,7 +90,10 @@ class AutoBenchmarks:
                         self._http,
                         f"{upstream.base_url}/chat/completions",
                         _body(upstream.model, settings.max_tokens),
-                        headers={"Content-Type": "application/json"},
+                        headers={
+                            "Content-Type": "application/json",
+                            **upstream_auth(upstream.profile),
+                        },
                         timeout_s=settings.timeout,
                         step_t0=started,
                     )

@@ -174,6 +174,7 @@ def _context(
         live=state.live,
         holds=holds,
         tracing=state.tracing if state.tracing.enabled else None,
+        client_request_id=request.scope["state"].get("client_request_id"),
     )
     if sampled(state.settings.log_sample_rate):
         ctx.collect_text = True

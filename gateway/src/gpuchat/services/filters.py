@@ -1,7 +1,9 @@
 """Input filters: the admin's forbidden-word list, and PII masking for sampled log lines.
 
 Forbidden words are matched case-insensitively as plain substrings (no patterns: an admin
-types words, not regular expressions) in the user's messages only. The list lives in the
+types words, not regular expressions) in every text a request sends: every role (system,
+developer, assistant and tool messages carry words as well as the user's), every content
+part, names and tool-call arguments. The list lives in the
 database; each gateway keeps it in memory and re-reads it every `RELOAD_SECONDS`, so an
 edit made on one replica reaches the others within that time.
 """
@@ -14,11 +16,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 import structlog
+from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gpuchat.core.db import session_scope
+from gpuchat.core.db import read_session, session_scope
 from gpuchat.core.errors import GatewayError
 from gpuchat.db.models import ForbiddenWord
 
@@ -71,6 +74,30 @@ def user_texts(messages: Iterable[object]) -> list[str]:
     return texts
 
 
+def message_texts(messages: Iterable[object]) -> list[str]:
+    """Every string in OpenAI-style messages, whatever the role, part type or field (the
+    role itself aside): what the filter must see."""
+    texts: list[str] = []
+    for message in messages:
+        if isinstance(message, BaseModel):
+            message = message.model_dump(exclude={"role"})
+        elif isinstance(message, dict):
+            message = {k: v for k, v in message.items() if k != "role"}
+        _strings(message, texts)
+    return texts
+
+
+def _strings(value: object, into: list[str]) -> None:
+    if isinstance(value, str):
+        into.append(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _strings(item, into)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _strings(item, into)
+
+
 class ForbiddenWords:
     def __init__(
         self,
@@ -108,7 +135,8 @@ class ForbiddenWords:
             )
 
     async def load(self) -> None:
-        async with self._sessions() as session:
+        # A read session: the web chat checks inside its own write transaction.
+        async with read_session(self._sessions) as session:
             rows = await session.scalars(select(ForbiddenWord.word).order_by(ForbiddenWord.word))
             self._use(tuple(rows.all()))
 

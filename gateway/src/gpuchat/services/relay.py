@@ -25,6 +25,7 @@ from gpuchat.core.errors import GatewayError, error_body
 from gpuchat.core.tracing import Tracing
 from gpuchat.db.repositories.users import Principal
 from gpuchat.engines.control import Upstream
+from gpuchat.engines.environment import upstream_auth
 from gpuchat.openai import sse
 from gpuchat.services.deadlines import StreamDeadlines
 from gpuchat.services.filters import mask_pii
@@ -59,7 +60,7 @@ class UpstreamBroken(Exception):
 class RelayContext:
     """One upstream request: who asked, where it goes, and what was learned on the way."""
 
-    request_id: str
+    request_id: str  # the gateway's own id (unique; the usage row's key)
     principal: Principal
     alias: str
     upstream: Upstream
@@ -85,12 +86,14 @@ class RelayContext:
     holds: tuple[Callable[[], None], ...] = ()
     tracing: Tracing | None = None  # set only when traces are exported
     sample_prompt: str | None = None  # set when this request's prompt and answer are logged
+    client_request_id: str | None = None  # the client's X-Request-Id: a label, never a key
 
     def usage_record(self) -> UsageRecord:
         now = time.monotonic()
         estimated = self.output_tokens is None and self.content_chunks > 0
         return UsageRecord(
             request_id=self.request_id,
+            client_request_id=self.client_request_id,
             client=self.client,
             model_alias=self.alias,
             status_code=self.status_code,
@@ -112,6 +115,14 @@ class RelayContext:
         self.status_code, self.error_type = status, error_type
 
 
+def _upstream_headers(ctx: RelayContext) -> dict[str, str]:
+    headers = {"Content-Type": "application/json", "X-Request-Id": ctx.request_id}
+    headers.update(upstream_auth(ctx.upstream.profile))
+    if ctx.client_request_id is not None:
+        headers["X-Client-Request-Id"] = ctx.client_request_id
+    return headers
+
+
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
@@ -126,7 +137,7 @@ async def open_upstream(
         http.post,
         f"{ctx.upstream.base_url}/chat/completions",
         data=body,
-        headers={"Content-Type": "application/json", "X-Request-Id": ctx.request_id},
+        headers=_upstream_headers(ctx),
         allow_redirects=False,
         timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_read=None),
     )

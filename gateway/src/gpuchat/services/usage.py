@@ -47,6 +47,7 @@ class UsageRecord:
     latency_ms: int | None = None
     queue_ms: int | None = None
     error_type: str | None = None
+    client_request_id: str | None = None  # the client's X-Request-Id, for correlation only
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 

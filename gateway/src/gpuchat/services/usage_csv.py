@@ -24,6 +24,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = (
     ("created", UsageRow.created),
     ("request_id", UsageRow.request_id),
+    ("client_request_id", UsageRow.client_request_id),
     ("user_id", UsageRow.user_id),
     ("user_email", User.email),
     ("api_key_id", UsageRow.api_key_id),

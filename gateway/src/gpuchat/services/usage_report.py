@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gpuchat.core.errors import GatewayError
 from gpuchat.db.models import ApiKey, UsageRow, User
+from gpuchat.schemas.common import MAX_DB_ID, MAX_MOMENT, MIN_MOMENT
 from gpuchat.schemas.usage import GroupBy, Percentiles, UsageGroup, UsageReport, UsageStats
 
 BATCH_ROWS = 2000
@@ -70,12 +71,25 @@ def parse_moment(text: str | None, *, end: bool = False) -> datetime | None:
 
 
 def parse_range(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
-    try:
-        return parse_moment(start), parse_moment(end, end=True)
-    except ValueError as exc:
-        raise GatewayError(
-            422, "from/to must be ISO dates or date-times", code="invalid_value", param="from"
-        ) from exc
+    moments = []
+    for param, text, is_end in (("from", start, False), ("to", end, True)):
+        try:
+            moment = parse_moment(text, end=is_end)
+        except (ValueError, OverflowError) as exc:  # 9999-12-31 + 1 day overflows
+            raise _bad_moment(param) from exc
+        if moment is not None and not MIN_MOMENT <= moment <= MAX_MOMENT:
+            raise _bad_moment(param)
+        moments.append(moment)
+    return moments[0], moments[1]
+
+
+def _bad_moment(param: str) -> GatewayError:
+    return GatewayError(
+        422,
+        f"{param}: an ISO date or date-time between {MIN_MOMENT:%Y} and {MAX_MOMENT:%Y}",
+        code="invalid_value",
+        param=param,
+    )
 
 
 async def resolve_user(session: AsyncSession, value: str | None) -> tuple[int, ...] | None:
@@ -83,7 +97,7 @@ async def resolve_user(session: AsyncSession, value: str | None) -> tuple[int, .
     if not value:
         return None
     if value.isdigit():
-        return (int(value),)
+        return (int(value),) if int(value) <= MAX_DB_ID else ()
     found = await session.scalars(select(User.id).where(User.email == value.strip().lower()))
     return tuple(found.all())
 
@@ -93,7 +107,7 @@ async def resolve_key(session: AsyncSession, value: str | None) -> tuple[int, ..
     if not value:
         return None
     if value.isdigit():
-        return (int(value),)
+        return (int(value),) if int(value) <= MAX_DB_ID else ()
     found = await session.scalars(select(ApiKey.id).where(ApiKey.prefix == value.strip()))
     return tuple(found.all())
 

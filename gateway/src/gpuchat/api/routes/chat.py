@@ -22,6 +22,7 @@ from gpuchat.services import completions
 from gpuchat.services.admission import Ticket
 from gpuchat.services.chat import chat_stream
 from gpuchat.services.chat_turn import Turn, prepare_turn
+from gpuchat.services.filters import message_texts
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 
@@ -36,8 +37,7 @@ async def chat(
 ) -> StreamingResponse:
     """Store the question, then stream the answer: start, queue, loading, delta…, usage,
     done, title. Limits and a full queue answer 429 before anything is stored."""
-    if body.content:
-        await state.filters.check([body.content])
+    await state.filters.check([t for t in (body.content, body.system_prompt) if t])
     grant = await state.limits.admit(principal)
     tickets: list[Ticket] = []
 
@@ -83,7 +83,11 @@ async def _prepare(
             enter_queue(profile)
             return profile
 
-        return await prepare_turn(session, user, body, profile_for)
+        turn = await prepare_turn(session, user, body, profile_for)
+        # Everything the engine will read (a stored system prompt too); a refusal rolls
+        # the stored question back.
+        await state.filters.check(message_texts(turn.prompt.messages))
+        return turn
 
 
 @router.post("/{request_id}/stop", status_code=204, responses={404: {}})

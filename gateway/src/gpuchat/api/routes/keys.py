@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter
 
-from gpuchat.api.deps import CurrentUser, SessionDep, StateDep
+from gpuchat.api.deps import CurrentPrincipal, CurrentUser, SessionDep, StateDep
 from gpuchat.core.errors import GatewayError
 from gpuchat.db.repositories import keys
 from gpuchat.schemas.common import PathId
 from gpuchat.schemas.keys import KeyCreate, KeyCreated, KeyPublic, KeysPublic
+from gpuchat.services import accounts
 
 router = APIRouter(prefix="/api/keys", tags=["keys"])
 
@@ -21,17 +20,14 @@ async def list_keys(user: CurrentUser, session: SessionDep) -> KeysPublic:
     return KeysPublic(data=[KeyPublic.model_validate(row) for row in rows])
 
 
-@router.post("", status_code=201)
-async def create_key(body: KeyCreate, user: CurrentUser, session: SessionDep) -> KeyCreated:
-    expires = body.expires_at
-    if expires is not None:
-        expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
-        if expires <= datetime.now(UTC):
-            raise GatewayError(
-                422, "expires_at must be in the future", code="invalid_value", param="expires_at"
-            )
+@router.post("", status_code=201, responses={403: {}})
+async def create_key(
+    body: KeyCreate, user: CurrentUser, principal: CurrentPrincipal, session: SessionDep
+) -> KeyCreated:
+    """A session creates any key; an API key only keys within its own scope."""
+    scope = accounts.new_key_scope(principal, body.expires_at, body.allowed_models)
     key, secret = await keys.create_api_key(
-        session, user, body.name, expires=expires, allowed_models=body.allowed_models
+        session, user, body.name, expires=scope.expires, allowed_models=scope.allowed_models
     )
     await session.commit()
     return KeyCreated.model_validate({**KeyPublic.model_validate(key).model_dump(), "key": secret})

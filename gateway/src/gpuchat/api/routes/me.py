@@ -8,11 +8,10 @@ from fastapi import APIRouter, Query, Response
 
 from gpuchat.api.deps import CurrentPrincipal, CurrentUser, SessionDep, StateDep
 from gpuchat.api.routes.auth import issue_session
-from gpuchat.core import security
 from gpuchat.core.errors import GatewayError
-from gpuchat.db.repositories import users
 from gpuchat.schemas.usage import Moment, StatusFilter, UsageReport
 from gpuchat.schemas.users import PasswordChange, SessionPublic, UserPublic, UserSettings
+from gpuchat.services import accounts
 from gpuchat.services.usage_report import UsageFilter, build_report, parse_range
 
 router = APIRouter(prefix="/api/me", tags=["me"])
@@ -30,24 +29,22 @@ async def update_settings(body: UserSettings, user: CurrentUser, session: Sessio
     return UserPublic.model_validate(user)
 
 
-@router.post("/password", responses={400: {}, 403: {}})
+@router.post("/password", responses={400: {}, 403: {}, 429: {}})
 async def change_password(
-    body: PasswordChange,
-    user: CurrentUser,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    state: StateDep,
-    response: Response,
+    body: PasswordChange, principal: CurrentPrincipal, state: StateDep, response: Response
 ) -> SessionPublic:
-    """Every other session ends; this one continues with a fresh token."""
+    """Every other session ends; this one continues with a fresh token. Wrong current
+    passwords are throttled like logins."""
     if principal.api_key_id is not None:
         raise GatewayError(403, "An API key cannot change the password", code="session_required")
-    if not await security.verify_password_async(body.current_password, user.password_hash):
-        raise GatewayError(
-            400, "The current password is wrong", code="wrong_password", param="current_password"
-        )
-    await users.set_password(user, body.new_password)
-    await session.commit()
+    user = await accounts.change_password(
+        state.sessions,
+        state.limiter,
+        state.settings,
+        principal.user_id,
+        body.current_password,
+        body.new_password,
+    )
     return issue_session(response, user, state.settings)
 
 

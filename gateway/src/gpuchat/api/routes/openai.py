@@ -9,9 +9,10 @@ from starlette.responses import Response
 
 from gpuchat.api.deps import CurrentPrincipal, StateDep
 from gpuchat.core.errors import json_response
+from gpuchat.openai.fields import apply_engine_fields
 from gpuchat.openai.protocol import ChatCompletionRequest, inline_schema, parse_chat_request
 from gpuchat.services import completions
-from gpuchat.services.filters import user_texts
+from gpuchat.services.filters import message_texts
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -30,7 +31,8 @@ async def chat_completions(
     chat = parse_chat_request(await request.body())
     profile = completions.find_profile(state.engines, chat.model)
     completions.check_model_allowed(principal, chat.model, profile.names)
-    await state.filters.check(user_texts(chat.messages))
+    apply_engine_fields(chat, profile.engine.value, profile.limits.max_tokens)
+    await state.filters.check(message_texts(chat.messages))
     return await completions.serve(request, state, principal, chat, profile)
 
 

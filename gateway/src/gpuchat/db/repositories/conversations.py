@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gpuchat.db.models import Conversation, Message, utcnow
 from gpuchat.db.repositories.users import escape_like
+from gpuchat.schemas.common import MAX_DB_ID, MAX_MOMENT, MIN_MOMENT
 
 
 async def get_owned(
@@ -40,14 +41,19 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str) -> Cursor | None:
+        """None for anything `encode` would not have written (then a 422, never a 500)."""
         try:
             pinned, updated, ident = text.split("~")
             moment = datetime.fromisoformat(updated)
-            return cls(
-                pinned == "1", moment if moment.tzinfo else moment.replace(tzinfo=UTC), int(ident)
-            )
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            number = int(ident)
         except ValueError:
             return None
+        if pinned not in ("0", "1") or not MIN_MOMENT <= moment <= MAX_MOMENT:
+            return None
+        if not 0 <= number <= MAX_DB_ID:
+            return None
+        return cls(pinned == "1", moment, number)
 
     @classmethod
     def after(cls, conversation: Conversation) -> Cursor:

@@ -72,5 +72,7 @@ async def principal_for_api_key(
     if key.expires is not None and key.expires <= datetime.now(UTC):
         return None
     allowed = tuple(key.allowed_models) if key.allowed_models else None
-    principal = Principal(user.id, user.email, user.role, key.id, allowed, limits=user.limits)
+    principal = Principal(
+        user.id, user.email, user.role, key.id, allowed, limits=user.limits, key_expires=key.expires
+    )
     return principal, key.expires

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gpuchat.core import security
-from gpuchat.db.models import Role, User
+from gpuchat.db.models import RevokedSession, Role, User, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,7 @@ class Principal:
     api_key_id: int | None = None
     allowed_models: tuple[str, ...] | None = None
     limits: dict[str, Any] | None = field(default=None, compare=False)  # admin-set overrides
+    key_expires: datetime | None = None  # when the API key used expires (None: never)
 
     @property
     def is_admin(self) -> bool:
@@ -86,11 +88,31 @@ async def set_password(user: User, password: str) -> None:
 
 
 async def principal_for_session(
-    session: AsyncSession, user_id: int, version: int
+    session: AsyncSession, claims: security.SessionClaims
 ) -> Principal | None:
-    """The caller behind a session token, if the user still exists, is enabled, and has not
-    changed password since the token was issued. Role is read fresh on every request."""
-    user = await session.get(User, user_id)
-    if user is None or user.disabled or user.token_version != version:
+    """The caller behind a session token, if the user still exists, is enabled, has not
+    changed password or logged out everywhere since the token was issued, and this session
+    was not logged out. Role is read fresh on every request."""
+    user = await session.get(User, claims.user_id)
+    if user is None or user.disabled or user.token_version != claims.version:
+        return None
+    if await session.get(RevokedSession, claims.session_id) is not None:
         return None
     return Principal(user.id, user.email, user.role, limits=user.limits)
+
+
+async def revoke_session(session: AsyncSession, claims: security.SessionClaims) -> None:
+    """End one session before its expiry (logout). Rows of expired tokens go at the same
+    time: an expired token is refused anyway."""
+    await session.execute(delete(RevokedSession).where(RevokedSession.expires < utcnow()))
+    if await session.get(RevokedSession, claims.session_id) is None:
+        session.add(
+            RevokedSession(
+                session_id=claims.session_id, user_id=claims.user_id, expires=claims.expires
+            )
+        )
+
+
+def end_all_sessions(user: User) -> None:
+    """Every session token of the user stops at its next request (log out everywhere)."""
+    user.token_version += 1
