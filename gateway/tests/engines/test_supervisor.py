@@ -260,3 +260,22 @@ async def test_a_proxy_path_cannot_leave_the_engines_v1(
         async with http.get(f"{url}/control/statuses") as r:
             statuses = await r.text()
         assert "/proxy/" not in statuses  # the admin's JSON never holds a proxy token
+
+
+async def test_the_proxy_reaches_the_engines_tokenize_beside_v1(
+    make_manager: ManagerFactory, upstream_profile: FakeProfile
+) -> None:
+    """The web chat fits a long conversation by the engine's own count (vLLM's /tokenize,
+    at the engine's root): through the supervisor too, and nothing else outside /v1."""
+    profile = upstream_profile("old")
+    manager = make_manager(profile, default="old")
+    async with serving(manager, [profile]) as url, aiohttp.ClientSession(headers=AUTH) as http:
+        async with http.post(f"{url}/control/acquire", json={"alias": "old"}) as r:
+            root = (await r.json())["upstream"]["base_url"].removesuffix("/v1")
+        body = {"messages": [{"role": "user", "content": "three words here"}]}
+        async with aiohttp.ClientSession() as plain:
+            async with plain.post(f"{url}{root}/tokenize", json=body) as r:
+                assert (r.status, (await r.json())["count"]) == (200, 3)
+            for other in ("/tokenize/../health", "/health", "/metrics"):
+                async with plain.get(URL(f"{url}{root}{other}", encoded=True)) as r:
+                    assert r.status == 404, other

@@ -309,8 +309,16 @@ async def metrics(_: web.Request) -> web.Response:
     return web.Response(text=text, content_type="text/plain")
 
 
+async def tokenize(request: web.Request) -> web.Response:
+    """vLLM's `/tokenize` for chat messages: here one token per word."""
+    body = await request.json()
+    count = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    return web.json_response({"count": count, "max_model_len": MAX_MODEL_LEN})
+
+
 def make_app() -> web.Application:
     app = web.Application()
+    app.router.add_post("/tokenize", tokenize)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_get("/v1/models", models)
