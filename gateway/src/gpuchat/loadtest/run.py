@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, dataclass, field
@@ -70,6 +71,10 @@ class BenchPlan:
     prompts: tuple[str, ...] = ()  # used in turn instead of the generated prompt
     timeout_s: float = 120.0
     warmup: int = 0  # requests sent once before the first step, not recorded
+    # In every generated prompt: two runs against one engine (direct, then through a
+    # gateway) would otherwise send the same prompts, and the second would be served from
+    # the engine's prefix cache.
+    run_tag: str = field(default_factory=lambda: secrets.token_hex(4))
 
     def bounds(self, step: Step) -> tuple[int | None, float | None]:
         """(requests, seconds) of a step: it ends at whichever comes first."""
@@ -88,7 +93,7 @@ class BenchPlan:
         # About one token per filler word; the index first makes every prompt distinct.
         words = max(self.prompt_tokens - 16, 1)
         filler = " ".join(FILLER[(index + n) % len(FILLER)] for n in range(words))
-        return f"Request {index}. {INSTRUCTION} {filler}"
+        return f"Request {self.run_tag}-{index}. {INSTRUCTION} {filler}"
 
     def body(self, index: int) -> bytes:
         return orjson.dumps(
