@@ -13,7 +13,7 @@ import openai
 from gpuchat.db.models import UsageRow
 from gpuchat.engines import packaged
 from tests.utils.chat import chat
-from tests.utils.gateway import ADMIN_EMAIL, ADMIN_PASSWORD, RunningGateway, start_gateway
+from tests.utils.gateway import ADMIN_EMAIL, ADMIN_PASSWORD, RunningGateway, packaged_gateway
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS_DIR = REPO / "data" / "models"
@@ -37,15 +37,7 @@ profiles:
 async def embedded(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningGateway]:
     if not packaged.is_installed("smollm2-135m-instruct", MODELS_DIR):
         pytest.fail("the packaged models are not installed: run `make setup`")
-    data_dir = tmp_path_factory.mktemp("embedded")
-    (data_dir / "models").symlink_to(MODELS_DIR)
-    profiles = data_dir / "profiles.yaml"
-    profiles.write_text(PROFILES)
-    async with start_gateway(
-        data_dir=data_dir,
-        database_url=f"sqlite+aiosqlite:///{data_dir / 'db.sqlite'}",
-        profiles=profiles,
-    ) as running:
+    async with packaged_gateway(tmp_path_factory.mktemp("embedded"), PROFILES) as running:
         yield running
 
 

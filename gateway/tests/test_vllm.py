@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gpuchat.engines import hf_export
 from gpuchat.engines.control import EngineState
 from tests.utils.chat import ChatEvents, chat
-from tests.utils.gateway import ADMIN_EMAIL, ADMIN_PASSWORD, RunningGateway, start_gateway
+from tests.utils.gateway import ADMIN_EMAIL, ADMIN_PASSWORD, RunningGateway, packaged_gateway
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS_DIR = REPO / "data" / "models"
@@ -67,15 +67,7 @@ async def vllm(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[VllmGa
     if not hf_export.is_exported("smollm2-135m-instruct", MODELS_DIR):
         pytest.fail("smollm2-135m-instruct is not exported for vLLM: run `make vllm`")
     data_dir = tmp_path_factory.mktemp("vllm")
-    (data_dir / "models").symlink_to(MODELS_DIR)
-    profiles = data_dir / "profiles.yaml"
-    profiles.write_text(PROFILES)
-    async with start_gateway(
-        data_dir=data_dir,
-        database_url=f"sqlite+aiosqlite:///{data_dir / 'db.sqlite'}",
-        profiles=profiles,
-        wait_ready=False,
-    ) as running:
+    async with packaged_gateway(data_dir, PROFILES, wait_ready=False) as running:
         result = VllmGateway(running)
         await _watch_start(result)
         yield result

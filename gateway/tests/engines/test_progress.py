@@ -6,7 +6,7 @@ from pathlib import Path
 
 from gpuchat.engines.progress import LoadProgress
 
-DATA = Path(__file__).with_name("data")
+SAMPLES = Path(__file__).with_name("samples")  # engine output, as engines printed it
 
 
 def test_vllm_weight_loading_lines_raise_progress_through_tqdm_redraws() -> None:
@@ -37,7 +37,7 @@ def test_vllm_cpu_start_is_reported_stage_by_stage() -> None:
     progress = LoadProgress()
     progress.reset()
     phases: list[str] = []
-    for line in (DATA / "vllm-cpu-start.log").read_bytes().splitlines(keepends=True):
+    for line in (SAMPLES / "vllm-cpu-start.log").read_bytes().splitlines(keepends=True):
         progress.feed(line)
         assert progress.phase is not None
         if not phases or phases[-1] != progress.phase:

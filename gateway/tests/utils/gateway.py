@@ -148,3 +148,24 @@ async def start_gateway(
     finally:
         server.should_exit = True
         await task
+
+
+PACKAGED_MODELS_DIR = Path(__file__).resolve().parents[3] / "data" / "models"
+
+
+@asynccontextmanager
+async def packaged_gateway(
+    data_dir: Path, profiles_yaml: str, **options: Any
+) -> AsyncIterator[RunningGateway]:
+    """A gateway on SQLite in `data_dir` whose profiles run the packaged models that
+    `make setup` / `make vllm` put in ./data/models (linked, not copied)."""
+    (data_dir / "models").symlink_to(PACKAGED_MODELS_DIR)
+    profiles = data_dir / "profiles.yaml"
+    profiles.write_text(profiles_yaml)
+    async with start_gateway(
+        data_dir=data_dir,
+        database_url=f"sqlite+aiosqlite:///{data_dir / 'db.sqlite'}",
+        profiles=profiles,
+        **options,
+    ) as running:
+        yield running
