@@ -91,11 +91,11 @@ async def test_fit_exactly_leaves_out_turns_the_engine_counts_as_too_long() -> N
         upstream = Upstream(profile, str(server.make_url("/v1")), "m")
         prompt = build_prompt(
             "sys",
-            thread(("user", "a" * 400), ("assistant", "b" * 400), ("user", "newest")),
+            thread(("user", "a" * 900), ("assistant", "b" * 900), ("user", "newest")),
             context=800,
             reserve=100,
         )
-        assert prompt.trimmed == 0  # the estimate: 3 * (400 / 3 + 8) tokens fit
+        assert prompt.trimmed == 0  # the estimate: about 640 tokens fit in 800 - 100
 
         fitted = await fit_exactly(http, upstream, prompt, room=100)
 

@@ -73,6 +73,20 @@ const FLUSH_MS = 32;
 let keySeq = 0;
 const newKey = () => `m${++keySeq}`;
 
+/** A chat with nothing open: how the store starts, and what a sign-out leaves. */
+function emptyView() {
+  return {
+    conversationId: null,
+    conversation: null,
+    messages: [],
+    status: 'idle' as const,
+    waiting: null,
+    trimmed: 0,
+    error: null,
+    options: defaultOptions(),
+  };
+}
+
 export function defaultOptions(): ChatOptions {
   const settings = useSession.getState().me?.settings;
   return {
@@ -291,24 +305,17 @@ export const useChatStore = create<ChatState>((set, get) => {
   }
 
   return {
-    conversationId: null,
-    conversation: null,
-    messages: [],
-    status: 'idle',
-    waiting: null,
-    trimmed: 0,
-    error: null,
-    options: defaultOptions(),
+    ...emptyView(),
 
     open: async (id) => {
       if (id !== null && id === get().conversationId) return;
       const mine = ++view;
-      const reset = { messages: [], status: 'idle' as const, waiting: null, error: null, trimmed: 0 };
       if (id === null) {
-        set({ ...reset, conversationId: null, conversation: null, options: defaultOptions() });
+        set(emptyView());
         return;
       }
-      set({ ...reset, conversationId: id, conversation: null, status: 'loading' });
+      const { options: _kept, ...reset } = emptyView();
+      set({ ...reset, conversationId: id, status: 'loading' });
       try {
         const detail = await chatApi.fetchConversation(id);
         if (mine !== view) return;
@@ -392,16 +399,7 @@ export const useChatStore = create<ChatState>((set, get) => {
       active?.controller.abort();
       active = null;
       lastRequest = null;
-      set({
-        conversationId: null,
-        conversation: null,
-        messages: [],
-        status: 'idle',
-        waiting: null,
-        trimmed: 0,
-        error: null,
-        options: defaultOptions(),
-      });
+      set(emptyView());
     },
   };
 });

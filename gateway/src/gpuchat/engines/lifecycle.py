@@ -1,4 +1,5 @@
-"""How one engine's process is started, watched, restarted and stopped.
+"""How one engine's process is started, watched, restarted and stopped; what external
+engines serve and which engines' /metrics to read.
 
 `EngineManager` (manager.py) inherits this and makes every decision: which engine starts,
 when a switch drains, what a caller may do. The methods here run inside the manager's
@@ -27,6 +28,8 @@ BACKOFF_MAX_S: Final = 30.0
 STABLE_AFTER_S: Final = 60.0  # ready this long: the next crash starts the backoff again
 HEALTH_POLL_S: Final = 0.25  # while starting
 HEALTH_FAILURES: Final = 3  # failed checks in a row before a ready engine is restarted
+DISCOVER_RETRY_S: Final = 30.0  # an external engine that would not say what it serves
+REPLICA_POLL_S: Final = 0.5
 
 
 def is_ready(engine: EngineRuntime) -> bool:
@@ -167,3 +170,38 @@ class EngineLifecycle:
         for engine in self._engines.values():
             if engine.child is not None:
                 engine.child.signal_group(signal.SIGKILL)
+
+    # ---- external engines, and every engine's /metrics -----------------------------------
+
+    async def _probe_replicas(self) -> None:
+        """Re-probe unhealthy replicas (with backoff) and check healthy ones now and then."""
+        while not self._closing:
+            due = [
+                (engine.replicas, replica)
+                for engine in self._engines.values()
+                if engine.replicas is not None
+                for replica in engine.replicas.due_for_probe()
+            ]
+            results = await asyncio.gather(*(self._probes.reachable(r.url) for _, r in due))
+            for (replicas, replica), ok in zip(due, results, strict=True):
+                replicas.mark(replica, healthy=ok)
+            await asyncio.sleep(REPLICA_POLL_S)
+
+    async def _learn_model(self, engine: EngineRuntime) -> None:
+        """External engines: ask once what they serve (again later if they would not say)."""
+        if engine.model is not None or engine.plan is None:
+            return
+        if time.monotonic() >= engine.discover_after:
+            served = await self._probes.served(engine.plan.base_urls[0])
+            engine.model = engine.plan.model or (served.model if served else None)
+            engine.context = served.context if served else None
+            engine.discover_after = time.monotonic() + DISCOVER_RETRY_S
+
+    def _load_targets(self) -> list[tuple[str, str]]:
+        """The ready engines, whose /metrics may say their load (vLLM's does; any other
+        answer is asked again only after a minute)."""
+        return [
+            (engine.profile.name, engine.plan.base_urls[0].removesuffix("/v1") + "/metrics")
+            for engine in self._engines.values()
+            if engine.state is EngineState.ready and engine.plan is not None
+        ]

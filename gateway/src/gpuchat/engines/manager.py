@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from gpuchat.engines import logs
 from gpuchat.engines.control import (
@@ -48,8 +48,6 @@ __all__ = ["EngineManager", "EngineState", "EngineUnavailable", "UnknownModel", 
 
 log = logging.getLogger(__name__)
 
-DISCOVER_RETRY_S: Final = 30.0
-REPLICA_POLL_S: Final = 0.5
 _is_ready = is_ready
 
 
@@ -390,32 +388,6 @@ class EngineManager(EngineLifecycle):
         self._gpu.close()
         atexit.unregister(self._kill_now)
 
-    # ---- external engines ----------------------------------------------------------------
-
-    async def _probe_replicas(self) -> None:
-        """Re-probe unhealthy replicas (with backoff) and check healthy ones now and then."""
-        while not self._closing:
-            due = [
-                (engine.replicas, replica)
-                for engine in self._engines.values()
-                if engine.replicas is not None
-                for replica in engine.replicas.due_for_probe()
-            ]
-            results = await asyncio.gather(*(self._probes.reachable(r.url) for _, r in due))
-            for (replicas, replica), ok in zip(due, results, strict=True):
-                replicas.mark(replica, healthy=ok)
-            await asyncio.sleep(REPLICA_POLL_S)
-
-    async def _learn_model(self, engine: EngineRuntime) -> None:
-        """External engines: ask once what they serve (again later if they would not say)."""
-        if engine.model is not None or engine.plan is None:
-            return
-        if time.monotonic() >= engine.discover_after:
-            served = await self._probes.served(engine.plan.base_urls[0])
-            engine.model = engine.plan.model or (served.model if served else None)
-            engine.context = served.context if served else None
-            engine.discover_after = time.monotonic() + DISCOVER_RETRY_S
-
     def _status(self, engine: EngineRuntime) -> EngineStatus:
         active = engine.profile.name == self._active
         return status_of(
@@ -425,12 +397,3 @@ class EngineManager(EngineLifecycle):
             vllm_command=self._vllm_command,
             load=self._loads.get(engine.profile.name),
         )
-
-    def _load_targets(self) -> list[tuple[str, str]]:
-        """The ready engines, whose /metrics may say their load (vLLM's does; any other
-        answer is asked again only after a minute)."""
-        return [
-            (engine.profile.name, engine.plan.base_urls[0].removesuffix("/v1") + "/metrics")
-            for engine in self._engines.values()
-            if engine.state is EngineState.ready and engine.plan is not None
-        ]

@@ -131,6 +131,9 @@ async def fit_exactly(
     context = upstream.context
     if context is None:
         return prompt
+    estimated = sum(estimate_tokens(m["content"]) for m in prompt.messages)
+    if estimated <= (context - room) // 2:
+        return prompt  # fits even if the estimate were half the truth: no round trip
     messages, trimmed = prompt.messages, prompt.trimmed
     system = 1 if messages and messages[0]["role"] == "system" else 0
     while True:
