@@ -85,7 +85,11 @@ def _build_state(
         sessions,
         on_reject=lambda name: metrics.rate_limited.labels(name).inc(),
     )
-    usage = UsageRecorder(sessions, listeners=(metrics.observe, limits.charge))
+    usage = UsageRecorder(
+        sessions,
+        listeners=(metrics.observe, limits.charge),
+        on_dropped=metrics.usage_rows_dropped.inc,
+    )
     http = _upstream_client(settings)
     limiter = RateLimiter(create_storage(settings.redis_url))
     answers = ChatStore(sessions)

@@ -87,6 +87,11 @@ class Metrics:
         self.content_filtered = Counter(
             "gpuchat_content_filtered", "Requests refused by the forbidden-word filter", registry=r
         )
+        self.usage_rows_dropped = Counter(
+            "gpuchat_usage_rows_dropped",
+            "Usage rows dropped because the database was away past the writer's bound",
+            registry=r,
+        )
         self.redis_fallback = Gauge(
             "gpuchat_redis_fallback",
             "1 while limits use in-process counters because Redis is down",
@@ -97,6 +102,9 @@ class Metrics:
         """Sampled at scrape time by `render()`."""
         self.active_streams = Gauge(
             "gpuchat_active_streams", "Upstream requests in flight", registry=r
+        )
+        self.usage_rows_pending = Gauge(
+            "gpuchat_usage_rows_pending", "Usage rows waiting to be written", registry=r
         )
         self.queue_length = Gauge(
             "gpuchat_queue_length", "Requests waiting for an engine slot", ["engine"], registry=r
@@ -159,6 +167,7 @@ class Metrics:
     async def render(self, state: AppState) -> bytes:
         """Sample the present, then the exposition text."""
         self.active_streams.set(len(state.live))
+        self.usage_rows_pending.set(state.usage.pending)
         for name, waiting in state.admission.lengths().items():
             self.queue_length.labels(name).set(waiting)
         for gauge in (self.engine_running, self.engine_waiting, self.engine_kv_cache):

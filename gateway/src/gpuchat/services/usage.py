@@ -2,21 +2,27 @@
 
 The relay calls `record()` (synchronous, never blocks) from its `finally`, even when the
 stream was cancelled by a client disconnect, where no await may run. A single writer task
-inserts what has queued up in one transaction, so fifty finishing streams cost one commit,
-and a database outage delays rows (kept in memory, bounded) instead of losing them.
+inserts what has queued up in one transaction, so fifty finishing streams cost one commit.
+
+A database outage delays rows instead of losing them: whatever a write fails with (a
+refused connection and a connect timeout are not SQLAlchemy errors), the rows stay queued
+in memory and the writer tries again every second until the database answers. The queue
+is bounded (`MAX_PENDING`); a row past the bound is dropped, counted (`on_dropped`, the
+`gpuchat_usage_rows_dropped_total` metric) and logged once per outage with the count.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import insert, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gpuchat.db.models import ApiKey, UsageRow
@@ -56,11 +62,14 @@ class UsageRecorder:
         self,
         sessions: async_sessionmaker[AsyncSession],
         listeners: tuple[Callable[[UsageRecord], None], ...] = (),
+        on_dropped: Callable[[int], None] = lambda _count: None,
     ) -> None:
         self._sessions = sessions
         # Told of every row as it is recorded (metrics, token counting): sync and cheap.
         self._listeners = listeners
+        self._on_dropped = on_dropped
         self._pending: list[UsageRecord] = []
+        self._dropped = 0  # in the current outage
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -74,11 +83,18 @@ class UsageRecorder:
             except Exception:
                 log.exception("usage_listener_failed", request_id=row.request_id)
         if len(self._pending) >= MAX_PENDING:
-            log.error("usage_rows_dropped", reason="writer backlog full", request_id=row.request_id)
+            if not self._dropped:
+                log.error("usage_rows_dropped", reason="backlog full", pending=MAX_PENDING)
+            self._dropped += 1
+            self._on_dropped(1)
             return
         self._pending.append(row)
         self._idle.clear()
         self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="usage-writer")
@@ -99,6 +115,7 @@ class UsageRecorder:
                 await self._task
 
     async def _run(self) -> None:
+        failing_since: float | None = None
         while True:
             if not self._pending:
                 self._idle.set()
@@ -113,16 +130,26 @@ class UsageRecorder:
             batch = self._pending[:BATCH_SIZE]
             try:
                 await self._write(batch)
-            except SQLAlchemyError as exc:
-                log.warning(
-                    "usage_write_failed", error=type(exc).__name__, pending=len(self._pending)
-                )
+            except Exception as exc:  # whatever the driver raises: the rows wait
+                if failing_since is None:
+                    failing_since = time.monotonic()
+                    log.warning(
+                        "usage_write_failed", error=type(exc).__name__, pending=len(self._pending)
+                    )
                 if self._closing:
                     log.error("usage_rows_lost_at_shutdown", count=len(self._pending))
                     return
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             del self._pending[: len(batch)]
+            if failing_since is not None:
+                log.info(
+                    "usage_write_recovered",
+                    outage_s=round(time.monotonic() - failing_since, 1),
+                    pending=len(self._pending),
+                    dropped=self._dropped,
+                )
+                failing_since, self._dropped = None, 0
 
     async def _write(self, batch: list[UsageRecord]) -> None:
         rows = [asdict(row) for row in batch]
