@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from gpuchat.db.models import UsageRow
 from tests.conftest import POSTGRES_URL, fake_profiles_yaml
 from tests.utils.gateway import RunningGateway, start_gateway
-from tests.utils.tcp_proxy import TcpProxy, tcp_proxy
+from tests.utils.tcp_proxy import tcp_proxy
 
 
 async def _ask(gateway: RunningGateway, n: int) -> list[int]:
@@ -30,7 +29,9 @@ async def _ask(gateway: RunningGateway, n: int) -> list[int]:
 
 async def _rows(gateway: RunningGateway) -> int:
     async with gateway.state.sessions() as session:
-        return (await session.execute(sa.select(sa.func.count()).select_from(UsageRow))).scalar_one()
+        return (
+            await session.execute(sa.select(sa.func.count()).select_from(UsageRow))
+        ).scalar_one()
 
 
 async def test_usage_rows_recorded_while_postgres_is_away_are_written_when_it_is_back(
