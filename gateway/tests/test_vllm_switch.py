@@ -20,6 +20,7 @@ from gpuchat.engines import hf_export
 from tests.utils.gateway import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
+    NICE_VLLM,
     RunningGateway,
     free_port,
     start_gateway,
@@ -66,6 +67,7 @@ def supervisor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         "GPUCHAT_DATA_DIR": str(data_dir),
         "GPUCHAT_PROFILES": str(profiles),
         "GPUCHAT_SUPERVISOR_SECRET": SECRET,
+        "GPUCHAT_VLLM_COMMAND": NICE_VLLM,  # the gateway in this process keeps its CPU
     }
     argv = [sys.executable, "-m", "gpuchat.cli", "supervisor", "--host", "127.0.0.1"]
     child = subprocess.Popen([*argv, "--port", str(port)], env=env, start_new_session=True)

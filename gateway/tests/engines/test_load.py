@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from gpuchat.engines.load import parse_vllm_metrics
+import asyncio
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from gpuchat.engines import load
+from gpuchat.engines.load import EngineLoads, parse_vllm_metrics
 
 # Lines as vLLM 0.32 (CPU build) writes them, two data-parallel engines.
 VLLM_METRICS = """\
@@ -43,3 +50,36 @@ def test_a_server_that_is_not_vllm_reports_no_load() -> None:
     text = "# TYPE llamacpp:requests_processing gauge\nllamacpp:requests_processing 1\n"
 
     assert parse_vllm_metrics(text, at=1.0) is None
+
+
+async def test_a_late_scrape_keeps_the_engine_polled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy vLLM that answers /metrics late once was taken for an engine without metrics
+    and not asked again for a minute: the live view and admission lost its load."""
+    monkeypatch.setattr(load, "POLL_S", 0.05)
+    answers = ["ok", "late", "late", "ok"]
+
+    async def metrics(_: web.Request) -> web.Response:
+        if (answers.pop(0) if len(answers) > 1 else answers[0]) == "late":
+            await asyncio.sleep(0.5)
+        return web.Response(text=VLLM_METRICS)
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/metrics"
+    timeout = aiohttp.ClientTimeout(total=0.2)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        loads = EngineLoads(lambda: [("smol", url)], lambda: http)
+        loads.start()
+        try:
+            seen = []
+            for _ in range(40):
+                await loads.changed.wait()
+                seen.append(loads.get("smol") is not None)
+            assert seen[-1], seen
+            assert len(answers) == 1  # every scrape was made: none skipped for a minute
+        finally:
+            await loads.close()
+            await runner.cleanup()

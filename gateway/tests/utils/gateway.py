@@ -150,7 +150,13 @@ async def start_gateway(
         await task
 
 
-PACKAGED_MODELS_DIR = Path(__file__).resolve().parents[3] / "data" / "models"
+REPO = Path(__file__).resolve().parents[3]
+PACKAGED_MODELS_DIR = REPO / "data" / "models"
+VLLM_PYTHON = REPO / ".venv-vllm" / "bin" / "python"
+# GPUCHAT_VLLM_COMMAND for the real-vLLM tests: the default command at the lowest CPU
+# priority, so that on a 2-core machine vLLM does not take the cores from the gateway under
+# test (which shares its process with the test itself).
+NICE_VLLM = f"nice -n 19 {VLLM_PYTHON} -m vllm.entrypoints.openai.api_server --model"
 
 
 @asynccontextmanager

@@ -4,7 +4,9 @@ The gateway counts its own requests in flight; the engine knows more: how many o
 is running and how many wait inside it for a batch slot, and how full its KV cache is. The
 admin's live view and the gateway's `/metrics` show these per engine. `EngineLoads` polls
 every ready engine that serves them, once a second, and keeps the last answer; an engine
-whose `/metrics` is missing or not vLLM's is asked again only after a minute.
+whose `/metrics` is missing or not vLLM's is asked again only after a minute. A scrape that
+fails on the way (a busy engine answering late, a reset) is tried again the next second;
+the last answer stands until it is `STALE_S` old.
 """
 
 from __future__ import annotations
@@ -93,24 +95,32 @@ class EngineLoads:
             targets = [t for t in self._targets() if self._skip_until.get(t[0], 0.0) <= now]
             loads = await asyncio.gather(*(self._scrape(url) for _, url in targets))
             for (name, _), load in zip(targets, loads, strict=True):
-                if load is None:
+                if load is _UNSUPPORTED:
                     self._loads.pop(name, None)
                     self._skip_until[name] = now + RETRY_UNSUPPORTED_S
-                else:
+                elif isinstance(load, EngineLoad):
                     self._loads[name] = load
             self.changed.set()
             self.changed.clear()
             await asyncio.sleep(POLL_S)
 
-    async def _scrape(self, url: str) -> EngineLoad | None:
+    async def _scrape(self, url: str) -> EngineLoad | object | None:
+        """The engine's load; `_UNSUPPORTED` when it serves no vLLM metrics; None when this
+        scrape failed on the way (late, refused, reset): tried again next round."""
         try:
             async with self._client().get(url, allow_redirects=False) as response:
                 if response.status != 200:
-                    return None
+                    return _UNSUPPORTED
                 text = await response.text()
-        except (aiohttp.ClientError, TimeoutError, OSError, UnicodeDecodeError):
+        except UnicodeDecodeError:
+            return _UNSUPPORTED
+        except (aiohttp.ClientError, TimeoutError, OSError):
             return None
         try:
-            return parse_vllm_metrics(text, at=time.time())
+            load = parse_vllm_metrics(text, at=time.time())
         except ValueError:
-            return None
+            return _UNSUPPORTED
+        return _UNSUPPORTED if load is None else load
+
+
+_UNSUPPORTED: Final = object()
