@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import stat
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,13 +18,14 @@ from pydantic import SecretStr
 from yarl import URL
 
 from gpuchat.core.config import Settings
-from gpuchat.engines.control import EngineState, EngineUnavailable
+from gpuchat.engines.control import EngineState, EngineStatus, EngineUnavailable
 from gpuchat.engines.manager import EngineManager
 from gpuchat.engines.profiles import ProfilesFile
 from gpuchat.engines.remote import RemoteEngineControl
 from gpuchat.engines.supervisor_app import LOOPBACK_HOSTS, create_supervisor_app
 from tests.engines.conftest import SUPERVISOR_SECRET
 from tests.engines.test_manager import eventually
+from tests.utils.gateway import free_port
 
 FakeProfile = Callable[..., dict[str, Any]]
 ManagerFactory = Callable[..., EngineManager]
@@ -279,3 +281,42 @@ async def test_the_proxy_reaches_the_engines_tokenize_beside_v1(
             for other in ("/tokenize/../health", "/health", "/metrics"):
                 async with plain.get(URL(f"{url}{root}{other}", encoded=True)) as r:
                     assert r.status == 404, other
+
+
+async def test_a_restarted_supervisor_is_asked_for_the_profile_that_was_active(
+    make_manager: ManagerFactory, upstream_profile: FakeProfile
+) -> None:
+    profiles = [upstream_profile("first"), upstream_profile("second")]
+    file = ProfilesFile.model_validate({"default": "first", "profiles": profiles})
+    port = free_port()
+
+    async def serve() -> web.AppRunner:
+        manager = make_manager(*profiles, default="first")
+        app = create_supervisor_app(manager, file, secret=SUPERVISOR_SECRET)
+        runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await manager.start(launch_default=True)  # as `gpuchat supervisor` does at boot
+        return runner
+
+    runner = await serve()
+    client = RemoteEngineControl(f"http://127.0.0.1:{port}", SUPERVISOR_SECRET, poll_s=0.1)
+    try:
+        await client.start()
+        before = await client.activate("second", wait=True)
+        await runner.cleanup()  # the supervisor goes away
+        runner = await serve()  # and comes back, starting its file's default
+
+        def second() -> EngineStatus:
+            return next(s for s in client.statuses() if s.name == "second")
+
+        deadline = time.monotonic() + 30
+        while not (second().state is EngineState.ready and second().pid != before.pid):
+            assert time.monotonic() < deadline, client.statuses()
+            await asyncio.sleep(0.1)
+        assert client.profile_for("default").name == "second"
+        first = next(s for s in client.statuses() if s.name == "first")
+        assert first.state in (EngineState.draining, EngineState.stopped)
+    finally:
+        await client.close()
+        await runner.cleanup()

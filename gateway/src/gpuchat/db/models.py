@@ -205,3 +205,17 @@ class ForbiddenWord(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     word: Mapped[str] = mapped_column(String(200), unique=True)
     created: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RuntimeSetting(Base):
+    """A choice made at run time that outlives the process: the active profile (so a
+    restart, or another replica, keeps the model the admin switched to)."""
+
+    __tablename__ = "runtime_settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    updated_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    updated: Mapped[datetime] = mapped_column(default=utcnow)

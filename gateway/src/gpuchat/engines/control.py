@@ -156,7 +156,10 @@ class ControlRefused(Exception):
 class EngineControl(Protocol):
     """What the gateway needs from a supervisor; see engines/design.md."""
 
-    async def start(self, *, launch_default: bool = True) -> None: ...
+    async def start(self, *, launch_default: bool = True, active: str | None = None) -> None:
+        """`active`: the profile the admin last switched to (kept in the database), in
+        place of the profiles file's default; an unknown name is ignored."""
+        ...
 
     async def close(self) -> None: ...
 

@@ -88,11 +88,21 @@ class EngineManager(EngineLifecycle):
 
     # ---- public interface (control.EngineControl) --------------------------------------
 
-    async def start(self, *, launch_default: bool = True) -> None:
-        """Begin starting the default profile; returns without waiting for its health."""
+    async def start(self, *, launch_default: bool = True, active: str | None = None) -> None:
+        """Begin starting the active profile; returns without waiting for its health.
+        Called again (a supervisor a second gateway joins, or that restarted): a different
+        `active` is switched to, as an admin's switch would."""
         if self._replica_task is None and any(e.replicas for e in self._engines.values()):
             self._replica_task = asyncio.create_task(self._probe_replicas())
         self._loads.start()
+        if active is not None and active != self._active and active in self._engines:
+            current = self._engines[self._active]
+            if not current.spawned or current.state is EngineState.stopped:
+                self._active = active  # nothing to drain: start the chosen one directly
+            else:
+                with contextlib.suppress(ControlRefused):  # logged by activate
+                    await self.activate(active)
+                return
         if not launch_default:
             return
         engine = self._engines[self._active]

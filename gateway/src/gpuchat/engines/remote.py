@@ -62,15 +62,20 @@ class RemoteEngineControl:
         self._releases: set[asyncio.Task[None]] = set()
         self._poller: asyncio.Task[None] | None = None
         self._wait_s = WAIT_MARGIN_S
+        # What `start` asked for; the active profile is kept up to date from the statuses,
+        # so a supervisor that restarted is asked for the model that was active.
+        self._start_body: dict[str, Any] = {"launch_default": True, "active": None}
+        self._restart_call: asyncio.Task[None] | None = None
 
     # ---- public interface (control.EngineControl) --------------------------------------
 
-    async def start(self, *, launch_default: bool = True) -> None:
+    async def start(self, *, launch_default: bool = True, active: str | None = None) -> None:
         """Reach the supervisor (waiting a while for it to boot) and ask it to start."""
         deadline = time.monotonic() + self._connect_wait_s
+        self._start_body = {"launch_default": launch_default, "active": active}
         while True:
             try:
-                await self._call("POST", "/start", {"launch_default": launch_default})
+                await self._call("POST", "/start", self._start_body)
                 return
             except EngineUnavailable:
                 if time.monotonic() >= deadline:
@@ -79,6 +84,8 @@ class RemoteEngineControl:
                 await asyncio.sleep(0.5)
 
     async def close(self) -> None:
+        if self._restart_call is not None:
+            self._restart_call.cancel()
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -198,6 +205,8 @@ class RemoteEngineControl:
             if self._boot:
                 log.warning("the engine supervisor restarted: its leases ended")
                 self._profiles = None  # learn them again: the file may have changed
+                body = dict(self._start_body)  # before its answer's default replaces it
+                self._restart_call = asyncio.get_running_loop().create_task(self._restart(body))
             self._boot, self._seq = reply.boot, -1
         if reply.seq <= self._seq:
             return  # a poll answered before a later call's answer arrived
@@ -205,6 +214,15 @@ class RemoteEngineControl:
         self._statuses = [
             s.model_copy(update={"base_url": self._absolute(s.base_url)}) for s in reply.statuses
         ]
+        active = next((s.name for s in self._statuses if s.active), None)
+        if active is not None:
+            self._start_body["active"] = active
+
+    async def _restart(self, body: dict[str, Any]) -> None:
+        """A supervisor that restarted went back to its file's default: ask it for the
+        profile that was active."""
+        with contextlib.suppress(EngineUnavailable):
+            await self._call("POST", "/start", body)
 
     def _absolute(self, base_url: str | None) -> str | None:
         """Proxy paths are the supervisor's: the gateway reaches them at its URL."""

@@ -72,6 +72,11 @@ class _Alias(BaseModel):
     affinity: str | None = None
 
 
+class _Start(BaseModel):
+    launch_default: bool = False
+    active: str | None = None
+
+
 class _Wait(BaseModel):
     wait: bool = False
 
@@ -221,8 +226,9 @@ async def statuses(request: web.Request) -> web.Response:
 
 @routes.post(f"{CONTROL_PREFIX}/start")
 async def start(request: web.Request) -> web.Response:
-    body = await request.json() if request.can_read_body else {}
-    await request.app[SUPERVISOR].control.start(launch_default=bool(body.get("launch_default")))
+    body = await _body(request, _Start)
+    control = request.app[SUPERVISOR].control
+    await control.start(launch_default=body.launch_default, active=body.active)
     return _reply(request)
 
 

@@ -9,7 +9,9 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from gpuchat.api.deps import AdminPrincipal, StateDep
+from gpuchat.core.db import session_scope
 from gpuchat.core.errors import GatewayError, json_response
+from gpuchat.db.repositories import runtime
 from gpuchat.engines.control import (
     ControlRefused,
     EngineUnavailable,
@@ -56,10 +58,13 @@ async def list_profiles(_: AdminPrincipal, state: StateDep) -> Response:
 
 
 @router.post("/{name}/activate", status_code=202)
-async def activate_profile(name: str, _: AdminPrincipal, state: StateDep) -> Response:
-    """Begin the switch and answer at once; its progress shows in GET and in the live feed."""
+async def activate_profile(name: str, admin: AdminPrincipal, state: StateDep) -> Response:
+    """Begin the switch and answer at once; its progress shows in GET and in the live feed.
+    The choice is kept: a restarted gateway (or supervisor) comes back on this profile."""
     with control_errors():
         status = await state.engines.activate(name)
+    async with session_scope(state.sessions) as session:
+        await runtime.put(session, runtime.ACTIVE_PROFILE, status.name, user_id=admin.user_id)
     benchmark = state.benchmarks is not None and state.benchmarks.after_switch(name)
     return json_response({**status.model_dump(mode="json"), "benchmark": benchmark}, 202)
 
