@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gpuchat.api.router import api_router
 from gpuchat.core.config import Settings
-from gpuchat.core.db import create_engine, create_sessionmaker
+from gpuchat.core.db import create_engine, create_sessionmaker, read_session
 from gpuchat.core.errors import install_error_handlers
 from gpuchat.core.logging import configure_logging
 from gpuchat.core.middleware import RequestContextMiddleware
 from gpuchat.core.state import AppState
 from gpuchat.core.tracing import Tracing
 from gpuchat.db import migrate
+from gpuchat.db.repositories import runtime
 from gpuchat.engines.control import EngineControl, EngineState, UnknownModel
 from gpuchat.engines.load import EngineLoad
 from gpuchat.engines.manager import EngineManager
@@ -28,9 +29,12 @@ from gpuchat.engines.remote import RemoteEngineControl
 from gpuchat.services.admission import Admission
 from gpuchat.services.benchmarks import AutoBenchmarks
 from gpuchat.services.bootstrap import ensure_first_admin
+from gpuchat.services.chat import ActiveChats
 from gpuchat.services.chat_store import ChatStore
+from gpuchat.services.cluster import Cluster
 from gpuchat.services.filters import ForbiddenWords
 from gpuchat.services.limit_store import LimitStore
+from gpuchat.services.live import LiveStreams
 from gpuchat.services.metrics import Metrics
 from gpuchat.services.principals import PrincipalCache
 from gpuchat.services.quotas import UsageLimits
@@ -103,6 +107,7 @@ def _build_state(
         loads=lambda: _engine_aware_loads(engines),
     )
     filters = ForbiddenWords(sessions, on_match=metrics.content_filtered.inc)
+    chats, live = ActiveChats(), LiveStreams()
     state = AppState(
         settings,
         db,
@@ -118,6 +123,16 @@ def _build_state(
         filters,
         app.state.tracing,
         PrincipalCache(settings.auth_cache_seconds),
+        chats,
+        live,
+        Cluster(
+            settings.redis_url,
+            {
+                "streams": lambda _: live.snapshot(),
+                "stop_stream": lambda q: live.stop(str(q["request_id"])),
+                "stop_chat": lambda q: chats.stop(str(q["request_id"]), int(q["user_id"])),
+            },
+        ),
     )
     state.benchmarks = AutoBenchmarks(engines, http, sessions)
     return state
@@ -148,7 +163,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await state.usage.start()
     await state.limits.start()
     await state.admission.start()
-    await engines.start(launch_default=settings.start_engines)
+    await state.cluster.start()
+    async with read_session(sessions) as session:
+        active = await runtime.get(session, runtime.ACTIVE_PROFILE)
+    await engines.start(launch_default=settings.start_engines, active=active)
     # Everything built so far lives as long as the process: out of the collector's sight,
     # a full collection no longer walks it (tens of ms of stalled streams, every few s).
     # Start-up's garbage goes first, or it would be kept for good.
@@ -163,6 +181,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.usage.close()
         await state.limits.close()
         await state.admission.close()
+        await state.cluster.close()
         await state.http.close()
         await engines.close()
         await db.dispose()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -14,6 +14,7 @@ from gpuchat.services.admission import Admission
 from gpuchat.services.benchmarks import AutoBenchmarks
 from gpuchat.services.chat import ActiveChats
 from gpuchat.services.chat_store import ChatStore
+from gpuchat.services.cluster import Cluster
 from gpuchat.services.filters import ForbiddenWords
 from gpuchat.services.live import LiveStreams
 from gpuchat.services.metrics import Metrics
@@ -39,6 +40,7 @@ class AppState:
     filters: ForbiddenWords  # the admin's forbidden-word list
     tracing: Tracing  # OpenTelemetry spans (a no-op without GPUCHAT_OTLP_ENDPOINT)
     principals: PrincipalCache  # API key -> caller, for a few seconds
-    chats: ActiveChats = field(default_factory=ActiveChats)  # web chat turns, for stop
-    live: LiveStreams = field(default_factory=LiveStreams)  # requests in flight (admin view)
+    chats: ActiveChats  # this process's web chat turns, for stop
+    live: LiveStreams  # this process's requests in flight (admin view)
+    cluster: Cluster  # every gateway process: the live view and stop reach them all
     benchmarks: AutoBenchmarks | None = None  # benchmarks after a switch

@@ -19,6 +19,7 @@ from starlette.requests import Request
 
 from gpuchat.engines.control import EngineControl
 from gpuchat.openai import sse
+from gpuchat.services.cluster import Cluster, process_name
 
 if TYPE_CHECKING:
     from gpuchat.services.relay import RelayContext
@@ -57,11 +58,11 @@ class LiveStreams:
         return True
 
     def snapshot(self) -> list[dict[str, Any]]:
-        now, wall = time.monotonic(), time.time()
-        return [_describe(entry.ctx, now, wall) for entry in list(self._streams.values())]
+        now, wall, process = time.monotonic(), time.time(), process_name()
+        return [_describe(e.ctx, now, wall, process) for e in list(self._streams.values())]
 
 
-def _describe(ctx: RelayContext, now: float, wall: float) -> dict[str, Any]:
+def _describe(ctx: RelayContext, now: float, wall: float, process: str) -> dict[str, Any]:
     # Content chunks count tokens closely enough for a live view (engines send one token
     # per chunk); the usage row later holds the engine's exact count.
     tokens = ctx.content_chunks
@@ -80,6 +81,7 @@ def _describe(ctx: RelayContext, now: float, wall: float) -> dict[str, Any]:
         else None,
         "tokens": tokens,
         "tokens_per_s": round(tokens / generating, 1) if generating > 0.05 else None,
+        "process": process,  # the gateway process relaying it (host:pid)
     }
 
 
@@ -89,26 +91,28 @@ def wants_event_stream(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
 
 
-async def snapshot(engines: EngineControl, streams: LiveStreams) -> dict[str, Any]:
-    """One frame of the admin's live view."""
+async def snapshot(engines: EngineControl, cluster: Cluster) -> dict[str, Any]:
+    """One frame of the admin's live view: the streams of every gateway process."""
     statuses = engines.statuses()
-    gpus = await engines.gpus()
+    gpus, streams = await asyncio.gather(engines.gpus(), cluster.ask("streams", {}))
     return {
         "time": round(time.time(), 3),
         "active": engines.profile_for("default").name,
         "engines": [status.model_dump(mode="json") for status in statuses],
         "queue": {status.name: status.waiting for status in statuses if status.waiting},
         "gpus": gpus.model_dump(mode="json"),
-        "streams": streams.snapshot(),
+        "streams": [stream for answer in streams.values for stream in answer],
+        # How many gateway processes answered, and whether every one did in time.
+        "processes": {"answered": len(streams.values), "complete": streams.complete},
     }
 
 
 async def live_feed(
-    engines: EngineControl, streams: LiveStreams, interval: float
+    engines: EngineControl, cluster: Cluster, interval: float
 ) -> AsyncIterator[bytes]:
     """SSE frames, one snapshot every `interval` seconds, until the client goes away."""
     while True:
-        yield sse.data_frame(await snapshot(engines, streams))
+        yield sse.data_frame(await snapshot(engines, cluster))
         await asyncio.sleep(interval)
 
 

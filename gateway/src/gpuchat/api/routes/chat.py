@@ -92,6 +92,8 @@ async def _prepare(
 
 @router.post("/{request_id}/stop", status_code=204, responses={404: {}})
 async def stop(request_id: str, principal: CurrentPrincipal, state: StateDep) -> None:
-    """Stop a running answer of the caller's (from any tab). The partial answer is kept."""
-    if not state.chats.stop(request_id, principal.user_id):
+    """Stop a running answer of the caller's (from any tab, whichever gateway process
+    streams it). The partial answer is kept."""
+    question = {"request_id": request_id, "user_id": principal.user_id}
+    if not any((await state.cluster.ask("stop_chat", question)).values):
         raise GatewayError(404, "No running answer with this id", code="not_running")

@@ -32,9 +32,9 @@ async def live(
     """With `Accept: text/event-stream` (what EventSource sends) a snapshot every
     `interval` seconds until the client leaves; otherwise one JSON snapshot."""
     if not wants_event_stream(request):
-        return json_response(await snapshot(state.engines, state.live))
+        return json_response(await snapshot(state.engines, state.cluster))
     return StreamingResponse(
-        live_feed(state.engines, state.live, interval),
+        live_feed(state.engines, state.cluster, interval),
         media_type="text/event-stream",
         headers=sse.SSE_HEADERS,
     )
@@ -42,7 +42,9 @@ async def live(
 
 @router.post("/streams/{request_id}/stop")
 async def stop_stream(request_id: str, _: AdminPrincipal, state: StateDep) -> Response:
-    """End one request in flight: its client gets an error event, the engine stops."""
-    if not state.live.stop(request_id):
+    """End one request in flight, in whichever gateway process relays it: its client gets
+    an error event, the engine stops."""
+    answers = await state.cluster.ask("stop_stream", {"request_id": request_id})
+    if not any(answers.values):
         raise GatewayError(404, "No such request in flight", code="stream_not_found")
     return json_response({"request_id": request_id, "stopped": True})
