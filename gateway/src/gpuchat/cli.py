@@ -73,6 +73,10 @@ def serve(
         err(problem)
         raise typer.Exit(2)
     settings.session_secret  # noqa: B018 - generated once, before the workers race for it
+    if settings.workers > 1:
+        from gpuchat.services.metrics import prepare_multiprocess
+
+        prepare_multiprocess(settings.data_dir / "metrics")  # /metrics adds the workers up
     uvicorn.run(
         "gpuchat.main:create_app",
         factory=True,

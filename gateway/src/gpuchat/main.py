@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -35,7 +37,7 @@ from gpuchat.services.cluster import Cluster
 from gpuchat.services.filters import ForbiddenWords
 from gpuchat.services.limit_store import LimitStore
 from gpuchat.services.live import LiveStreams
-from gpuchat.services.metrics import Metrics
+from gpuchat.services.metrics import Metrics, forget_process, multiprocess_dir
 from gpuchat.services.principals import PrincipalCache
 from gpuchat.services.quotas import UsageLimits
 from gpuchat.services.ratelimit import RateLimiter, create_storage
@@ -164,6 +166,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await state.limits.start()
     await state.admission.start()
     await state.cluster.start()
+    sampler = None
+    if multiprocess_dir() is not None:  # several workers: keep this one's gauges written
+        sampler = asyncio.create_task(state.metrics.sample_forever(state), name="metrics")
     async with read_session(sessions) as session:
         active = await runtime.get(session, runtime.ACTIVE_PROFILE)
     await engines.start(launch_default=settings.start_engines, active=active)
@@ -182,6 +187,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.limits.close()
         await state.admission.close()
         await state.cluster.close()
+        if sampler is not None:
+            sampler.cancel()
+            forget_process(os.getpid())
         await state.http.close()
         await engines.close()
         await db.dispose()

@@ -4,13 +4,26 @@ Request metrics are observed once per upstream request, from the usage record th
 `relay.finish()` hands to the usage recorder: nothing runs per chunk. Gauges that describe
 the present (engine states, queues, streams in flight, GPUs) are sampled at scrape time.
 Labels carry model and profile names and user ids, never emails, keys or URLs.
+
+Several worker processes (`GPUCHAT_WORKERS`) answer one port, so a scrape reaches one of
+them at random. `gpuchat serve` then sets `PROMETHEUS_MULTIPROC_DIR` for its workers
+(prometheus-client's multiprocess mode): each writes its values to files there and
+`/metrics` adds up every process's, whichever answers. A process's own present (its
+streams, its queues) is written once a second (`sample_forever`); gauges every process
+sees the same (engines, GPUs) show the most recent value written. A replica on another
+host is its own scrape target (deploy/prometheus).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from gpuchat.engines.control import EngineState
 from gpuchat.services.usage import UsageRecord
@@ -23,6 +36,18 @@ LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 900)
 TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 120)
 TPOT_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.25, 0.5, 1)
 QUEUE_BUCKETS = (0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
+MULTIPROCESS_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+SAMPLE_S: Final = 1.0
+# Gauges: a process's own count adds up over the live processes; what every process sees
+# alike (an engine's state) is the latest written.
+OWN: Final = "livesum"
+SHARED: Final = "livemostrecent"
+_GAUGE_FILE = re.compile(r"gauge_live\w+_(\d+)\.db")
+
+
+def multiprocess_dir() -> Path | None:
+    value = os.environ.get(MULTIPROCESS_ENV)
+    return Path(value) if value else None
 
 
 class Metrics:
@@ -96,24 +121,36 @@ class Metrics:
             "gpuchat_redis_fallback",
             "1 while limits use in-process counters because Redis is down",
             registry=r,
+            multiprocess_mode="livemax",
         )
 
     def _present_gauges(self, r: CollectorRegistry) -> None:
         """Sampled at scrape time by `render()`."""
         self.active_streams = Gauge(
-            "gpuchat_active_streams", "Upstream requests in flight", registry=r
+            "gpuchat_active_streams",
+            "Upstream requests in flight",
+            registry=r,
+            multiprocess_mode=OWN,
         )
         self.usage_rows_pending = Gauge(
-            "gpuchat_usage_rows_pending", "Usage rows waiting to be written", registry=r
+            "gpuchat_usage_rows_pending",
+            "Usage rows waiting to be written",
+            registry=r,
+            multiprocess_mode=OWN,
         )
         self.queue_length = Gauge(
-            "gpuchat_queue_length", "Requests waiting for an engine slot", ["engine"], registry=r
+            "gpuchat_queue_length",
+            "Requests waiting for an engine slot",
+            ["engine"],
+            registry=r,
+            multiprocess_mode=OWN,
         )
         self.engine_state = Gauge(
             "gpuchat_engine_state",
             "1 for each engine's current state",
             ["engine", "state"],
             registry=r,
+            multiprocess_mode=SHARED,
         )
         # The engine's own view, from its /metrics (vLLM): what runs inside it, what waits
         # inside it, how full its KV cache is.
@@ -122,27 +159,42 @@ class Metrics:
             "Requests the engine reports running",
             ["engine"],
             registry=r,
+            multiprocess_mode=SHARED,
         )
         self.engine_waiting = Gauge(
             "gpuchat_engine_requests_waiting",
             "Requests the engine reports waiting inside it",
             ["engine"],
             registry=r,
+            multiprocess_mode=SHARED,
         )
         self.engine_kv_cache = Gauge(
             "gpuchat_engine_kv_cache_usage_ratio",
             "KV cache in use, as the engine reports it (0-1)",
             ["engine"],
             registry=r,
+            multiprocess_mode=SHARED,
         )
         self.gpu_memory_used = Gauge(
-            "gpuchat_gpu_memory_used_bytes", "GPU memory in use", ["gpu"], registry=r
+            "gpuchat_gpu_memory_used_bytes",
+            "GPU memory in use",
+            ["gpu"],
+            registry=r,
+            multiprocess_mode=SHARED,
         )
         self.gpu_memory_total = Gauge(
-            "gpuchat_gpu_memory_total_bytes", "GPU memory", ["gpu"], registry=r
+            "gpuchat_gpu_memory_total_bytes",
+            "GPU memory",
+            ["gpu"],
+            registry=r,
+            multiprocess_mode=SHARED,
         )
         self.gpu_utilization = Gauge(
-            "gpuchat_gpu_utilization_ratio", "GPU utilisation (0-1)", ["gpu"], registry=r
+            "gpuchat_gpu_utilization_ratio",
+            "GPU utilisation (0-1)",
+            ["gpu"],
+            registry=r,
+            multiprocess_mode=SHARED,
         )
 
     def observe(self, row: UsageRecord) -> None:
@@ -164,12 +216,23 @@ class Metrics:
         if row.output_tokens:
             self.tokens.labels(model, user, "output").inc(row.output_tokens)
 
-    async def render(self, state: AppState) -> bytes:
-        """Sample the present, then the exposition text."""
+    def sample_own(self, state: AppState) -> None:
+        """This process's present: its streams, its queues, its unwritten rows."""
         self.active_streams.set(len(state.live))
         self.usage_rows_pending.set(state.usage.pending)
         for name, waiting in state.admission.lengths().items():
             self.queue_length.labels(name).set(waiting)
+
+    async def sample_forever(self, state: AppState) -> None:
+        """With several workers: keep this process's present written for the others'
+        scrapes."""
+        while True:
+            self.sample_own(state)
+            await asyncio.sleep(SAMPLE_S)
+
+    async def render(self, state: AppState) -> bytes:
+        """Sample the present, then the exposition text (every worker's, added up)."""
+        self.sample_own(state)
         for gauge in (self.engine_running, self.engine_waiting, self.engine_kv_cache):
             gauge.clear()  # an engine that stopped reporting is not shown with old numbers
         for status in state.engines.statuses():
@@ -189,4 +252,42 @@ class Metrics:
             self.gpu_memory_total.labels(index).set(gpu.memory_total_mib * 1024 * 1024)
             if gpu.utilization_pct is not None:
                 self.gpu_utilization.labels(index).set(gpu.utilization_pct / 100)
-        return generate_latest(self.registry)
+        directory = multiprocess_dir()
+        if directory is None:
+            return generate_latest(self.registry)
+        _forget_dead_processes(directory)
+        every_process = CollectorRegistry()
+        MultiProcessCollector(every_process, str(directory))  # type: ignore[no-untyped-call]
+        return generate_latest(every_process)
+
+
+def prepare_multiprocess(directory: Path) -> None:
+    """Before the workers start: their metrics go to `directory`, emptied of a previous
+    run's (`gpuchat serve` with several workers)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.db"):
+        old.unlink()
+    os.environ[MULTIPROCESS_ENV] = str(directory)
+
+
+def forget_process(pid: int) -> None:
+    """A worker that ends: its gauges no longer count."""
+    directory = multiprocess_dir()
+    if directory is not None:
+        mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
+
+
+def _forget_dead_processes(directory: Path) -> None:
+    """A worker that died without saying so (killed, crashed) leaves its gauges behind:
+    its streams would be counted for ever. Counters stay (what it served, it served)."""
+    for file in directory.glob("gauge_live*.db"):
+        match = _GAUGE_FILE.fullmatch(file.name)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
+        except PermissionError:
+            pass  # alive, another user's
