@@ -4,15 +4,19 @@ restart as the gateway sees it. Usage rows written while it is away must wait, n
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from gpuchat.db.models import UsageRow
 from tests.conftest import POSTGRES_URL, fake_profiles_yaml
+from tests.utils.chat import ChatEvents, chat
 from tests.utils.gateway import RunningGateway, start_gateway
-from tests.utils.tcp_proxy import tcp_proxy
+from tests.utils.tcp_proxy import TcpProxy, tcp_proxy
 
 
 async def _ask(gateway: RunningGateway, n: int) -> list[int]:
@@ -34,9 +38,14 @@ async def _rows(gateway: RunningGateway) -> int:
         ).scalar_one()
 
 
-async def test_usage_rows_recorded_while_postgres_is_away_are_written_when_it_is_back(
-    tmp_path: Path,
-) -> None:
+@dataclass
+class Outage:
+    gateway: RunningGateway
+    proxy: TcpProxy  # between the gateway and PostgreSQL: cut() is the database going away
+
+
+@pytest.fixture
+async def outage(tmp_path: Path) -> AsyncIterator[Outage]:
     url = make_url(POSTGRES_URL)
     async with tcp_proxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
         profiles = tmp_path / "profiles.yaml"
@@ -45,18 +54,55 @@ async def test_usage_rows_recorded_while_postgres_is_away_are_written_when_it_is
         async with start_gateway(
             data_dir=tmp_path, database_url=database, profiles=profiles, auth_cache_seconds=300
         ) as gateway:
-            before = await _rows(gateway)
-            assert await _ask(gateway, 2) == [200, 200]
-            await gateway.state.usage.flush()
-            assert await _rows(gateway) == before + 2
+            yield Outage(gateway, proxy)
 
-            await proxy.cut()
-            assert await _ask(gateway, 2) == [200, 200]
-            await asyncio.sleep(3)
-            async with gateway.client() as client:
-                metrics = (await client.get("/metrics")).text
-            assert "gpuchat_usage_rows_pending 2.0" in metrics
-            await proxy.restore()
-            assert await _ask(gateway, 3) == [200, 200, 200]
-            await gateway.state.usage.flush(wait_seconds=15)
-            assert await _rows(gateway) == before + 7
+
+async def test_usage_rows_recorded_while_postgres_is_away_are_written_when_it_is_back(
+    outage: Outage,
+) -> None:
+    gateway, proxy = outage.gateway, outage.proxy
+    before = await _rows(gateway)
+    assert await _ask(gateway, 2) == [200, 200]
+    await gateway.state.usage.flush()
+    assert await _rows(gateway) == before + 2
+
+    await proxy.cut()
+    assert await _ask(gateway, 2) == [200, 200]  # the key is known: answered, rows wait
+    await asyncio.sleep(3)
+    async with gateway.client() as client:
+        metrics = (await client.get("/metrics")).text
+    assert "gpuchat_usage_rows_pending 2.0" in metrics
+    await proxy.restore()
+    assert await _ask(gateway, 3) == [200, 200, 200]
+    await gateway.state.usage.flush(wait_seconds=15)
+    assert await _rows(gateway) == before + 7
+
+
+async def test_an_answer_that_ends_while_postgres_is_away_is_stored_when_it_is_back(
+    outage: Outage,
+) -> None:
+    gateway, proxy = outage.gateway, outage.proxy
+    email = "outage@example.com"
+    await gateway.create_user(email)
+    async with gateway.login(email) as browser:
+
+        async def cut_after_three(events: ChatEvents) -> None:
+            if len(events.of("delta")) == 3:
+                await proxy.cut()
+
+        turn = await chat(browser, {"content": "!tokens 30 !gap 0.05"}, on_events=cut_after_three)
+        refused = await browser.post("/api/chat", json={"content": "hello?"})
+        await proxy.restore()
+        await asyncio.wait_for(gateway.state.answers.flush(), 30)
+        conversation_id = turn.one("start")["conversation_id"]
+        stored = (await browser.get(f"/api/conversations/{conversation_id}")).json()
+
+    done = turn.one("done")
+    assert done["status"] == "complete"
+    assert done["assistant_message_id"] is None  # not stored yet when the stream ended
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "database_unavailable"
+    assert refused.headers["retry-after"] == "5"
+    answer = stored["messages"][-1]
+    assert (answer["role"], answer["status"]) == ("assistant", "complete")
+    assert answer["content"] == turn.text

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -127,9 +128,33 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     return GatewayError(exc.status_code, message, headers=dict(exc.headers or {})).response()
 
 
+DATABASE_RETRY_S = 5
+
+
+def database_away(exc: BaseException) -> bool:
+    """A failure of the database connection, not of the request: refused, reset, lost."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    # A refused connect is raised by the driver as it is, not wrapped by SQLAlchemy.
+    return isinstance(exc, ConnectionError | DisconnectionError)
+
+
+def unexpected(exc: BaseException) -> GatewayError:
+    """What a client is told of an exception nobody handled: the database being away is
+    worth a retry (503); anything else says nothing of the inside (500)."""
+    if database_away(exc):
+        return GatewayError(
+            503,
+            "The database is not answering; try again shortly",
+            code="database_unavailable",
+            retry_after=DATABASE_RETRY_S,
+        )
+    return GatewayError(500, "Internal server error", code="internal_error")
+
+
 async def _unhandled(_: Request, exc: Exception) -> Response:
-    # The traceback goes to the log (by the access middleware); the body says nothing inside.
-    return GatewayError(500, "Internal server error", code="internal_error").response()
+    # The traceback goes to the log (by the access middleware).
+    return unexpected(exc).response()
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -13,7 +13,7 @@ import time
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gpuchat.core.errors import GatewayError
+from gpuchat.core.errors import GatewayError, database_away, unexpected
 from gpuchat.core.tracing import Tracing
 
 log = structlog.get_logger("gpuchat.access")
@@ -106,11 +106,13 @@ class RequestContextMiddleware:
         except GatewayError as error:
             if not response_started:
                 await error.response()(scope, receive, send_with_headers)
-        except Exception:
-            log.exception("unhandled_error", request_id=request_id, path=scope["path"])
+        except Exception as exc:
+            if database_away(exc):  # expected while it restarts: no traceback per request
+                log.warning("database_unavailable", request_id=request_id, error=type(exc).__name__)
+            else:
+                log.exception("unhandled_error", request_id=request_id, path=scope["path"])
             if not response_started:
-                internal = GatewayError(500, "Internal server error", code="internal_error")
-                await internal.response()(scope, receive, send_with_headers)
+                await unexpected(exc).response()(scope, receive, send_with_headers)
         finally:
             log.info(
                 "request",

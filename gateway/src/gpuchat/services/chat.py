@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from gpuchat.core.state import AppState
 
 LOADING_POLL_SECONDS = 0.5
+DONE_WAITS_FOR_STORE_S = 2.0  # then `done` goes out without the id; the answer is stored later
 
 
 def event(kind: str, payload: dict[str, Any]) -> bytes:
@@ -130,7 +131,11 @@ async def chat_stream(
             # Cancelled: the client went away. No await may run here; store it in a task.
             answer.interrupt(handle.ctx, handle.text)
             store.save_later(answer)
-    message_id = await asyncio.shield(store.save_later(answer))
+    saving = store.save_later(answer)
+    try:  # the answer is stored in any case; `done` waits only so long for its id
+        message_id = await asyncio.wait_for(asyncio.shield(saving), DONE_WAITS_FOR_STORE_S)
+    except TimeoutError:
+        message_id = None
     if answer.error is not None:
         yield event("error", answer.error)
     if handle.ctx is not None:
@@ -141,8 +146,8 @@ async def chat_stream(
     yield event("done", done)
     if turn.needs_title:
         title = await titles.title_for(state, principal, turn, handle.text)
-        await store.set_title(turn.conversation_id, title)
-        yield event("title", {"conversation_id": turn.conversation_id, "title": title})
+        if await store.set_title(turn.conversation_id, title):
+            yield event("title", {"conversation_id": turn.conversation_id, "title": title})
 
 
 async def _turn(

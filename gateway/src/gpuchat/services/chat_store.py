@@ -1,4 +1,12 @@
-"""Storing the web chat's answers and titles, also after the client has gone."""
+"""Storing the web chat's answers and titles, also after the client has gone.
+
+An answer is stored by a task of its own, so neither a client leaving nor a database
+outage loses it: a write that fails for a reason that may pass (the database restarting,
+a refused connection, a timeout) is tried again, with a growing pause, for up to
+`RETRY_FOR_S`; the stream's `done` event does not wait for that (its message id is then
+null). Answers waiting this way are bounded (`MAX_WAITING`); past the bound, or past the
+time, the answer is dropped with an error log line.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gpuchat.core.db import session_scope
@@ -18,6 +26,11 @@ from gpuchat.db.repositories import conversations
 from gpuchat.services.relay import RelayContext
 
 log = structlog.get_logger(__name__)
+
+RETRY_FOR_S = 600.0
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 10.0
+MAX_WAITING = 10_000
 
 
 @dataclass(slots=True)
@@ -121,25 +134,52 @@ class ChatStore:
         return task
 
     async def _save_logged(self, answer: AnswerRecord) -> int | None:
-        try:
-            return await self.save(answer)
-        except SQLAlchemyError as exc:
-            log.error(
-                "answer_not_stored",
-                conversation_id=answer.conversation_id,
-                error=type(exc).__name__,
-            )
+        give_up = time.monotonic() + RETRY_FOR_S
+        pause = RETRY_FIRST_S
+        while True:
+            try:
+                return await self.save(answer)
+            except IntegrityError as exc:  # its conversation was deleted meanwhile
+                reason: str = type(exc).__name__
+            except Exception as exc:  # the database away: try again
+                reason = type(exc).__name__
+                if time.monotonic() + pause < give_up and len(self._pending) <= MAX_WAITING:
+                    if pause == RETRY_FIRST_S:
+                        log.warning(
+                            "answer_store_retrying",
+                            conversation_id=answer.conversation_id,
+                            error=reason,
+                        )
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, RETRY_MAX_S)
+                    continue
+            log.error("answer_not_stored", conversation_id=answer.conversation_id, error=reason)
             return None
 
-    async def set_title(self, conversation_id: int, title: str) -> None:
-        async with session_scope(self._sessions) as session:
-            conversation = await session.get(Conversation, conversation_id)
-            if conversation is not None and not conversation.title:
-                conversation.title = title
+    async def set_title(self, conversation_id: int, title: str) -> bool:
+        """Whether the title was stored (a database away: not now; the next turn titles)."""
+        try:
+            async with session_scope(self._sessions) as session:
+                conversation = await session.get(Conversation, conversation_id)
+                if conversation is not None and not conversation.title:
+                    conversation.title = title
+        except Exception as exc:
+            log.warning(
+                "title_not_stored", conversation_id=conversation_id, error=type(exc).__name__
+            )
+            return False
+        return True
 
     async def flush(self) -> None:
         if self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
 
     async def close(self) -> None:
-        await self.flush()
+        """At shutdown: wait a little for answers still being stored, then say how many
+        could not be."""
+        if self._pending:
+            _, late = await asyncio.wait(list(self._pending), timeout=5)
+            for task in late:
+                task.cancel()
+            if late:
+                log.error("answers_not_stored_at_shutdown", count=len(late))
