@@ -7,7 +7,7 @@ Everything here is plain data that survives JSON (the HTTP supervisor sends it a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
 from typing import Protocol
 
@@ -60,7 +60,7 @@ class Lease:
 class Upstream:
     """Where one request goes: the profile, the OpenAI base URL and the upstream model."""
 
-    __slots__ = ("base_url", "context", "lease", "model", "profile")
+    __slots__ = ("base_url", "context", "failover", "lease", "model", "profile")
 
     def __init__(
         self,
@@ -78,6 +78,10 @@ class Upstream:
         # Tokens the engine holds per request (prompt + answer): what it reports
         # (vLLM's /v1/models `max_model_len`), else what the profile configures.
         self.context = context if context is not None else profile.context
+        # Another healthy replica of the profile, for a request that failed on this one
+        # before any answer came: a new Upstream with its own lease, or EngineUnavailable
+        # when none is left untried. Set by the engine control where there are replicas.
+        self.failover: Callable[[], Awaitable[Upstream]] | None = None
 
     def release(self, *, failed: bool = False) -> None:
         if self.lease is not None:
@@ -167,7 +171,9 @@ class EngineControl(Protocol):
 
     async def ensure_ready(self, alias: str) -> Upstream: ...
 
-    async def acquire(self, alias: str, *, affinity: str | None = None) -> Upstream: ...
+    async def acquire(
+        self, alias: str, *, affinity: str | None = None, avoid: tuple[str, ...] = ()
+    ) -> Upstream: ...
 
     async def activate(self, name: str, *, wait: bool = False) -> EngineStatus: ...
 

@@ -25,7 +25,6 @@ from gpuchat.engines.control import (
     EngineState,
     EngineStatus,
     EngineUnavailable,
-    Lease,
     SwitchConflict,
     UnknownModel,
     Upstream,
@@ -41,7 +40,7 @@ from gpuchat.engines.lifecycle import EngineLifecycle, is_ready
 from gpuchat.engines.load import EngineLoads
 from gpuchat.engines.profiles import Profile, ProfilesFile
 from gpuchat.engines.replicas import ReplicaSet
-from gpuchat.engines.runtime import EngineRuntime, Probes, status_of
+from gpuchat.engines.runtime import Avoid, EngineRuntime, Probes, status_of
 
 # Re-exported: the names callers knew from here before control.py existed.
 __all__ = ["EngineManager", "EngineState", "EngineUnavailable", "UnknownModel", "Upstream"]
@@ -137,10 +136,13 @@ class EngineManager(EngineLifecycle):
         model = engine.model or engine.profile.name
         return Upstream(engine.profile, url, model, context=engine.context)
 
-    async def acquire(self, alias: str, *, affinity: str | None = None) -> Upstream:
-        """`ensure_ready`, plus a lease the caller releases when its request ends."""
+    async def acquire(
+        self, alias: str, *, affinity: str | None = None, avoid: Avoid = ()
+    ) -> Upstream:
+        """`ensure_ready`, plus a lease the caller releases when its request ends (`avoid`:
+        replicas.py, `pick`)."""
         engine = await self._ready(alias)
-        return self._lease(engine, affinity)  # no await since the ready check: still ready
+        return self._lease(engine, affinity, avoid)  # no await since the ready check
 
     async def activate(self, name: str, *, wait: bool = False) -> EngineStatus:
         """Make `name` the active profile: drain and stop what it replaces, then start it."""
@@ -244,25 +246,12 @@ class EngineManager(EngineLifecycle):
         finally:
             engine.waiting -= 1
 
-    def _lease(self, engine: EngineRuntime, affinity: str | None) -> Upstream:
-        assert engine.plan is not None
-        url, replicas = engine.plan.base_urls[0], engine.replicas
-        replica = replicas.pick(affinity) if replicas is not None else None
-        url = replica.url if replica is not None else url
-        leases = engine.leases
-
-        def release(failed: bool) -> None:
-            leases.discard(lease)
-            if not leases:
-                engine.idle.set()
-            if replicas is not None and replica is not None:
-                replicas.release(replica, failed=failed)
-
-        lease = Lease(release)
-        leases.add(lease)
-        engine.idle.clear()
-        model = engine.model or engine.profile.name
-        return Upstream(engine.profile, url, model, lease, context=engine.context)
+    def _lease(self, engine: EngineRuntime, affinity: str | None, avoid: Avoid) -> Upstream:
+        upstream = engine.lease(affinity, avoid)
+        if engine.replicas is not None and len(engine.replicas.replicas) > 1:
+            tried, name = (*avoid, upstream.base_url), engine.profile.name
+            upstream.failover = lambda: self.acquire(name, affinity=affinity, avoid=tried)
+        return upstream
 
     def _begin_start(self, engine: EngineRuntime) -> asyncio.Task[None]:
         """The shared start of `engine`, beginning it if none runs; raises when refused."""

@@ -109,15 +109,21 @@ class RemoteEngineControl:
         assert reply.upstream is not None
         return self._upstream(reply.upstream, None)
 
-    async def acquire(self, alias: str, *, affinity: str | None = None) -> Upstream:
-        body = {"alias": alias, "affinity": affinity}
+    async def acquire(
+        self, alias: str, *, affinity: str | None = None, avoid: tuple[str, ...] = ()
+    ) -> Upstream:
+        body = {"alias": alias, "affinity": affinity, "avoid": list(avoid)}
         reply = await self._call("POST", "/acquire", body, wait=True)
         wire = reply.upstream
         assert wire is not None and wire.lease is not None
         lease_id = wire.lease
         lease = Lease(lambda failed: self._release(lease_id, failed))
         self._leases[lease_id] = lease
-        return self._upstream(wire, lease)
+        upstream = self._upstream(wire, lease)
+        if len(upstream.profile.urls) > 1:  # replicas: the supervisor picks another
+            tried, name = (*avoid, upstream.base_url), upstream.profile.name
+            upstream.failover = lambda: self.acquire(name, affinity=affinity, avoid=tried)
+        return upstream
 
     async def activate(self, name: str, *, wait: bool = False) -> EngineStatus:
         path = f"/profiles/{name}/activate"

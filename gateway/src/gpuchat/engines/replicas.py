@@ -4,7 +4,9 @@ A request goes to the healthy replica with the fewest outstanding requests. A re
 names a conversation (an affinity key) goes back to the replica that served that
 conversation before, while it is healthy, so the engine's prefix cache still holds the
 conversation's earlier turns. A replica that cannot be reached is skipped until a probe
-finds it healthy again; the manager runs the probes (`due_for_probe`, `mark`).
+finds it healthy again; the manager runs the probes (`due_for_probe`, `mark`). A request
+that failed on a replica before any answer came asks for another (`pick(avoid=...)`): the relay
+fails it over (services/relay.py, `open_upstream`).
 
 All of this is plain bookkeeping on the event loop: no awaits, so no locks.
 """
@@ -16,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Final
 
-from gpuchat.engines.control import ReplicaStatus
+from gpuchat.engines.control import EngineUnavailable, ReplicaStatus
 
 AFFINITY_ENTRIES: Final = 10_000  # conversations remembered (least recently used dropped)
 PROBE_HEALTHY_S: Final = 15.0
@@ -39,31 +41,40 @@ class ReplicaSet:
         self._affinity: OrderedDict[str, Replica] = OrderedDict()
         self._turn = 0  # rotates the tie-break so equal replicas share the load
 
-    def pick(self, affinity: str | None) -> Replica:
+    def pick(self, affinity: str | None, avoid: tuple[str, ...] = ()) -> Replica:
         """The replica for the next request; counts it outstanding.
 
         When every replica is down the request still goes to one of them: the client gets
         a fast 502 with Retry-After from the relay, and a server that came back is used at
-        once instead of after the next probe.
+        once instead of after the next probe. `avoid`: the replicas (URLs) this request
+        failed on before any answer came; only a healthy one it has not tried will do (the
+        conversation moves with it), else EngineUnavailable.
         """
-        replica = self._affine(affinity)
+        replica = self._affine(affinity, avoid)
         if replica is None:
-            healthy = [r for r in self.replicas if r.healthy] or self.replicas
-            self._turn = (self._turn + 1) % len(healthy)
-            rotated = healthy[self._turn :] + healthy[: self._turn]
-            replica = min(rotated, key=lambda r: r.outstanding)
-            if affinity is not None:
-                self._affinity[affinity] = replica
-                if len(self._affinity) > AFFINITY_ENTRIES:
-                    self._affinity.popitem(last=False)
+            healthy = [r for r in self.replicas if r.healthy and r.url not in avoid]
+            if not healthy and avoid:
+                raise EngineUnavailable("no other replica is healthy", self.retry_after())
+            replica = self._least_outstanding(healthy or self.replicas, affinity)
         replica.outstanding += 1
         return replica
 
-    def _affine(self, affinity: str | None) -> Replica | None:
+    def _least_outstanding(self, candidates: list[Replica], affinity: str | None) -> Replica:
+        self._turn = (self._turn + 1) % len(candidates)
+        rotated = candidates[self._turn :] + candidates[: self._turn]
+        replica = min(rotated, key=lambda r: r.outstanding)
+        if affinity is not None:
+            self._affinity[affinity] = replica
+            self._affinity.move_to_end(affinity)
+            if len(self._affinity) > AFFINITY_ENTRIES:
+                self._affinity.popitem(last=False)
+        return replica
+
+    def _affine(self, affinity: str | None, avoid: tuple[str, ...]) -> Replica | None:
         if affinity is None:
             return None
         replica = self._affinity.get(affinity)
-        if replica is None or not replica.healthy:
+        if replica is None or not replica.healthy or replica.url in avoid:
             return None
         self._affinity.move_to_end(affinity)
         return replica

@@ -15,7 +15,7 @@ from typing import Final, NamedTuple
 
 import aiohttp
 
-from gpuchat.engines.control import EngineState, EngineStatus, Lease
+from gpuchat.engines.control import EngineState, EngineStatus, Lease, Upstream
 from gpuchat.engines.launchers import (
     ChildProcess,
     EngineLog,
@@ -27,6 +27,8 @@ from gpuchat.engines.profiles import EngineKind, Profile
 from gpuchat.engines.replicas import ReplicaSet
 
 HEALTH_TIMEOUT_S: Final = 2.0
+Avoid = tuple[str, ...]  # replica URLs a request failed on before any answer came
+
 # States in which an engine's process exists (or is about to), so it holds its GPUs.
 HOLDS_GPUS: Final = frozenset(
     {EngineState.starting, EngineState.ready, EngineState.draining, EngineState.stopping}
@@ -72,6 +74,26 @@ class EngineRuntime:
 
     def shares_gpus(self, other: EngineRuntime) -> bool:
         return bool(set(self.profile.gpus) & set(other.profile.gpus))
+
+    def lease(self, affinity: str | None, avoid: Avoid) -> Upstream:
+        """A request's upstream on this (ready) engine, on a replica `ReplicaSet.pick` chose."""
+        assert self.plan is not None
+        replicas, leases = self.replicas, self.leases
+        replica = replicas.pick(affinity, avoid) if replicas is not None else None
+        url = replica.url if replica is not None else self.plan.base_urls[0]
+
+        def release(failed: bool) -> None:
+            leases.discard(lease)
+            if not leases:
+                self.idle.set()
+            if replicas is not None and replica is not None:
+                replicas.release(replica, failed=failed)
+
+        lease = Lease(release)
+        leases.add(lease)
+        self.idle.clear()
+        model = self.model or self.profile.name
+        return Upstream(self.profile, url, model, lease, context=self.context)
 
 
 class Probes:

@@ -91,8 +91,10 @@ class Supervisor:
             context=upstream.context,
         )
 
-    async def acquire(self, alias: str, affinity: str | None) -> UpstreamWire:
-        upstream = await self.control.acquire(alias, affinity=affinity)
+    async def acquire(
+        self, alias: str, affinity: str | None, avoid: tuple[str, ...] = ()
+    ) -> UpstreamWire:
+        upstream = await self.control.acquire(alias, affinity=affinity, avoid=avoid)
         assert upstream.lease is not None
         lease_id = secrets.token_urlsafe(24)
         self._leases[lease_id] = HeldLease(upstream, time.monotonic() + self.lease_ttl_s)

@@ -70,6 +70,7 @@ routes = web.RouteTableDef()
 class _Alias(BaseModel):
     alias: str
     affinity: str | None = None
+    avoid: tuple[str, ...] = ()  # replica URLs the request failed on (acquire only)
 
 
 class _Start(BaseModel):
@@ -241,7 +242,7 @@ async def ensure_ready(request: web.Request) -> web.Response:
 @routes.post(f"{CONTROL_PREFIX}/acquire")
 async def acquire(request: web.Request) -> web.Response:
     body = await _body(request, _Alias)
-    upstream = await request.app[SUPERVISOR].acquire(body.alias, body.affinity)
+    upstream = await request.app[SUPERVISOR].acquire(body.alias, body.affinity, body.avoid)
     return _reply(request, upstream=upstream)
 
 

@@ -264,7 +264,7 @@ async def complete(
     body = _body(chat, ctx)
     try:
         with watch.guard():
-            upstream = await relay.open_upstream(http, ctx, body)
+            upstream = await relay.open_upstream(http, ctx, body, stream=chat.stream)
     except ClientGone:
         watch.close()
         ctx.fail(relay.CLIENT_CLOSED, "client_closed")

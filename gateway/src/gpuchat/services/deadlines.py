@@ -28,25 +28,43 @@ class StreamDeadlines:
     turns the cancellation into a keep-alive (None) or a TimeoutError. While the relay is
     sending to a slow client it is not waiting on the engine, so nothing is due; the timer
     is set again by the next read.
+
+    The deadline only ever moves later, except once: when the first token comes, the wait
+    for it (`first_token`) becomes the wait for the next one (`idle`), which may end sooner
+    than the moment the timer was set for. The first read after the first token sets it again.
+    An engine's comment lines (`: ping`) are passed on to the client but are not tokens: they
+    do not put off the idle deadline.
     """
 
-    __slots__ = ("_ctx", "_last_beat", "_last_data", "_reader", "_timer", "_verdict")
+    __slots__ = (
+        "_ctx",
+        "_last_beat",
+        "_last_data",
+        "_reader",
+        "_timer",
+        "_timer_before_token",
+        "_verdict",
+    )
 
     def __init__(self, ctx: RelayContext) -> None:
         self._ctx = ctx
         self._last_data = self._last_beat = time.monotonic()
         self._reader: asyncio.Task[Any] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_before_token = False  # the timer was set for the first-token deadline
         self._verdict: str | None = None  # set just before the wait is cancelled
 
     async def read(self, response: aiohttp.ClientResponse) -> bytes | None:
         """The next upstream bytes; None when a keep-alive is due; b"" at end of stream."""
+        if self._timer_before_token and self._ctx.first_token_at is not None:
+            self.stop()  # once per stream: the idle deadline may come before the timer
         if self._timer is None:
             due, verdict = self._next_due()
             if due <= time.monotonic():
                 self._due_now(verdict)
                 return None
             self._timer = asyncio.get_running_loop().call_at(due, self._fire)
+            self._timer_before_token = self._ctx.first_token_at is None
         self._reader = asyncio.current_task()
         try:
             chunk = await response.content.readany()
@@ -60,7 +78,10 @@ class StreamDeadlines:
             return None
         finally:
             self._reader = None
-        self._last_data = time.monotonic()
+        if chunk[:1] == b":" and b"data:" not in chunk:
+            self._last_beat = time.monotonic()  # only comments: the client hears something
+        else:
+            self._last_data = time.monotonic()
         return chunk
 
     def _due_now(self, verdict: str) -> None:
@@ -70,6 +91,7 @@ class StreamDeadlines:
         self._last_beat = time.monotonic()
 
     def stop(self) -> None:
+        self._timer_before_token = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -80,6 +102,7 @@ class StreamDeadlines:
         due, verdict = self._next_due()
         if due > time.monotonic():
             self._timer = asyncio.get_running_loop().call_at(due, self._fire)
+            self._timer_before_token = self._ctx.first_token_at is None
         elif self._reader is not None and self._verdict is None:
             self._verdict = verdict
             self._reader.cancel()

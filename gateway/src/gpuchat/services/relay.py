@@ -24,7 +24,7 @@ import structlog
 from gpuchat.core.errors import GatewayError, error_body
 from gpuchat.core.tracing import Tracing
 from gpuchat.db.repositories.users import Principal
-from gpuchat.engines.control import Upstream
+from gpuchat.engines.control import EngineUnavailable, Upstream
 from gpuchat.engines.environment import upstream_auth
 from gpuchat.openai import sse
 from gpuchat.services.deadlines import StreamDeadlines
@@ -39,6 +39,10 @@ warnings = structlog.get_logger("gpuchat.relay")
 
 SAMPLE_CHARS = 4000
 STALE_RETRIES = 2
+# An engine's answers that another replica may not give: a proxy in front of a dead engine
+# (502, 504), an engine still loading or full (503). 500 is the engine failing on this
+# request, which another replica would most likely do too.
+RETRIED_STATUSES = frozenset({502, 503, 504})
 CLIENT_CLOSED = 499  # nginx's code for "client closed request"; never sent, only recorded
 
 # Why a stream was ended on purpose -> (code, message) of its error event.
@@ -128,22 +132,67 @@ def _ms(seconds: float) -> int:
 
 
 async def open_upstream(
-    http: aiohttp.ClientSession, ctx: RelayContext, body: bytes
+    http: aiohttp.ClientSession, ctx: RelayContext, body: bytes, *, stream: bool = True
 ) -> aiohttp.ClientResponse:
     """POST to the engine and wait for its status line. Non-2xx becomes a GatewayError:
-    4xx pass through with the engine's message, 5xx and connection failures become 502."""
+    4xx pass through with the engine's message, 5xx and connection failures become 502.
+
+    Failover: a replica that fails before it answered anything (no connection, a reset,
+    502/503/504) is left for another healthy replica of the profile, each tried once, while
+    the profile's connect budget lasts; nothing has reached the client yet. A 4xx is the
+    request's own fault and is not sent again. The wait for the status line counts against
+    the first-token deadline (the whole answer's, `total`, when not streaming: the engine
+    sends its status line with the answer)."""
     timeouts = ctx.upstream.profile.timeouts
+    wait = min(timeouts.first_token, timeouts.total) if stream else timeouts.total
+    what = "first token" if stream and timeouts.first_token <= timeouts.total else "answer"
+    answer_by, retry_until = ctx.started + wait, time.monotonic() + timeouts.connect
+    while True:
+        outcome = await _attempt(http, ctx, body, answer_by, what)
+        if isinstance(outcome, aiohttp.ClientResponse):
+            return outcome
+        failed, failover = ctx.upstream, ctx.upstream.failover
+        if failover is None or time.monotonic() >= retry_until:
+            raise outcome
+        failed.release(failed=True)  # the router skips it until a probe finds it healthy
+        try:
+            ctx.upstream = await failover()
+        except EngineUnavailable:
+            raise outcome from None  # every other replica is down, or already tried
+        ctx.status_code, ctx.error_type = 200, None
+        warnings.warning(
+            "upstream_failover",
+            request_id=ctx.request_id,
+            profile=failed.profile.name,
+            failed=failed.base_url,
+            to=ctx.upstream.base_url,
+        )
+
+
+async def _attempt(
+    http: aiohttp.ClientSession, ctx: RelayContext, body: bytes, answer_by: float, what: str
+) -> aiohttp.ClientResponse | GatewayError:
+    """One POST to `ctx.upstream`: its response (2xx), or the error of a failure another
+    replica may not have (returned); what would fail anywhere is raised."""
     post = functools.partial(
         http.post,
         f"{ctx.upstream.base_url}/chat/completions",
         data=body,
         headers=_upstream_headers(ctx),
         allow_redirects=False,
-        timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_read=None),
+        timeout=aiohttp.ClientTimeout(
+            total=None, connect=ctx.upstream.profile.timeouts.connect, sock_read=None
+        ),
     )
+    deadline = asyncio.timeout(answer_by - time.monotonic())
     try:
-        response = await _post_once_more_if_stale(post)
-    except (aiohttp.ClientError, OSError) as exc:
+        async with deadline:
+            response = await _post_once_more_if_stale(post)
+    except (aiohttp.ClientError, OSError) as exc:  # TimeoutError is an OSError
+        if deadline.expired():
+            ctx.fail(504, "upstream_timeout")
+            message = f"The model server did not send the {what} in time"
+            raise GatewayError(504, message, code="upstream_timeout") from None
         ctx.fail(502, "upstream_unreachable")
         warnings.warning(
             "upstream_unreachable",
@@ -152,18 +201,18 @@ async def open_upstream(
             url=ctx.upstream.base_url,
             error=repr(exc),
         )
-        raise GatewayError(
-            502,
-            "The model server could not be reached",
-            code="upstream_unreachable",
-            retry_after=5,
-        ) from exc
+        return GatewayError(
+            502, "The model server could not be reached", code="upstream_unreachable", retry_after=5
+        )
     if response.status < 300:
         return response
     try:
-        raise await _upstream_error(response, ctx)
+        error = await _upstream_error(response, ctx)
     finally:
         response.release()
+    if response.status in RETRIED_STATUSES:
+        return error
+    raise error
 
 
 async def _post_once_more_if_stale(
