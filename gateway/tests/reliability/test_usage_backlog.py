@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from structlog.testing import capture_logs
 
 from gpuchat.core.db import create_engine, create_sessionmaker
 from gpuchat.db.migrate import upgrade
 from gpuchat.db.models import UsageRow
 from gpuchat.services import usage
 from gpuchat.services.usage import UsageRecord, UsageRecorder
+
+
+class LogRecorder:
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def __getattr__(self, level: str) -> Callable[..., None]:
+        return lambda event, **fields: self.entries.append({"event": event, **fields})
 
 
 async def test_rows_past_the_bound_are_dropped_counted_and_the_rest_written_later(
@@ -37,17 +45,18 @@ async def test_rows_past_the_bound_are_dropped_counted_and_the_rest_written_late
 
     monkeypatch.setattr(usage, "MAX_PENDING", 3)
     monkeypatch.setattr(usage, "RETRY_SECONDS", 0.05)
+    logs = LogRecorder()
+    monkeypatch.setattr(usage, "log", logs)  # the module's logger is cached on first use
     dropped: list[int] = []
     recorder = UsageRecorder(flaky_sessions, on_dropped=dropped.append)  # type: ignore[arg-type]
     await recorder.start()
-    with capture_logs() as logs:
-        for n in range(5):
-            row = UsageRecord(request_id=f"r{n}", client="api", model_alias="m", status_code=200)
-            recorder.record(row)
-        await asyncio.sleep(0.3)
-        assert recorder.pending == 3
-        database_up = True
-        await recorder.flush()
+    for n in range(5):
+        row = UsageRecord(request_id=f"r{n}", client="api", model_alias="m", status_code=200)
+        recorder.record(row)
+    await asyncio.sleep(0.3)
+    assert recorder.pending == 3
+    database_up = True
+    await recorder.flush()
     await recorder.close()
 
     async with sessions() as session:
@@ -55,8 +64,8 @@ async def test_rows_past_the_bound_are_dropped_counted_and_the_rest_written_late
     await engine.dispose()
     assert sorted(ids) == ["r0", "r1", "r2"]
     assert dropped == [1, 1]
-    events = [entry["event"] for entry in logs]
+    events = [entry["event"] for entry in logs.entries]
     assert events.count("usage_write_failed") == 1  # once per outage, not once a retry
     assert events.count("usage_rows_dropped") == 1
-    [recovered] = [entry for entry in logs if entry["event"] == "usage_write_recovered"]
+    [recovered] = [e for e in logs.entries if e["event"] == "usage_write_recovered"]
     assert recovered["dropped"] == 2
