@@ -67,10 +67,11 @@ describe('LiveStreams', () => {
     const fetch = vi.spyOn(globalThis, 'fetch').mockResolvedValue(jsonResponse({ stopped: true }));
     render(
       <LiveStreams
-        streams={[{ request_id: 'abc', user_id: 2, user: 'kim@example.com', client: 'web', model: 'default', profile: 'local', started_at: 0, elapsed_s: 3.2, ttft_ms: 120, tokens: 64, tokens_per_s: 21.5 }]}
+        streams={[{ request_id: 'abc', user_id: 2, user: 'kim@example.com', client: 'web', model: 'default', profile: 'local', started_at: 0, elapsed_s: 3.2, ttft_ms: 120, tokens: 64, tokens_per_s: 21.5, process: 'gw-1:4242' }]}
       />,
     );
     expect(screen.getByText('21.5/s')).toBeInTheDocument();
+    expect(screen.getByText('gw-1:4242')).toBeInTheDocument();
     await userEvent.click(screen.getByRole('button', { name: 'Stop the answer for kim@example.com' }));
     expect(fetch.mock.calls[0]![0]).toBe('/api/admin/streams/abc/stop');
   });

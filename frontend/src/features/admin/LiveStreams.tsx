@@ -25,6 +25,7 @@ export function LiveStreams({ streams }: { streams: LiveStream[] }) {
           { label: t('live.ttft'), numeric: true },
           { label: t('live.tokens'), numeric: true },
           { label: t('live.speed'), numeric: true },
+          { label: t('live.process') },
         ]}
         actions
       >
@@ -40,6 +41,7 @@ export function LiveStreams({ streams }: { streams: LiveStream[] }) {
             <td className="text-right tabular-nums">{stream.ttft_ms !== null ? `${format.number(stream.ttft_ms)} ms` : '—'}</td>
             <td className="text-right tabular-nums">{format.number(stream.tokens)}</td>
             <td className="text-right tabular-nums">{stream.tokens_per_s !== null ? `${format.number(stream.tokens_per_s, 1)}/s` : '—'}</td>
+            <td className="font-mono text-xs text-zinc-500">{stream.process}</td>
             <td className="text-right">
               <IconButton
                 label={t('live.stop', { user: stream.user ?? '' })}

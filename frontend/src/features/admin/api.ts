@@ -77,6 +77,8 @@ export interface LiveStream {
   ttft_ms: number | null;
   tokens: number;
   tokens_per_s: number | null;
+  /** The gateway process relaying it (host:pid). */
+  process: string;
 }
 
 export interface LiveSnapshot {
@@ -86,6 +88,8 @@ export interface LiveSnapshot {
   queue: Record<string, number>;
   gpus: GpuReport;
   streams: LiveStream[];
+  /** How many gateway processes answered, and whether every one did in time. */
+  processes: { answered: number; complete: boolean };
 }
 
 export interface Benchmark {

@@ -59,7 +59,13 @@ export function AdminLive() {
           <Card className="flex flex-col gap-2">
             <h2 className="text-sm font-semibold">
               {t('live.streams')} <span className="font-normal text-zinc-500">({format.number(snapshot.streams.length)})</span>
+              <span className="ml-2 font-normal text-zinc-500">{t('live.processes', { count: snapshot.processes.answered })}</span>
             </h2>
+            {snapshot.processes.complete ? null : (
+              <p role="status" className="text-sm text-amber-700 dark:text-amber-400">
+                {t('live.processesIncomplete')}
+              </p>
+            )}
             <LiveStreams streams={snapshot.streams} />
           </Card>
         </>
