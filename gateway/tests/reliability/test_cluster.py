@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gpuchat.services.cluster import Answers, Cluster
 from tests.conftest import fake_profiles_yaml
 from tests.utils.chat import ChatEvents, chat
 from tests.utils.gateway import ADMIN_EMAIL, ADMIN_PASSWORD, RunningGateway, start_gateway
@@ -117,3 +119,17 @@ async def test_another_users_answer_cannot_be_stopped_from_any_process(
         turn = await chat(owner, {"content": "!tokens 8 !gap 0.1"}, on_events=try_to_stop)
     assert answers == [404]
     assert turn.one("done")["status"] == "complete"
+
+
+async def test_with_redis_away_a_question_is_answered_here_at_once_and_said_incomplete() -> None:
+    cluster = Cluster("redis://127.0.0.1:9/0", {"streams": lambda _: ["here"]})
+    await cluster.start()
+    try:
+        started = time.monotonic()
+        first = await cluster.ask("streams", {})
+        second = await cluster.ask("streams", {})  # the breaker is open: not even tried
+        took = time.monotonic() - started
+    finally:
+        await cluster.close()
+    assert first == second == Answers([["here"]], complete=False)
+    assert took < 2  # one short timeout, not one per question

@@ -95,11 +95,12 @@ class Cluster:
             await self._redis.aclose()
             await self._subscriber.aclose()
 
-    async def ask(self, op: str, args: dict[str, Any]) -> Answers:
-        """`op`'s answer from every process, this one's first."""
+    async def ask(self, op: str, args: dict[str, Any], *, first: bool = False) -> Answers:
+        """`op`'s answer from every process, this one's first. `first`: a true answer here
+        is enough (a stop that found its stream in this process asks nobody else)."""
         local = await _call(self._handlers[op], args)
-        if self._redis is None or time.monotonic() < self._open_until:
-            return Answers([local], complete=self._redis is None)
+        if self._redis is None or time.monotonic() < self._open_until or (first and local):
+            return Answers([local], complete=self._redis is None or bool(first and local))
         reply = f"{self._channel}:reply:{secrets.token_hex(8)}"
         message = json.dumps({"op": op, "args": args, "reply": reply, "from": self._id})
         values = [local]

@@ -95,5 +95,5 @@ async def stop(request_id: str, principal: CurrentPrincipal, state: StateDep) ->
     """Stop a running answer of the caller's (from any tab, whichever gateway process
     streams it). The partial answer is kept."""
     question = {"request_id": request_id, "user_id": principal.user_id}
-    if not any((await state.cluster.ask("stop_chat", question)).values):
+    if not any((await state.cluster.ask("stop_chat", question, first=True)).values):
         raise GatewayError(404, "No running answer with this id", code="not_running")

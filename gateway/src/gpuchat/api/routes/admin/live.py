@@ -44,7 +44,7 @@ async def live(
 async def stop_stream(request_id: str, _: AdminPrincipal, state: StateDep) -> Response:
     """End one request in flight, in whichever gateway process relays it: its client gets
     an error event, the engine stops."""
-    answers = await state.cluster.ask("stop_stream", {"request_id": request_id})
+    answers = await state.cluster.ask("stop_stream", {"request_id": request_id}, first=True)
     if not any(answers.values):
         raise GatewayError(404, "No such request in flight", code="stream_not_found")
     return json_response({"request_id": request_id, "stopped": True})
