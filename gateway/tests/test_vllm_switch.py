@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -17,6 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from gpuchat.engines import hf_export
+from tests.utils import processes
 from tests.utils.gateway import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -74,11 +74,7 @@ def supervisor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     try:
         yield f"http://127.0.0.1:{port}", data_dir
     finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
+        processes.stop(child)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ processes, each scrape of /metrics answered by either. The totals must be every 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import fake_profiles_yaml
+from tests.utils import processes
 from tests.utils.gateway import ADMIN_EMAIL, ADMIN_PASSWORD, free_port
 
 REQUESTS = 24
@@ -57,11 +57,7 @@ def two_workers(tmp_path: Path) -> Iterator[str]:
                 time.sleep(0.5)
         yield url
     finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
+        processes.stop(child)
 
 
 def _requests_total(text: str) -> float:
