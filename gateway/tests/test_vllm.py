@@ -294,12 +294,13 @@ async def test_admin_stop_ends_the_generation_and_the_live_view_shows_vllms_load
 
 
 async def _live_with_load(admin: httpx.AsyncClient, stream: OpenStream) -> dict[str, Any]:
-    """The live view once it shows vLLM's load (scraped once a second), the stream going on."""
+    """The live view once vLLM's load (scraped once a second) shows the stream running."""
     deadline = time.monotonic() + 15
     while True:
         await stream.read(1)
         live: dict[str, Any] = (await admin.get("/api/admin/live")).json()
-        if live["engines"][0]["load"] is not None or time.monotonic() > deadline:
+        load = live["engines"][0]["load"]
+        if (load is not None and load["running"] > 0) or time.monotonic() > deadline:
             return live
         await asyncio.sleep(0.5)
 
