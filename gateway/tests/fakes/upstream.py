@@ -131,6 +131,13 @@ async def watch_close(request: web.Request, record: dict[str, Any], seconds: flo
         await asyncio.sleep(min(0.02, max(end - time.monotonic(), 0)))
 
 
+async def pause(request: web.Request, record: dict[str, Any], gap: float) -> None:
+    """The gap after a chunk; a fault's gap, set or cleared meanwhile, applies at once."""
+    start = time.monotonic()
+    while time.monotonic() - start < FAULT.get("gap", gap):
+        await watch_close(request, record, 0.02)
+
+
 async def chat(request: web.Request) -> web.StreamResponse:
     body = await request.json()
     LAST.clear()
@@ -261,7 +268,7 @@ async def _generate(
             record["completed"] = True
             return response
         await response.write(chunk(model, (" " if n else "") + word))
-        await watch_close(request, record, FAULT.get("gap", script["gap"]))
+        await pause(request, record, script["gap"])
     await response.write(chunk(model, finish="stop"))
     include_usage = (body.get("stream_options") or {}).get("include_usage")
     if include_usage and not script.get("no-usage"):

@@ -1,0 +1,108 @@
+"""What a load phase did, from its clients' records and the database's usage rows: how each
+request ended, whether any was lost, and how long the service took to recover."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import Counter
+from typing import Any
+
+import asyncpg
+
+from tests.utils.stack.load import CLEAR_KINDS, Outcome
+
+FULLY_OK_TTFT_S = 5.0  # "fully successful": a complete answer whose first token came this soon
+
+
+async def usage_rows(dsn: str, key_id: int, settle_s: float = 15.0) -> dict[str, dict[str, Any]]:
+    """The usage rows of an API key, by request id, once their number stops growing (the
+    gateway writes them in the background, and retries through a database outage)."""
+    deadline = time.monotonic() + settle_s
+    rows: list[asyncpg.Record] = []
+    stable = 0
+    while time.monotonic() < deadline and stable < 3:
+        try:
+            conn = await asyncpg.connect(dsn, timeout=5)
+            try:
+                fresh = await conn.fetch(
+                    "SELECT request_id, status_code, error_type FROM requests "
+                    "WHERE api_key_id = $1",
+                    key_id,
+                )
+            finally:
+                await conn.close()
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            fresh = rows
+        stable = stable + 1 if len(fresh) == len(rows) and rows else 0
+        rows = fresh
+        await asyncio.sleep(1.0)
+    return {r["request_id"]: dict(r) for r in rows}
+
+
+def recovery_s(outcomes: list[Outcome], t_clear: float, t_stop: float) -> float | None:
+    """Seconds from `t_clear` to the first whole second from which every request started
+    succeeded fully (0: at once); None when that never happened before the load stopped."""
+    after = [o for o in outcomes if o.t_start >= t_clear]
+    if not after:
+        return None
+    failed = [o.t_start for o in after if not o.fully_ok(FULLY_OK_TTFT_S)]
+    if not failed:
+        return 0.0
+    second = math.floor(max(failed) - t_clear) + 1
+    if not any(o.t_start >= t_clear + second for o in after) or t_clear + second > t_stop:
+        return None
+    return float(second)
+
+
+def timeline(outcomes: list[Outcome], t_ref: float) -> list[dict[str, int]]:
+    """Per second (from `t_ref`, by start): requests started, fully ok, failed."""
+    buckets: dict[int, Counter[str]] = {}
+    for o in outcomes:
+        second = math.floor(o.t_start - t_ref)
+        kind = "ok" if o.fully_ok(FULLY_OK_TTFT_S) else ("slow" if o.kind == "ok" else "failed")
+        buckets.setdefault(second, Counter())[kind] += 1
+    return [{"t": s, **buckets[s]} for s in sorted(buckets)]
+
+
+def account(
+    outcomes: list[Outcome],
+    rows: dict[str, dict[str, Any]],
+    *,
+    excused: set[int] = frozenset(),  # type: ignore[assignment]
+) -> dict[str, Any]:
+    """Counts by end, status, error type; what was lost. `excused`: request numbers whose
+    usage row cannot exist (streams of a replica killed mid-stream)."""
+    kinds = Counter(o.kind for o in outcomes)
+    statuses = Counter(str(o.status) for o in outcomes if o.kind != "ok")
+    errors = Counter(f"{o.kind}:{o.error}" for o in outcomes if o.kind not in ("ok", "abandoned"))
+    retry_after = sorted({o.retry_after for o in outcomes if o.retry_after})
+    streamed = [o for o in outcomes if o.status == 200]
+    missing = [o for o in streamed if o.request_id not in rows and o.n not in excused]
+    ok_but_row_failed = [
+        o
+        for o in streamed
+        if o.kind == "ok" and o.request_id in rows and rows[o.request_id]["status_code"] != 200
+    ]
+    unclear = [o for o in outcomes if o.kind not in CLEAR_KINDS and o.n not in excused]
+    return {
+        "requests": len(outcomes),
+        "ended": dict(kinds),
+        "error_rate": round(1 - kinds["ok"] / len(outcomes), 4) if outcomes else 0.0,
+        "statuses_of_failures": dict(statuses),
+        "errors": dict(errors.most_common(12)),
+        "retry_after": retry_after,
+        "usage_rows": len(rows),
+        "usage_rows_for_non_200": sum(
+            1 for o in outcomes if o.status not in (None, 200) and o.request_id in rows
+        ),
+        "lost": {
+            "hung": kinds["timeout"],
+            "missing_usage_rows": len(missing),
+            "unclear_ends": len(unclear),  # cut streams (no [DONE], no error frame)
+            "ok_but_row_says_error": len(ok_but_row_failed),
+            "excused": len(excused),
+            "examples": [o.record(o.t_start) for o in (missing + unclear)[:5]],
+        },
+    }
