@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -74,9 +75,13 @@ def down(root: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.utils.stack")
     parser.add_argument("command", choices=["up", "down", "chaos", "soak"])
-    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+    parser.add_argument("--root", type=Path, default=None, help=f"default: {DEFAULT_ROOT}")
     args, rest = parser.parse_known_args()
-    root = args.root.resolve()
+    root = (args.root or DEFAULT_ROOT).resolve()
+    if args.command in ("chaos", "soak"):
+        # A fresh stack of its own beside `make stack`'s: results never depend on old state.
+        root = root / args.command if args.root is None else root
+        shutil.rmtree(root, ignore_errors=True)
     if args.command == "up":
         up(root)
     elif args.command == "down":

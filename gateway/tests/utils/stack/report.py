@@ -121,8 +121,9 @@ def chaos_markdown(result: dict[str, Any]) -> str:
 def soak_markdown(result: dict[str, Any]) -> str:
     plan = result["plan"]
     acc = result["account"]
+    short = "**Short run** (not the 30-minute soak). " if plan["minutes"] < 30 else ""
     lines = [
-        _machine_line(result),
+        short + _machine_line(result),
         f"{plan['minutes']:g} minutes at {plan['streams']} streams, "
         f"{plan['abandon_share']:.0%} of requests left by their client at a random moment.",
         "",
