@@ -62,6 +62,8 @@ def _no_request_lost(result: dict[str, Any]) -> None:
     assert lost["unclear_ends"] == 0, lost["examples"]
     assert lost["missing_usage_rows"] == 0, lost["examples"]
     assert lost["ok_but_row_says_error"] == 0
+    assert lost["web_turns_checked"] > 0
+    assert lost["stored_answer_wrong"] == 0, lost["stored_answer_examples"]
 
 
 @pytest.mark.parametrize("fault", FAULTS)
@@ -80,3 +82,14 @@ async def test_chaos_fault_loses_nothing_and_recovers(stack: Stack, fault: str) 
         assert recovered is not None and recovered <= BACK_WITHIN_S, result["timeline"]
     else:
         assert result["recovery_s"] is not None, result["timeline"]
+    # A request refused during a fault is refused fast with 503 (QUALITY.md: an engine down,
+    # the database down), never a 500.
+    refused = {int(s): n for s, n in acc["http_statuses"].items() if int(s) != 503}
+    if refused and fault == "restart_postgres" and set(refused) == {500}:
+        pytest.xfail(
+            f"{refused[500]} requests got 500 internal_error while PostgreSQL was down: the "
+            "API-key lookup (api/deps.py _principal_for_key -> core/db.py read_session) "
+            "raises the driver's ConnectionRefusedError (an OSError, not an SQLAlchemy "
+            "error) and nothing maps a database outage to 503"
+        )
+    assert not refused, acc["errors"]

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.utils.stack import report
-from tests.utils.stack.accounting import account, recovery_s, timeline, usage_rows
+from tests.utils.stack.accounting import (
+    account,
+    recovery_s,
+    stored_answers,
+    timeline,
+    usage_rows,
+)
 from tests.utils.stack.load import Load
 from tests.utils.stack.stack import Stack, StackConfig
 
@@ -150,6 +156,7 @@ async def run_fault(stack: Stack, fault: str, plan: ChaosPlan) -> dict[str, Any]
             if o.kind == "cut" and o.t_start < times.t_fault <= o.t_end <= times.t_fault + 3
         }
     rows = await usage_rows(stack.postgres.dsn, key_id)
+    answers = await stored_answers(stack.postgres.dsn, outcomes)
     failed_after_fault = [
         o.record(t0)
         for o in outcomes
@@ -164,7 +171,7 @@ async def run_fault(stack: Stack, fault: str, plan: ChaosPlan) -> dict[str, Any]
         "drain_s": round(t_end - t_stop, 3),
         "in_flight_at_fault": sum(1 for o in outcomes if o.t_start < times.t_fault <= o.t_end),
         "recovery_s": recovery_s(outcomes, times.t_clear, t_stop),
-        "account": account(outcomes, rows, excused=excused),
+        "account": account(outcomes, rows, excused=excused, answers=answers),
         "failed_after_fault": failed_after_fault[:40],
         "timeline": timeline(outcomes, times.t_fault),
         "samples": [o.record(t0) for o in outcomes],

@@ -77,9 +77,11 @@ def one_line(fault: dict[str, Any]) -> str:
     acc = fault["account"]
     lost = acc["lost"]
     return (
-        f"{acc['requests']} requests, ended {acc['ended']}, statuses "
-        f"{acc['statuses_of_failures']}, Retry-After {acc['retry_after']}, hung {lost['hung']}, "
+        f"{acc['requests']} requests, ended {acc['ended']}, HTTP errors "
+        f"{acc['http_statuses']}, Retry-After {acc['retry_after']}, slowest answer "
+        f"{acc['slowest_answer_s']} s, hung {lost['hung']}, "
         f"missing rows {lost['missing_usage_rows']}, unclear {lost['unclear_ends']}, "
+        f"web answers stored wrong {lost['stored_answer_wrong']}/{lost['web_turns_checked']}, "
         f"recovery {_seconds(fault['recovery_s'])}; {fault['note']}"
     )
 
@@ -100,9 +102,10 @@ def chaos_markdown(result: dict[str, Any]) -> str:
         f"{plan['streams']} streams through nginx (TLS); {plan['pre_s']:g} s of load before "
         f"each fault, {plan['post_s']:g} s after it cleared.",
         "",
-        "| fault | requests | error rate | what failing clients saw | Retry-After | hung | "
-        "usage rows missing | unclear ends | recovery | note |",
-        "|---|---:|---:|---|---|---:|---:|---:|---|---|",
+        "| fault | requests | error rate | what failing clients saw | Retry-After | "
+        "slowest answer (first token) | hung | usage rows missing | unclear ends | "
+        "web answers stored wrong | recovery | note |",
+        "|---|---:|---:|---|---|---|---:|---:|---:|---:|---|---|",
     ]
     for fault in result["faults"]:
         acc = fault["account"]
@@ -111,8 +114,11 @@ def chaos_markdown(result: dict[str, Any]) -> str:
         excused = f" (+{lost['excused']} of the killed replica)" if lost["excused"] else ""
         lines.append(
             f"| {fault['fault']} | {acc['requests']} | {acc['error_rate']:.1%} | {seen} | "
-            f"{', '.join(acc['retry_after']) or '-'} | {lost['hung']} | "
+            f"{', '.join(acc['retry_after']) or '-'} | "
+            f"{acc['slowest_answer_s']:g} s ({acc['slowest_first_token_s']:g} s) | "
+            f"{lost['hung']} | "
             f"{lost['missing_usage_rows']}{excused} | {lost['unclear_ends']} | "
+            f"{lost['stored_answer_wrong']} of {lost['web_turns_checked']} | "
             f"{_seconds(fault['recovery_s'])} | {fault['note']} |"
         )
     return "\n".join(lines)
@@ -129,7 +135,9 @@ def soak_markdown(result: dict[str, Any]) -> str:
         "",
         f"Requests: {acc['requests']} (ended: {acc['ended']}); usage rows {acc['usage_rows']}; "
         f"hung {acc['lost']['hung']}, usage rows missing {acc['lost']['missing_usage_rows']}, "
-        f"unclear ends {acc['lost']['unclear_ends']}. Engine slots left taken: "
+        f"unclear ends {acc['lost']['unclear_ends']}, web chat answers stored wrong "
+        f"{acc['lost']['stored_answer_wrong']} of {acc['lost']['web_turns_checked']}. "
+        "Engine slots left taken: "
         f"{result['after']['slots_taken']} (Redis), {result['after']['engine_inflight']} "
         "(supervisor leases).",
         "",

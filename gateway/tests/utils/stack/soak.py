@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from tests.utils.stack import report
-from tests.utils.stack.accounting import account, usage_rows
+from tests.utils.stack.accounting import account, stored_answers, usage_rows
 from tests.utils.stack.load import Load
 from tests.utils.stack.stack import Stack, StackConfig
 
@@ -109,7 +109,7 @@ async def run_soak(stack: Stack, plan: SoakPlan) -> dict[str, Any]:
     samples.append(_compact(after, baseline["at"]))
     rows = await usage_rows(stack.postgres.dsn, key_id)
     outcomes = warm.outcomes + load.outcomes
-    acc = account(outcomes, rows)
+    acc = account(outcomes, rows, answers=await stored_answers(stack.postgres.dsn, outcomes))
     return {
         "kind": "soak",
         "plan": asdict(plan),
