@@ -123,6 +123,7 @@ def account(
     *,
     excused: set[int] = frozenset(),  # type: ignore[assignment]
     answers: dict[int, list[dict[str, Any]]] | None = None,
+    t0: float = 0.0,
 ) -> dict[str, Any]:
     """Counts by end, status, error type; what was lost. `excused`: request numbers whose
     usage row cannot exist (streams of a replica killed mid-stream)."""
@@ -176,8 +177,12 @@ def account(
             "ok_but_row_says_error": len(ok_but_row_failed),
             "web_turns_checked": len(web),
             "stored_answer_wrong": len(wrong_answers),
+            # Of those: a stream cut without `done` or `error`, and no answer stored at all.
+            "web_cut_unstored": sum(
+                1 for o, p in wrong_answers if o.kind == "cut" and p.startswith("0 ")
+            ),
             "stored_answer_examples": [
-                {**o.record(o.t_start), "problem": p} for o, p in wrong_answers[:5]
+                {**o.record(t0), "problem": p} for o, p in wrong_answers[:5]
             ],
             "excused": len(excused),
             # Web turns of a killed replica: is anything of their answer stored?
@@ -189,6 +194,6 @@ def account(
                 for o in outcomes
                 if o.n in excused and (answers or {}).get(o.conversation_id or 0)
             ),
-            "examples": [o.record(o.t_start) for o in (missing + unclear)[:5]],
+            "examples": [o.record(t0) for o in (missing + unclear)[:5]],
         },
     }

@@ -171,7 +171,7 @@ async def run_fault(stack: Stack, fault: str, plan: ChaosPlan) -> dict[str, Any]
         "drain_s": round(t_end - t_stop, 3),
         "in_flight_at_fault": sum(1 for o in outcomes if o.t_start < times.t_fault <= o.t_end),
         "recovery_s": recovery_s(outcomes, times.t_clear, t_stop),
-        "account": account(outcomes, rows, excused=excused, answers=answers),
+        "account": account(outcomes, rows, excused=excused, answers=answers, t0=t0),
         "failed_after_fault": failed_after_fault[:40],
         "timeline": timeline(outcomes, times.t_fault),
         "samples": [o.record(t0) for o in outcomes],
