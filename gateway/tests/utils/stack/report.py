@@ -47,7 +47,9 @@ def commit() -> str:
         return out.stdout.strip()
 
     head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    # Edits to the docs and results (which a run rewrites) do not make the code dirty.
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs", ":!bench")
+    return head + ("+dirty" if changed else "")
 
 
 def header(started: dt.datetime) -> dict[str, Any]:
@@ -63,8 +65,17 @@ def save(result: dict[str, Any], kind: str) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = now().strftime("%Y-%m-%d-%H%M")
     path = RESULTS / f"{kind}-{stamp}.json"
-    path.write_text(json.dumps(result, indent=1) + "\n")
+    path.write_text(json.dumps(_compact(result), separators=(",", ":")) + "\n")
     return path
+
+
+def _compact(value: Any) -> Any:
+    """Without the None fields of every request's record (they are most of the file)."""
+    if isinstance(value, dict):
+        return {k: _compact(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_compact(v) for v in value]
+    return value
 
 
 def _seconds(value: float | None) -> str:
@@ -133,7 +144,8 @@ def soak_markdown(result: dict[str, Any]) -> str:
         f"{plan['minutes']:g} minutes at {plan['streams']} streams, "
         f"{plan['abandon_share']:.0%} of requests left by their client at a random moment.",
         "",
-        f"Requests: {acc['requests']} (ended: {acc['ended']}); usage rows {acc['usage_rows']}; "
+        f"Requests: {acc['requests']} (ended: {acc['ended']}); usage rows {acc['usage_rows']} "
+        "(with the web chat's title requests); "
         f"hung {acc['lost']['hung']}, usage rows missing {acc['lost']['missing_usage_rows']}, "
         f"unclear ends {acc['lost']['unclear_ends']}, web chat answers stored wrong "
         f"{acc['lost']['stored_answer_wrong']} of {acc['lost']['web_turns_checked']}. "
