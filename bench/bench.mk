@@ -35,3 +35,24 @@ $(LITELLM_VENV)/bin/litellm: bench/litellm/requirements.txt | setup
 	$(UV) venv --quiet --allow-existing --python python3 $(LITELLM_VENV)
 	$(UV) pip install --quiet --python $(LITELLM_VENV)/bin/python --require-hashes -r $<
 	touch $@
+
+# Reliability (docs/reliability.md): the production topology as local processes, faults
+# against it, and a long run. Each starts its own PostgreSQL, Redis and nginx (under
+# data/stack/), never the machine's, and stops everything it started.
+STACK_PY := cd gateway && $(VENV)/bin/python -m tests.utils.stack
+CHAOS_ARGS ?=
+SOAK_MINUTES ?= 30
+
+.PHONY: stack stack-down chaos soak
+
+stack: setup $(if $(filter 1,$(STACK_VLLM)),vllm) ## nginx (TLS) -> 2 gateway replicas -> PostgreSQL, Redis, supervisor; Ctrl-C stops
+	$(STACK_PY) up
+
+stack-down:           ## stop what `make stack` started (from data/stack/stack.json)
+	$(STACK_PY) down
+
+chaos: setup          ## 20 streams, one fault at a time; bench/results/chaos-*.json, docs/reliability.md
+	$(STACK_PY) chaos $(CHAOS_ARGS)
+
+soak: setup           ## SOAK_MINUTES (30) at 10 streams, 20 % leaving; RSS, files, connections, slots
+	$(STACK_PY) soak --minutes $(SOAK_MINUTES)

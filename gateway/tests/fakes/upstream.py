@@ -27,6 +27,12 @@ Engine-side behaviour for supervisor tests (command-line options):
     --batch 2          like vLLM: at most 2 streams generate at once, the others wait inside
                        the engine for a batch slot; GET /metrics says how many of each (in
                        vLLM's metric names)
+    --gap 0.05         seconds between chunks when the script sets none (a steady engine
+                       for load tests: `echo:` answers take words x gap)
+
+Faults at run time (the chaos suite, tests/utils/stack): `POST /_fault {"gap": 10}` makes
+every chunk from then on, in new and in-flight streams, wait that long (a slow engine);
+`{"gap": null}` restores the default.
 
 Every request is recorded by its X-Request-Id: `GET /_requests/{id}` says whether the
 client (the gateway) closed the connection, and when; `GET /_last` returns the last body.
@@ -48,10 +54,12 @@ LAST: dict[str, Any] = {}
 BATCH: asyncio.Semaphore | None = None  # --batch: the engine's own batch slots
 BATCH_SIZE = 0
 ENGINE = {"running": 0, "waiting": 0}
+DEFAULT_GAP = 0.0  # --gap
+FAULT: dict[str, float] = {}  # POST /_fault: "gap" overrides every chunk's gap
 
 
 def parse_script(text: str) -> dict[str, Any]:
-    script: dict[str, Any] = {"gap": 0.0, "slow": 0.0}
+    script: dict[str, Any] = {"gap": DEFAULT_GAP, "slow": 0.0}
     words = text.split()
     if not words or not words[0].startswith("!"):
         script["words"] = ["echo:", *words] if words else ["echo:"]
@@ -121,6 +129,13 @@ async def watch_close(request: web.Request, record: dict[str, Any], seconds: flo
             record.setdefault("closed_at", time.time())
             raise ConnectionResetError
         await asyncio.sleep(min(0.02, max(end - time.monotonic(), 0)))
+
+
+async def pause(request: web.Request, record: dict[str, Any], gap: float) -> None:
+    """The gap after a chunk; a fault's gap, set or cleared meanwhile, applies at once."""
+    start = time.monotonic()
+    while time.monotonic() - start < FAULT.get("gap", gap):
+        await watch_close(request, record, 0.02)
 
 
 async def chat(request: web.Request) -> web.StreamResponse:
@@ -253,7 +268,7 @@ async def _generate(
             record["completed"] = True
             return response
         await response.write(chunk(model, (" " if n else "") + word))
-        await watch_close(request, record, script["gap"])
+        await pause(request, record, script["gap"])
     await response.write(chunk(model, finish="stop"))
     include_usage = (body.get("stream_options") or {}).get("include_usage")
     if include_usage and not script.get("no-usage"):
@@ -268,6 +283,15 @@ async def request_record(request: web.Request) -> web.Response:
     if record is None:
         return web.json_response({"error": "unknown"}, status=404)
     return web.json_response(record)
+
+
+async def fault(request: web.Request) -> web.Response:
+    body = await request.json()
+    if body.get("gap") is None:
+        FAULT.pop("gap", None)
+    else:
+        FAULT["gap"] = float(body["gap"])
+    return web.json_response(FAULT)
 
 
 async def last(_: web.Request) -> web.Response:
@@ -325,6 +349,7 @@ def make_app() -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/_requests/{request_id}", request_record)
     app.router.add_get("/_last", last)
+    app.router.add_post("/_fault", fault)
     return app
 
 
@@ -366,7 +391,9 @@ if __name__ == "__main__":
     parser.add_argument("--hang-health", action="store_true")
     parser.add_argument("--batch", type=int, default=0)
     parser.add_argument("--max-model-len", type=int, default=None)
+    parser.add_argument("--gap", type=float, default=0.0)
     args = parser.parse_args()
+    DEFAULT_GAP = args.gap
     MAX_MODEL_LEN = args.max_model_len
     HANG_HEALTH = args.hang_health
     if args.batch:
