@@ -58,24 +58,6 @@ def stack() -> Iterator[Stack]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-# Known product bugs the chaos suite finds (the fault, the check, why); such a check
-# failing, and only it, makes the test an xfail naming the bug.
-KNOWN_BUGS = {
-    ("restart_postgres", "refused_not_503"): (
-        "requests refused while PostgreSQL is down get 500 internal_error, not 503: the "
-        "API-key lookup (api/deps.py _principal_for_key -> core/db.py read_session) raises "
-        "the driver's ConnectionRefusedError (an OSError, not an SQLAlchemy error) and "
-        "nothing maps a database outage to 503"
-    ),
-    ("restart_postgres", "web_answer_lost"): (
-        "a web chat answer that ends while PostgreSQL is down is lost: storing it fails, "
-        "the stream ends without `done` or `error` ('ASGI callable returned without "
-        "completing response') and no assistant message is ever written (the usage row, "
-        "retried by its writer, survives)"
-    ),
-}
-
-
 def _violations(fault: str, result: dict[str, Any]) -> dict[str, str]:
     """Every target this phase missed: {check: evidence}."""
     acc = result["account"]
@@ -119,7 +101,4 @@ async def test_chaos_fault_loses_nothing_and_recovers(stack: Stack, fault: str) 
     result = await run_fault(stack, fault, SHORT)
     print(f"{fault}: {report.one_line(result)}")  # what clients saw, with -s or -rA
     violations = _violations(fault, result)
-    unknown = {k: v for k, v in violations.items() if (fault, k) not in KNOWN_BUGS}
-    assert not unknown, unknown
-    if violations:
-        pytest.xfail("; ".join(KNOWN_BUGS[fault, k] for k in violations))
+    assert not violations, violations
