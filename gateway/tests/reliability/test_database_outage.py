@@ -16,7 +16,7 @@ from gpuchat.db.models import UsageRow
 from tests.conftest import POSTGRES_URL, fake_profiles_yaml
 from tests.utils.chat import ChatEvents, chat
 from tests.utils.gateway import RunningGateway, start_gateway
-from tests.utils.tcp_proxy import TcpProxy, tcp_proxy
+from tests.utils.tcp_proxy import Impostor, TcpProxy, tcp_proxy
 
 
 async def _ask(gateway: RunningGateway, n: int) -> list[int]:
@@ -106,3 +106,63 @@ async def test_an_answer_that_ends_while_postgres_is_away_is_stored_when_it_is_b
     answer = stored["messages"][-1]
     assert (answer["role"], answer["status"]) == ("assistant", "complete")
     assert answer["content"] == turn.text
+
+
+def _postgres_error(sqlstate: str, message: str) -> bytes:
+    """A PostgreSQL ErrorResponse message (protocol 3)."""
+    fields = b"".join(
+        kind + value.encode() + b"\0"
+        for kind, value in ((b"S", "FATAL"), (b"V", "FATAL"), (b"C", sqlstate), (b"M", message))
+    )
+    body = fields + b"\0"
+    return b"E" + (len(body) + 4).to_bytes(4, "big") + body
+
+
+_SSL_REQUEST = (80877103).to_bytes(4, "big")
+
+
+def _postgres_saying(sqlstate: str, message: str) -> Impostor:
+    """A PostgreSQL that accepts the connection, declines SSL, reads the startup message
+    and answers it with an error, as a server that is starting up or shutting down does."""
+
+    async def impostor(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        length = int.from_bytes(await reader.readexactly(4), "big")
+        first = await reader.readexactly(length - 4)
+        if first[:4] == _SSL_REQUEST:
+            writer.write(b"N")
+            length = int.from_bytes(await reader.readexactly(4), "big")
+            await reader.readexactly(length - 4)
+        writer.write(_postgres_error(sqlstate, message))
+        await writer.drain()
+
+    return impostor
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "message"),
+    [
+        ("57P03", "the database system is starting up"),
+        ("57P03", "the database system is shutting down"),
+        ("57P01", "terminating connection due to administrator command"),
+    ],
+)
+async def test_a_restarting_postgres_is_refused_with_503_not_500(
+    outage: Outage, sqlstate: str, message: str
+) -> None:
+    gateway, proxy = outage.gateway, outage.proxy
+    email = "restarting@example.com"
+    await gateway.create_user(email)
+    async with gateway.login(email) as browser:
+        assert (await browser.get("/api/conversations")).status_code == 200
+        await proxy.cut()  # the pooled connections die with the old server
+        proxy.impostor = _postgres_saying(sqlstate, message)
+        await proxy.restore()
+        answers = [await browser.get("/api/conversations") for _ in range(3)]
+        proxy.impostor = None
+        back = await browser.get("/api/conversations")
+
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["code"] == "database_unavailable"
+        assert answer.headers["retry-after"] == "5"
+    assert back.status_code == 200

@@ -2,17 +2,20 @@
 engine) as the client sees it, without stopping the real server other tests share.
 
 `cut()` closes every open connection and stops listening (new connections are refused);
-`restore()` listens on the same port again.
+`restore()` listens on the same port again. `impostor` set, a new connection is handed to
+it instead of the server: a server that accepts and then says it cannot serve.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 _CHUNK = 65536
+
+Impostor = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 class TcpProxy:
@@ -22,6 +25,7 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.impostor: Impostor | None = None
 
     async def restore(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
@@ -38,6 +42,11 @@ class TcpProxy:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.impostor is not None:
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+                await self.impostor(reader, writer)
+            writer.transport.abort()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:

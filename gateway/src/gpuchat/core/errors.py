@@ -131,10 +131,23 @@ async def _http_error(_: Request, exc: Exception) -> Response:
 DATABASE_RETRY_S = 5
 
 
+# PostgreSQL's SQLSTATEs for a server that is going or coming: class 08 (the connection
+# failed) and 57P01-57P03 (shut down by the administrator, crashed, "the database system is
+# starting up / shutting down"). asyncpg raises the latter while a restart is under way;
+# SQLAlchemy wraps them as a plain DBAPIError, not an OperationalError.
+_AWAY_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
 def database_away(exc: BaseException) -> bool:
-    """A failure of the database connection, not of the request: refused, reset, lost."""
+    """A failure of the database connection, not of the request: refused, reset, lost,
+    or a server that is restarting."""
     if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        return (
+            exc.connection_invalidated
+            or isinstance(exc, OperationalError | InterfaceError)
+            or sqlstate.startswith(_AWAY_SQLSTATES)
+        )
     # A refused connect is raised by the driver as it is, not wrapped by SQLAlchemy.
     return isinstance(exc, ConnectionError | DisconnectionError)
 
