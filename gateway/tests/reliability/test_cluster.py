@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +26,16 @@ LONG = "!tokens 400 !gap 0.05"  # a 20 s answer from the fake engine
 
 @pytest.fixture
 async def pair(tmp_path: Path) -> AsyncIterator[tuple[RunningGateway, RunningGateway]]:
+    async with _pair(tmp_path) as running:
+        yield running
+
+
+@asynccontextmanager
+async def _pair(
+    tmp_path: Path, max_concurrency: int = 64
+) -> AsyncIterator[tuple[RunningGateway, RunningGateway]]:
     profiles = tmp_path / "profiles.yaml"
-    profiles.write_text(fake_profiles_yaml())
+    profiles.write_text(fake_profiles_yaml(max_concurrency))
     options = {
         "data_dir": tmp_path,  # one session secret: a login on one is valid on the other
         "database_url": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
@@ -46,13 +54,14 @@ class OpenStream:
     reader: asyncio.Task[None]
 
 
-async def _open_stream(client: httpx.AsyncClient) -> OpenStream:
+async def _open_stream(client: httpx.AsyncClient, content: str = LONG) -> OpenStream:
     """A long API stream, read in the background."""
     lines: list[str] = []
     started = asyncio.Event()
 
     async def read() -> None:
-        body = {"model": "fake", "stream": True, "messages": [{"role": "user", "content": LONG}]}
+        messages = [{"role": "user", "content": content}]
+        body = {"model": "fake", "stream": True, "messages": messages}
         async with client.stream("POST", "/v1/chat/completions", json=body) as response:
             async for line in response.aiter_lines():
                 lines.append(line)
@@ -133,3 +142,45 @@ async def test_with_redis_away_a_question_is_answered_here_at_once_and_said_inco
         await cluster.close()
     assert first == second == Answers([["here"]], complete=False)
     assert took < 2  # one short timeout, not one per question
+
+
+async def _until(check: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "not within the time"
+        await asyncio.sleep(0.05)
+
+
+def _answering(stream: OpenStream) -> bool:
+    return any(line.startswith("data: ") for line in stream.lines)
+
+
+def _positions(stream: OpenStream) -> list[int]:
+    return [int(line.rsplit("=", 1)[1]) for line in stream.lines if "queued position=" in line]
+
+
+async def test_queue_positions_count_the_requests_waiting_on_every_process(
+    tmp_path: Path,
+) -> None:
+    """One slot for the engine, three requests: a stream on the first process, then one
+    waiting on each; each waiting request is told its place among all of them, and they are
+    served in the order they came, whichever process they came to."""
+    async with (
+        _pair(tmp_path, max_concurrency=1) as (first, second),
+        first.client() as one,
+        second.client() as two,
+    ):
+        running = await _open_stream(one, "!tokens 60 !gap 0.05")
+        came_second = await _open_stream(two)
+        came_third = await _open_stream(one, "!tokens 5")
+        assert (_positions(came_second), _positions(came_third)) == ([1], [2])
+
+        running.reader.cancel()  # its client leaves: the slot is free
+        await _until(lambda: _answering(came_second))
+        await _until(lambda: _positions(came_third)[-1] == 1)
+        assert not _answering(came_third)  # its own process had room first, but it came later
+
+        came_second.reader.cancel()
+        await _until(lambda: _answering(came_third))
+        await asyncio.wait_for(came_third.reader, 10)
+    assert "data: [DONE]" in came_third.lines

@@ -7,7 +7,7 @@ import asyncio
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -110,3 +110,51 @@ async def test_without_redis_each_replica_keeps_its_own_limit() -> None:
         third.close()
     finally:
         await lost.close()
+
+
+async def until(check: Callable[[], bool], within: float = 2.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "not within the time"
+        await asyncio.sleep(0.02)
+
+
+async def test_positions_count_every_replicas_waiting_requests_first_come_first_served(
+    two_replicas: tuple[Admission, Admission],
+) -> None:
+    one, two = two_replicas
+    held = await admitted(one, "a", limit=1)
+    b1 = await two.admit("vllm", 1, "b")  # two is idle, the engine is not
+    x2 = await one.admit("vllm", 1, "x")
+    b3 = await two.admit("vllm", 1, "y")
+    assert [t.position for t in (b1, x2, b3)] == [1, 2, 3]
+    assert not any(t.admitted for t in (b1, x2, b3))
+
+    held.close()  # one has room of its own now, but two's request came first
+    await until(lambda: b1.admitted)
+    await until(lambda: (x2.position, b3.position) == (1, 2))
+    assert not x2.admitted
+
+    b1.close()
+    await until(lambda: x2.admitted)
+    await until(lambda: b3.position == 1)
+    x2.close()
+    await until(lambda: b3.admitted)
+    b3.close()
+
+
+async def test_a_dead_replicas_places_in_the_queue_go_with_their_leases() -> None:
+    prefix = f"gpuchat-test:{secrets.token_hex(4)}:"
+    dying, survivor = replica(prefix, lease_seconds=1), replica(prefix)
+    await survivor.start()
+    try:
+        held = await admitted(survivor, "a", limit=1)
+        await dying.admit("vllm", 1, "d")  # waits, never renewed: it "died"
+        late = await survivor.admit("vllm", 1, "s")
+        assert late.position == 2
+        await until(lambda: late.position == 1, within=3)
+        held.close()
+        await until(lambda: late.admitted)
+        late.close()
+    finally:
+        await survivor.close()

@@ -20,31 +20,40 @@ it wait here, where their users see their place, instead of invisibly inside the
 preempted there). While the engine has room again the capacity grows back a quarter at a
 time, until the static limit takes over.
 
-The queue (order, positions) is kept in each process. With Redis, the engine's limit holds
-across replicas too: a ticket whose turn has come ("running" here) also takes a slot shared
-by every replica (`services/slots.py`) before it is admitted, waiting for one if needed.
+With Redis, the engine's limit and the queue hold across replicas (`services/slots.py`): a
+ticket whose turn has come here ("running") also takes a slot shared by every replica before
+it is admitted, and every ticket not yet admitted holds a place in a queue shared by the
+replicas, first come first served between them. Its position then counts every replica's
+waiting requests; one task per process (`_follow_shared`) keeps positions true and takes the
+slots, every `SHARED_POLL_SECONDS` while anything waits. While Redis is out, each process
+keeps its own limit and numbers its own queue.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Final
+
+import structlog
 
 from gpuchat.core.errors import GatewayError
 from gpuchat.engines.load import EngineLoad
-from gpuchat.services.slots import SharedSlots
+from gpuchat.services.slots import Place, SharedSlots
 
 KEEPALIVE_SECONDS: Final = 15.0
 INITIAL_SERVICE_SECONDS: Final = 10.0  # the estimate before an engine has served anything
 SMOOTHING: Final = 0.2
-SHARED_POLL_SECONDS: Final = 0.05  # how often a running ticket asks for a shared slot
+SHARED_POLL_SECONDS: Final = 0.05  # how often the shared queue is looked at while one waits
 LOAD_POLL_SECONDS: Final = 0.5  # how often engine loads are looked at (scraped every 1 s)
 KV_CACHE_FULL: Final = 0.95  # a KV cache this full has no room for another request
+
+log = structlog.get_logger(__name__)
 
 
 class Ticket:
@@ -56,8 +65,10 @@ class Ticket:
         "arrived",
         "changed",
         "closed",
+        "place",
         "position",
         "queue",
+        "release_place",
         "release_slot",
         "running",
         "started",
@@ -75,17 +86,25 @@ class Ticket:
         self.closed = False
         self.changed = asyncio.Event()
         self.release_slot: Callable[[], None] | None = None
+        self.place: Place | None = None  # in the queue shared by the replicas
+        self.release_place: Callable[[], None] | None = None
 
     @property
     def waited_ms(self) -> int:
         return round(((self.started or time.monotonic()) - self.arrived) * 1000)
 
+    def move_to(self, position: int) -> None:
+        if position != self.position:
+            self.position = position
+            self.changed.set()
+
     def close(self) -> None:
         """Leave the queue, or give the slot back. Exactly once, whatever calls it."""
         if not self.closed:
             self.closed = True
-            if self.release_slot is not None:
-                self.release_slot()
+            for release in (self.release_slot, self.release_place):
+                if release is not None:
+                    release()
             self.queue.leave(self)
 
 
@@ -98,7 +117,9 @@ class EngineQueue:
         self.waiting = 0
         self.capacity: int | None = None  # engine-aware: what the engine can run now
         self._users: OrderedDict[str, deque[Ticket]] = OrderedDict()
+        self._unadmitted: list[Ticket] = []  # shared: running here, no shared slot yet
         self._service_s = INITIAL_SERVICE_SECONDS
+        self.lock = asyncio.Lock()  # one look at, or slot taken from, the shared queue
 
     @property
     def allowed(self) -> int:
@@ -151,9 +172,12 @@ class EngineQueue:
     def leave(self, ticket: Ticket) -> None:
         if ticket.running:
             self.inflight -= 1
-            assert ticket.started is not None
-            held = time.monotonic() - ticket.started
-            self._service_s += SMOOTHING * (held - self._service_s)
+            if ticket.admitted:
+                assert ticket.started is not None
+                held = time.monotonic() - ticket.started
+                self._service_s += SMOOTHING * (held - self._service_s)
+            else:
+                self._unadmitted.remove(ticket)
         else:
             ticket.changed.set()  # its waiter learns it has left
             waiting = self._users.get(ticket.user)
@@ -165,10 +189,24 @@ class EngineQueue:
         self._dispatch()
         self._renumber()
 
+    def order(self) -> list[Ticket]:
+        """The tickets not admitted yet, first served first: running here (waiting for a
+        shared slot), then the waiting ones."""
+        return [*self._unadmitted, *self._rotation()]
+
+    def admitted(self, ticket: Ticket) -> None:
+        """A running ticket took its shared slot."""
+        self._unadmitted.remove(ticket)
+        ticket.admitted, ticket.position, ticket.started = True, 0, time.monotonic()
+        ticket.changed.set()
+
     def _admit(self, ticket: Ticket) -> None:
-        ticket.running, ticket.position, ticket.started = True, 0, time.monotonic()
-        ticket.admitted = not self.shared
+        ticket.running, ticket.started = True, time.monotonic()
         self.inflight += 1
+        if self.shared:
+            self._unadmitted.append(ticket)
+        else:
+            ticket.admitted, ticket.position = True, 0
         ticket.changed.set()
 
     def _dispatch(self) -> None:
@@ -182,19 +220,23 @@ class EngineQueue:
                 del self._users[user]
             self._admit(ticket)
 
-    def _renumber(self) -> None:
-        """Positions in service order: round by round, users in rotation order."""
+    def _rotation(self) -> Iterator[Ticket]:
+        """The waiting tickets in service order: round by round, users in rotation order."""
         queues = list(self._users.values())
-        position, depth = 1, 0
+        depth = 0
         while queues:
             queues = [q for q in queues if len(q) > depth]
             for waiting in queues:
-                ticket = waiting[depth]
-                if ticket.position != position:
-                    ticket.position = position
-                    ticket.changed.set()
-                position += 1
+                yield waiting[depth]
             depth += 1
+
+    def _renumber(self) -> None:
+        if not self.shared:  # shared: the positions count every replica's (`_sync`)
+            self.number_locally()
+
+    def number_locally(self) -> None:
+        for position, ticket in enumerate(self._rotation(), start=1):
+            ticket.move_to(position)
 
 
 class Admission:
@@ -215,6 +257,7 @@ class Admission:
         self._slots = slots
         self._loads = loads  # engine-aware engines' latest loads, by profile name
         self._load_task: asyncio.Task[None] | None = None
+        self._shared_task: asyncio.Task[None] | None = None
         self.max_length = max_length
         self.max_wait_s = max_wait_s
         self._is_loading = is_loading
@@ -223,14 +266,16 @@ class Admission:
     async def start(self) -> None:
         if self._slots is not None:
             await self._slots.start()
+            self._shared_task = asyncio.create_task(self._follow_shared(self._slots))
         if self._loads is not None and self._load_task is None:
             self._load_task = asyncio.create_task(self._follow_loads(self._loads))
 
     async def close(self) -> None:
-        if self._load_task is not None:
-            self._load_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._load_task
+        for task in (self._load_task, self._shared_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._slots is not None:
             await self._slots.close()
 
@@ -256,10 +301,12 @@ class Admission:
 
     async def admit(self, engine: str, limit: int, user: str) -> Ticket:
         """`enter()`, then with Redis one try at a shared slot: the ticket comes back
-        admitted, or waiting (`wait()`/`positions()` take it from there)."""
+        admitted, or waiting with its place among every replica's (`wait()`/`positions()`
+        take it from there)."""
         ticket = self.enter(engine, limit, user)
         try:
-            await self._settle(ticket)
+            if not await self._settle(ticket):
+                await self._sync(ticket.queue)
         except BaseException:
             ticket.close()
             raise
@@ -272,29 +319,19 @@ class Admission:
         """(position, estimated wait in seconds) at once, on every change, and every 15 s,
         until the ticket is admitted. Past the longest wait: 429, or 503 while loading."""
         deadline = ticket.arrived + self.max_wait_s
-        told = 0.0  # when the caller last heard the position
+        if ticket.place is None and not await self._settle(ticket):
+            await self._sync(ticket.queue)  # shared: a place, and a position counting all
         while not ticket.admitted:
             if ticket.closed:
                 raise GatewayError(499, "Stopped while waiting for the model", code="stopped")
-            if ticket.running:  # its turn here: a slot shared with the other replicas next
-                if await self._settle(ticket):
-                    return
-                if time.monotonic() - told >= KEEPALIVE_SECONDS:
-                    told = time.monotonic()
-                    yield 1, ticket.queue.estimate(1)
-                if time.monotonic() >= deadline:
-                    raise self._too_long(ticket)
-                await asyncio.sleep(SHARED_POLL_SECONDS)
-                continue
             ticket.changed.clear()
-            told = time.monotonic()
             yield ticket.position, ticket.queue.estimate(ticket.position)
             left = deadline - time.monotonic()
             try:
-                async with asyncio.timeout(min(left, KEEPALIVE_SECONDS)):
+                async with asyncio.timeout(max(0.0, min(left, KEEPALIVE_SECONDS))):
                     await ticket.changed.wait()
             except TimeoutError:
-                if time.monotonic() >= deadline and not ticket.running:
+                if time.monotonic() >= deadline and not ticket.admitted:
                     raise self._too_long(ticket) from None
 
     async def wait(self, ticket: Ticket) -> None:
@@ -302,20 +339,64 @@ class Admission:
             pass
 
     async def _settle(self, ticket: Ticket) -> bool:
-        """With Redis, try once to take a shared slot for a running ticket. Whether the
-        ticket is admitted now."""
+        """With Redis, try once to take a shared slot for a running ticket, as long as
+        nobody waits for one. Whether the ticket is admitted now."""
         if ticket.admitted or not ticket.running or ticket.closed or self._slots is None:
             return ticket.admitted
-        slots = self._slots
-        slot = await slots.take(ticket.queue.name, ticket.queue.limit)
+        async with ticket.queue.lock:  # not while `_sync` gives it a place
+            return ticket.admitted or await self._take(self._slots, ticket, None)
+
+    async def _take(self, slots: SharedSlots, ticket: Ticket, place: Place | None) -> bool:
+        """A shared slot for a running ticket standing on `place`."""
+        slot = await slots.take(ticket.queue.name, ticket.queue.limit, place, ticket.place)
         if slot is None:
             return False
         if ticket.closed:  # it left while we asked
             slots.give_back(slot)
             return False
-        ticket.release_slot = lambda: slots.give_back(slot)
-        ticket.admitted = True
+        ticket.release_slot = functools.partial(slots.give_back, slot)
+        ticket.release_place = None  # taking the slot gave the place up
+        ticket.queue.admitted(ticket)
         return True
+
+    async def _follow_shared(self, slots: SharedSlots) -> None:
+        while True:
+            took = False
+            for queue in list(self._queues.values()):
+                try:
+                    took = await self._sync(queue) or took
+                except Exception:  # a bug here must not stop every queue for good
+                    log.exception("shared_queue_failed", engine=queue.name)
+            if not took:  # one taken: look again at once, another may be free
+                await asyncio.sleep(SHARED_POLL_SECONDS)
+
+    async def _sync(self, queue: EngineQueue) -> bool:
+        """With Redis: hold a place for each ticket not yet admitted, number them among
+        every replica's, and take the slots their places have come to. Whether one was
+        taken."""
+        slots = self._slots
+        if slots is None or not (tickets := queue.order()):
+            return False
+        async with queue.lock:
+            tickets = [t for t in queue.order() if not t.closed]
+            for ticket in tickets:
+                if ticket.place is None:
+                    ticket.place = slots.new_place()
+                    ticket.release_place = functools.partial(slots.leave, ticket.place)
+            view = await slots.look(queue.name, [t.place for t in tickets if t.place])
+            if view is None:  # Redis is out: this process's limit and queue only
+                queue.number_locally()
+                running = [t for t in tickets if t.running]
+                return any([await self._take(slots, t, None) for t in running])
+            # The i-th ticket in this replica's order stands on its i-th earliest place.
+            places = sorted((t.place for t in tickets if t.place), key=lambda p: p.order)
+            free = queue.limit - view.held
+            for ticket, place in zip(tickets, places, strict=True):
+                position = view.rank(place) + 1
+                if ticket.running and position <= free and await self._take(slots, ticket, place):
+                    return True  # the places have changed: look again
+                ticket.move_to(position)
+            return False
 
     def _too_long(self, ticket: Ticket) -> GatewayError:
         ticket.close()
