@@ -15,7 +15,7 @@ import sys
 import time
 from typing import NoReturn
 
-from gpuchat.cli import app
+from gpuchat.commands.app import app
 
 
 def _exit(signum: int, _frame: object) -> NoReturn:

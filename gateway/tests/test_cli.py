@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gpuchat.cli import app
+from gpuchat.commands.app import app
 from tests.utils.gateway import free_port
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner, Result
 
-from gpuchat.cli import app
+from gpuchat.commands.app import app
 from gpuchat.core.db import create_engine, create_sessionmaker, session_scope
 from gpuchat.db import migrate
 from gpuchat.db.models import Conversation, Message, UsageRow, User

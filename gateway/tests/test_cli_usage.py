@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gpuchat.cli import app
+from gpuchat.commands.app import app
 from gpuchat.core.db import create_engine, create_sessionmaker, session_scope
 from gpuchat.db import migrate
 from gpuchat.db.models import UsageRow

@@ -69,7 +69,7 @@ def supervisor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         "GPUCHAT_SUPERVISOR_SECRET": SECRET,
         "GPUCHAT_VLLM_COMMAND": NICE_VLLM,  # the gateway in this process keeps its CPU
     }
-    argv = [sys.executable, "-m", "gpuchat.cli", "supervisor", "--host", "127.0.0.1"]
+    argv = [sys.executable, "-m", "gpuchat", "supervisor", "--host", "127.0.0.1"]
     child = subprocess.Popen([*argv, "--port", str(port)], env=env, start_new_session=True)
     try:
         yield f"http://127.0.0.1:{port}", data_dir

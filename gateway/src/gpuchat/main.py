@@ -19,7 +19,6 @@ from gpuchat.core.db import create_engine, create_sessionmaker, read_session
 from gpuchat.core.errors import install_error_handlers
 from gpuchat.core.logging import configure_logging
 from gpuchat.core.middleware import RequestContextMiddleware
-from gpuchat.core.state import AppState
 from gpuchat.core.tracing import Tracing
 from gpuchat.db import migrate
 from gpuchat.db.repositories import runtime
@@ -43,6 +42,7 @@ from gpuchat.services.quotas import UsageLimits
 from gpuchat.services.ratelimit import RateLimiter, create_storage
 from gpuchat.services.slots import SharedSlots
 from gpuchat.services.usage import UsageRecorder
+from gpuchat.state import AppState
 
 
 def _upstream_client(settings: Settings) -> aiohttp.ClientSession:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gpuchat.db.repositories.users import Principal
+from gpuchat.core.security import Principal
 from gpuchat.engines.control import Upstream
 from gpuchat.engines.environment import upstream_auth
 from gpuchat.engines.profiles import Profile

@@ -11,7 +11,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from gpuchat.cli import app
+from gpuchat.commands.app import app
 
 
 def bench(tmp_path: Path, url: str, *args: str) -> tuple[int, dict[str, Any] | None, str]:
@@ -94,7 +94,7 @@ def test_bench_rate_step_sends_on_schedule_for_its_duration(
 
 
 def test_bench_process_stops_by_itself_when_the_server_stalls(fake_upstream: str) -> None:
-    argv = [sys.executable, "-m", "gpuchat.cli", "bench", "--url", fake_upstream, "--quiet"]
+    argv = [sys.executable, "-m", "gpuchat", "bench", "--url", fake_upstream, "--quiet"]
     args = ["--concurrency", "2", "--duration", "1", "--timeout", "1", "--json", "-"]
     started = time.monotonic()
 

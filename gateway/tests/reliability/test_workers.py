@@ -40,7 +40,7 @@ def two_workers(tmp_path: Path) -> Iterator[str]:
         "GPUCHAT_LOG_LEVEL": "WARNING",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    argv = [sys.executable, "-m", "gpuchat.cli", "run"]
+    argv = [sys.executable, "-m", "gpuchat", "run"]
     child = subprocess.Popen(argv, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gpuchat.core.config import Settings
 from gpuchat.core.errors import GatewayError
-from gpuchat.db.repositories.users import Principal
+from gpuchat.core.security import Principal
 from gpuchat.services import limit_store
 from gpuchat.services.limit_store import LimitStore
 from gpuchat.services.quotas import UsageLimits

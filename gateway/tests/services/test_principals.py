@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gpuchat.db.repositories.users import Principal
+from gpuchat.core.security import Principal
 from gpuchat.services import principals
 from gpuchat.services.principals import PrincipalCache
 

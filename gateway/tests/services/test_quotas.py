@@ -13,9 +13,9 @@ import pytest
 from gpuchat.core.config import Settings
 from gpuchat.core.db import session_scope
 from gpuchat.core.errors import GatewayError
+from gpuchat.core.security import Principal
 from gpuchat.db.models import UsageRow
 from gpuchat.db.repositories import users
-from gpuchat.db.repositories.users import Principal
 from gpuchat.services.limit_store import LimitStore
 from gpuchat.services.quotas import UsageLimits
 from tests.utils.chat import chat

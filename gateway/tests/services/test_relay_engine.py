@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from gpuchat.db.repositories.users import Principal
+from gpuchat.core.security import Principal
 from gpuchat.engines.control import Upstream
 from gpuchat.engines.profiles import Profile, Timeouts
 from gpuchat.openai import sse

@@ -19,9 +19,9 @@ from pydantic import SecretStr
 from gpuchat.core.config import Settings
 from gpuchat.core.db import session_scope
 from gpuchat.core.server import GuardedHttpToolsProtocol, server_options
-from gpuchat.core.state import AppState
 from gpuchat.db.repositories import keys, users
 from gpuchat.main import create_app
+from gpuchat.state import AppState
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-for-tests"

@@ -21,12 +21,13 @@ from gpuchat.core import security
 from gpuchat.core.db import read_session
 from gpuchat.core.errors import GatewayError
 from gpuchat.core.origins import SAFE_METHODS, cross_origin_reason
-from gpuchat.core.state import AppState
+from gpuchat.core.security import Principal
 from gpuchat.db.models import Conversation, User
 from gpuchat.db.repositories import conversations
 from gpuchat.db.repositories.keys import principal_for_api_key
-from gpuchat.db.repositories.users import Principal, principal_for_session
+from gpuchat.db.repositories.users import principal_for_session
 from gpuchat.schemas.common import PathId
+from gpuchat.state import AppState
 
 SESSION_COOKIE = "gpuchat_session"
 

@@ -9,9 +9,10 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from enum import StrEnum
+from typing import Any, TypeVar
 
 import jwt
 from pwdlib import PasswordHash
@@ -147,3 +148,25 @@ def read_session_token(token: str, secret: str) -> SessionClaims | None:
         )
     except (TypeError, ValueError, OverflowError, OSError):
         return None
+
+
+class Role(StrEnum):
+    user = "user"
+    admin = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the user, and the API key when one was used."""
+
+    user_id: int
+    email: str
+    role: str
+    api_key_id: int | None = None
+    allowed_models: tuple[str, ...] | None = None
+    limits: dict[str, Any] | None = field(default=None, compare=False)  # admin-set overrides
+    key_expires: datetime | None = None  # when the API key used expires (None: never)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin

@@ -1,6 +1,7 @@
 """The `gpuchat bench` command: options in, a plan, a run, a table and a JSON file out.
 
-cli.py registers it; the work is in `run` (steps), `stream` (one request) and `console`.
+`gpuchat.commands.app` registers it; the work is in `run` (steps), `stream` (one request)
+and `console`.
 """
 
 from __future__ import annotations

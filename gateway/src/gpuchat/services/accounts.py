@@ -14,9 +14,9 @@ from gpuchat.core.config import Settings
 from gpuchat.core.db import read_session, session_scope
 from gpuchat.core.errors import GatewayError
 from gpuchat.core.network import client_address
+from gpuchat.core.security import Principal
 from gpuchat.db.models import User
 from gpuchat.db.repositories import users
-from gpuchat.db.repositories.users import Principal
 from gpuchat.services.ratelimit import LimiterUnavailable, RateLimiter
 
 # Verifying against this when the email is unknown makes both failures cost the same.

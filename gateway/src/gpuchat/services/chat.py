@@ -18,8 +18,8 @@ import aiohttp
 import orjson
 
 from gpuchat.core.errors import GatewayError
+from gpuchat.core.security import Principal
 from gpuchat.db.models import Client
-from gpuchat.db.repositories.users import Principal
 from gpuchat.engines.control import EngineState, Upstream
 from gpuchat.openai import sse
 from gpuchat.services import relay, titles
@@ -31,7 +31,7 @@ from gpuchat.services.prompt import Prompt, answer_budget, answer_room, fit_exac
 from gpuchat.services.quotas import Grant
 
 if TYPE_CHECKING:
-    from gpuchat.core.state import AppState
+    from gpuchat.state import AppState
 
 LOADING_POLL_SECONDS = 0.5
 DONE_WAITS_FOR_STORE_S = 2.0  # then `done` goes out without the id; the answer is stored later

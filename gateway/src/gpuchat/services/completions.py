@@ -18,9 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gpuchat.core.errors import GatewayError
+from gpuchat.core.security import Principal
 from gpuchat.core.streaming import ClientGone, DisconnectWatch, GuardedStream, SSEResponse
 from gpuchat.db.models import Client
-from gpuchat.db.repositories.users import Principal
 from gpuchat.engines.control import EngineControl, EngineUnavailable, UnknownModel, Upstream
 from gpuchat.engines.profiles import Profile
 from gpuchat.openai import sse
@@ -32,7 +32,7 @@ from gpuchat.services.filters import user_texts
 from gpuchat.services.usage import UsageRecorder
 
 if TYPE_CHECKING:
-    from gpuchat.core.state import AppState
+    from gpuchat.state import AppState
 
 T = TypeVar("T")
 

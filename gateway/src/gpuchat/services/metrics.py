@@ -29,7 +29,7 @@ from gpuchat.engines.control import EngineState
 from gpuchat.services.usage import UsageRecord
 
 if TYPE_CHECKING:
-    from gpuchat.core.state import AppState
+    from gpuchat.state import AppState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 900)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from gpuchat.db.repositories.users import Principal
+from gpuchat.core.security import Principal
 
 MAX_ENTRIES = 10_000
 

@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gpuchat.core.config import Settings
 from gpuchat.core.errors import GatewayError
+from gpuchat.core.security import Principal
 from gpuchat.db.models import UsageRow
-from gpuchat.db.repositories.users import Principal
 from gpuchat.services.limit_store import LimitStore
 from gpuchat.services.usage import UsageRecord
 

@@ -22,8 +22,8 @@ import orjson
 import structlog
 
 from gpuchat.core.errors import GatewayError, error_body
+from gpuchat.core.security import Principal
 from gpuchat.core.tracing import Tracing
-from gpuchat.db.repositories.users import Principal
 from gpuchat.engines.control import EngineUnavailable, Upstream
 from gpuchat.engines.environment import upstream_auth
 from gpuchat.openai import sse

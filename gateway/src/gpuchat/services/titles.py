@@ -13,14 +13,14 @@ import aiohttp
 import orjson
 
 from gpuchat.core.errors import GatewayError
+from gpuchat.core.security import Principal
 from gpuchat.db.models import Client
-from gpuchat.db.repositories.users import Principal
 from gpuchat.engines.control import EngineUnavailable, UnknownModel
 from gpuchat.services import relay
 from gpuchat.services.chat_turn import Turn, fallback_title
 
 if TYPE_CHECKING:
-    from gpuchat.core.state import AppState
+    from gpuchat.state import AppState
 
 TITLE_TIMEOUT_SECONDS = 30.0
 MAX_TITLE_CHARS = 80

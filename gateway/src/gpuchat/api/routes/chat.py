@@ -11,10 +11,9 @@ from starlette.responses import StreamingResponse
 from gpuchat.api.deps import CurrentPrincipal, StateDep
 from gpuchat.core.db import session_scope
 from gpuchat.core.errors import GatewayError
-from gpuchat.core.state import AppState
+from gpuchat.core.security import Principal
 from gpuchat.core.streaming import GuardedStream
 from gpuchat.db.models import User
-from gpuchat.db.repositories.users import Principal
 from gpuchat.engines.profiles import Profile
 from gpuchat.openai import sse
 from gpuchat.schemas.conversations import ChatRequest
@@ -23,6 +22,7 @@ from gpuchat.services.admission import Ticket
 from gpuchat.services.chat import chat_stream
 from gpuchat.services.chat_turn import Turn, prepare_turn
 from gpuchat.services.filters import message_texts
+from gpuchat.state import AppState
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gpuchat.core import security
+from gpuchat.core.security import Principal
 from gpuchat.db.models import ApiKey, User
-from gpuchat.db.repositories.users import Principal
 
 
 async def create_api_key(

@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gpuchat.core import security
-from gpuchat.db.models import RevokedSession, Role, User, utcnow
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: the user, and the API key when one was used."""
-
-    user_id: int
-    email: str
-    role: str
-    api_key_id: int | None = None
-    allowed_models: tuple[str, ...] | None = None
-    limits: dict[str, Any] | None = field(default=None, compare=False)  # admin-set overrides
-    key_expires: datetime | None = None  # when the API key used expires (None: never)
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.admin
+from gpuchat.core.security import Principal, Role
+from gpuchat.db.models import RevokedSession, User, utcnow
 
 
 def normalise_email(email: str) -> str:

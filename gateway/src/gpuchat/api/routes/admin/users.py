@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from gpuchat.api.deps import AdminPrincipal, SessionDep, StateDep
 from gpuchat.core import security
 from gpuchat.core.errors import GatewayError
-from gpuchat.db.models import Role, User
+from gpuchat.core.security import Role
+from gpuchat.db.models import User
 from gpuchat.db.repositories import users
 from gpuchat.schemas.common import PathId
 from gpuchat.schemas.users import (

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from gpuchat.core.commandline import err, load_settings, with_database
+from gpuchat.commands.common import err, load_settings, with_database
 from gpuchat.db import backup
 from gpuchat.services import retention
 

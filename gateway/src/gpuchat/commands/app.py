@@ -21,12 +21,12 @@ import uvicorn
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gpuchat.commands.common import err, load_settings, with_database, with_session
+from gpuchat.commands.db import db_app
 from gpuchat.core import security
-from gpuchat.core.commandline import err, load_settings, with_database, with_session
 from gpuchat.core.config import Settings
 from gpuchat.core.logging import configure_logging
 from gpuchat.core.server import server_options
-from gpuchat.db.commands import db_app
 from gpuchat.db.repositories import keys, users
 from gpuchat.engines import hf_export, packaged
 from gpuchat.engines.launchers import unavailable_reason
@@ -149,7 +149,7 @@ def _supervisor_process(settings: Settings) -> Iterator[None]:
     os.environ["GPUCHAT_SUPERVISOR_URL"] = f"http://127.0.0.1:{port}"
     if not settings.supervisor_secret_value:
         os.environ["GPUCHAT_SUPERVISOR_SECRET"] = secrets.token_urlsafe(48)
-    argv = [sys.executable, "-m", "gpuchat.cli", "supervisor", "--host", "127.0.0.1"]
+    argv = [sys.executable, "-m", "gpuchat", "supervisor", "--host", "127.0.0.1"]
     child = subprocess.Popen([*argv, "--port", str(port)])
     try:
         _wait_for_supervisor(child, f"http://127.0.0.1:{port}/healthz")
@@ -364,7 +364,3 @@ def _wait_for_supervisor(child: subprocess.Popen[bytes], health_url: str) -> Non
         time.sleep(0.5)
     err(f"gpuchat supervisor did not answer at {health_url} within {SUPERVISOR_BOOT_S}s")
     raise typer.Exit(1)
-
-
-if __name__ == "__main__":  # `python -m gpuchat.cli`: how `gpuchat run` starts the supervisor
-    app()
