@@ -19,7 +19,7 @@ from gpuchat.commands.app import app
 from gpuchat.core.db import create_engine, create_sessionmaker, session_scope
 from gpuchat.db import migrate
 from gpuchat.db.models import Conversation, Message, UsageRow, User
-from gpuchat.services import retention
+from gpuchat.services.usage import retention
 from tests.conftest import POSTGRES_URL
 
 # A fixed day in the middle of a month: what "this month" and "1d ago" mean must not depend on

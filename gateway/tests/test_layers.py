@@ -34,10 +34,10 @@ LAYERS: tuple[frozenset[str], ...] = (
 # `AppState` (issue: one upstream request lifecycle). The test fails when one goes away
 # without being struck from this list, as when a new one comes.
 KNOWN_UPWARD = {
-    ("gpuchat.services.chat", "gpuchat.state"),
+    ("gpuchat.services.chat.stream", "gpuchat.state"),
     ("gpuchat.services.completions", "gpuchat.state"),
     ("gpuchat.services.metrics", "gpuchat.state"),
-    ("gpuchat.services.titles", "gpuchat.state"),
+    ("gpuchat.services.chat.titles", "gpuchat.state"),
 }
 
 

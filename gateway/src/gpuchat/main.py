@@ -27,21 +27,21 @@ from gpuchat.engines.load import EngineLoad
 from gpuchat.engines.manager import EngineManager
 from gpuchat.engines.profiles import load_profiles
 from gpuchat.engines.remote import RemoteEngineControl
-from gpuchat.services.admission import Admission
+from gpuchat.services.accounts.bootstrap import ensure_first_admin
+from gpuchat.services.accounts.principals import PrincipalCache
 from gpuchat.services.benchmarks import AutoBenchmarks
-from gpuchat.services.bootstrap import ensure_first_admin
-from gpuchat.services.chat import ActiveChats
-from gpuchat.services.chat_store import ChatStore
+from gpuchat.services.chat.store import ChatStore
+from gpuchat.services.chat.stream import ActiveChats
 from gpuchat.services.cluster import Cluster
 from gpuchat.services.filters import ForbiddenWords
-from gpuchat.services.limit_store import LimitStore
-from gpuchat.services.live import LiveStreams
+from gpuchat.services.limits.admission import Admission
+from gpuchat.services.limits.login_throttle import LoginThrottle, create_storage
+from gpuchat.services.limits.quotas import UsageLimits
+from gpuchat.services.limits.slots import SharedSlots
+from gpuchat.services.limits.store import LimitStore
 from gpuchat.services.metrics import Metrics, forget_process, multiprocess_dir
-from gpuchat.services.principals import PrincipalCache
-from gpuchat.services.quotas import UsageLimits
-from gpuchat.services.ratelimit import RateLimiter, create_storage
-from gpuchat.services.slots import SharedSlots
-from gpuchat.services.usage import UsageRecorder
+from gpuchat.services.relay.live import LiveStreams
+from gpuchat.services.usage.recorder import UsageRecorder
 from gpuchat.state import AppState
 
 
@@ -97,7 +97,7 @@ def _build_state(
         on_dropped=metrics.usage_rows_dropped.inc,
     )
     http = _upstream_client(settings)
-    limiter = RateLimiter(create_storage(settings.redis_url))
+    limiter = LoginThrottle(create_storage(settings.redis_url))
     answers = ChatStore(sessions)
     admission = Admission(
         slots=SharedSlots(settings.redis_url) if settings.redis_url else None,

@@ -10,18 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from gpuchat.core.config import Settings
 from gpuchat.core.tracing import Tracing
 from gpuchat.engines.control import EngineControl
-from gpuchat.services.admission import Admission
+from gpuchat.services.accounts.principals import PrincipalCache
 from gpuchat.services.benchmarks import AutoBenchmarks
-from gpuchat.services.chat import ActiveChats
-from gpuchat.services.chat_store import ChatStore
+from gpuchat.services.chat.store import ChatStore
+from gpuchat.services.chat.stream import ActiveChats
 from gpuchat.services.cluster import Cluster
 from gpuchat.services.filters import ForbiddenWords
-from gpuchat.services.live import LiveStreams
+from gpuchat.services.limits.admission import Admission
+from gpuchat.services.limits.login_throttle import LoginThrottle
+from gpuchat.services.limits.quotas import UsageLimits
 from gpuchat.services.metrics import Metrics
-from gpuchat.services.principals import PrincipalCache
-from gpuchat.services.quotas import UsageLimits
-from gpuchat.services.ratelimit import RateLimiter
-from gpuchat.services.usage import UsageRecorder
+from gpuchat.services.relay.live import LiveStreams
+from gpuchat.services.usage.recorder import UsageRecorder
 
 
 @dataclass(slots=True)
@@ -32,7 +32,7 @@ class AppState:
     engines: EngineControl
     http: aiohttp.ClientSession
     usage: UsageRecorder
-    limiter: RateLimiter
+    limiter: LoginThrottle
     answers: ChatStore  # the web chat's answers, stored also after the client has gone
     metrics: Metrics
     limits: UsageLimits  # per-user and per-key rate limits and quotas

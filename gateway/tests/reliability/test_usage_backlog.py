@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gpuchat.core.db import create_engine, create_sessionmaker
 from gpuchat.db.migrate import upgrade
 from gpuchat.db.models import UsageRow
-from gpuchat.services import usage
-from gpuchat.services.usage import UsageRecord, UsageRecorder
+from gpuchat.services.usage.recorder import UsageRecord, UsageRecorder
 
 
 class LogRecorder:
@@ -43,10 +42,12 @@ async def test_rows_past_the_bound_are_dropped_counted_and_the_rest_written_late
         async with sessions() as session:
             yield session
 
-    monkeypatch.setattr(usage, "MAX_PENDING", 3)
-    monkeypatch.setattr(usage, "RETRY_SECONDS", 0.05)
+    monkeypatch.setattr("gpuchat.services.usage.recorder.MAX_PENDING", 3)
+    monkeypatch.setattr("gpuchat.services.usage.recorder.RETRY_SECONDS", 0.05)
     logs = LogRecorder()
-    monkeypatch.setattr(usage, "log", logs)  # the module's logger is cached on first use
+    monkeypatch.setattr(
+        "gpuchat.services.usage.recorder.log", logs
+    )  # the module's logger is cached on first use
     dropped: list[int] = []
     recorder = UsageRecorder(flaky_sessions, on_dropped=dropped.append)  # type: ignore[arg-type]
     await recorder.start()

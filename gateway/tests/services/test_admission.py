@@ -12,7 +12,7 @@ import pytest
 
 from gpuchat.core.config import Settings
 from gpuchat.core.errors import GatewayError
-from gpuchat.services.admission import Admission, Ticket
+from gpuchat.services.limits.admission import Admission, Ticket
 from tests.conftest import fake_profiles_yaml
 from tests.utils.chat import chat
 from tests.utils.gateway import RunningGateway, start_gateway

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from gpuchat.engines.load import EngineLoad
-from gpuchat.services.admission import Admission
+from gpuchat.services.limits.admission import Admission
 from tests.conftest import FAKE_UPSTREAM
 from tests.utils.gateway import RunningGateway, start_gateway
 

@@ -18,9 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from gpuchat.core.config import Settings
 from gpuchat.core.errors import GatewayError
 from gpuchat.core.security import Principal
-from gpuchat.services import limit_store
-from gpuchat.services.limit_store import LimitStore
-from gpuchat.services.quotas import UsageLimits
+from gpuchat.services.limits.quotas import UsageLimits
+from gpuchat.services.limits.store import LimitStore
 from tests.conftest import fake_profiles_yaml
 from tests.utils.gateway import RunningGateway, free_port, start_gateway
 from tests.utils.streams import chat_body
@@ -95,7 +94,7 @@ async def test_limits_are_shared_between_gateways_through_redis(gateway: Running
 async def test_redis_down_falls_back_without_waiting_and_recovers(
     gateway: RunningGateway, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(limit_store, "OPEN_SECONDS", 0.5)
+    monkeypatch.setattr("gpuchat.services.limits.store.OPEN_SECONDS", 0.5)
     flags: list[bool] = []
     store = LimitStore(redis_server.url, on_fallback=flags.append)
     limits = UsageLimits(Settings(user_requests_per_minute=100), store, gateway.state.sessions)

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gpuchat.core.security import Principal
-from gpuchat.services import principals
-from gpuchat.services.principals import PrincipalCache
+from gpuchat.services.accounts import principals
+from gpuchat.services.accounts.principals import PrincipalCache
 
 ALICE = Principal(1, "alice@example.com", "user", api_key_id=10)
 BOB = Principal(2, "bob@example.com", "admin", api_key_id=20)

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestServer
 from gpuchat.db.models import Message
 from gpuchat.engines.control import Upstream
 from gpuchat.engines.profiles import Profile
-from gpuchat.services.prompt import (
+from gpuchat.services.chat.prompt import (
     Prompt,
     answer_budget,
     answer_room,

@@ -16,8 +16,8 @@ from gpuchat.core.errors import GatewayError
 from gpuchat.core.security import Principal
 from gpuchat.db.models import UsageRow
 from gpuchat.db.repositories import users
-from gpuchat.services.limit_store import LimitStore
-from gpuchat.services.quotas import UsageLimits
+from gpuchat.services.limits.quotas import UsageLimits
+from gpuchat.services.limits.store import LimitStore
 from tests.utils.chat import chat
 from tests.utils.gateway import RunningGateway
 from tests.utils.streams import chat_body, stream_chat

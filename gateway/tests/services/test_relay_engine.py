@@ -16,8 +16,9 @@ from gpuchat.core.security import Principal
 from gpuchat.engines.control import Upstream
 from gpuchat.engines.profiles import Profile, Timeouts
 from gpuchat.openai import sse
-from gpuchat.services import deadlines, relay
-from gpuchat.services.usage import UsageRecord
+from gpuchat.services.relay import deadlines
+from gpuchat.services.relay.stream import RelayContext, open_upstream, relay_stream
+from gpuchat.services.usage.recorder import UsageRecord
 
 TOKEN = b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n'
 
@@ -46,7 +47,7 @@ async def _engine(script: list[tuple[float, bytes]]) -> Callable[[web.Request], 
 
 async def relay_once(
     script: list[tuple[float, bytes]], timeouts: Timeouts
-) -> tuple[list[bytes], relay.RelayContext, float]:
+) -> tuple[list[bytes], RelayContext, float]:
     app = web.Application()
     app.router.add_post("/v1/chat/completions", await _engine(script))
     runner = web.AppRunner(app, shutdown_timeout=0.1, handler_cancellation=True)
@@ -56,7 +57,7 @@ async def relay_once(
     port = runner.addresses[0][1]
     profile = Profile(name="p", engine="external", urls=[f"http://127.0.0.1:{port}/v1"])
     profile = profile.model_copy(update={"timeouts": timeouts})
-    ctx = relay.RelayContext(
+    ctx = RelayContext(
         request_id="r1",
         principal=Principal(1, "a@example.com", "user"),
         alias="p",
@@ -67,8 +68,8 @@ async def relay_once(
     started = time.monotonic()
     try:
         async with aiohttp.ClientSession() as http:
-            response = await relay.open_upstream(http, ctx, b"{}")
-            frames = [f async for f in relay.relay_stream(response, ctx, Rows())]  # type: ignore[arg-type]
+            response = await open_upstream(http, ctx, b"{}")
+            frames = [f async for f in relay_stream(response, ctx, Rows())]  # type: ignore[arg-type]
     finally:
         await runner.cleanup()
     return frames, ctx, time.monotonic() - started
@@ -147,7 +148,7 @@ async def test_a_connection_the_engine_closed_under_the_request_is_retried() -> 
     server = await asyncio.start_server(engine, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     profile = Profile(name="p", engine="external", urls=[f"http://127.0.0.1:{port}/v1"])
-    ctx = relay.RelayContext(
+    ctx = RelayContext(
         request_id="r2",
         principal=Principal(1, "a@example.com", "user"),
         alias="p",
@@ -157,8 +158,8 @@ async def test_a_connection_the_engine_closed_under_the_request_is_retried() -> 
     )
     try:
         async with aiohttp.ClientSession() as http:
-            response = await relay.open_upstream(http, ctx, b"{}")
-            frames = [f async for f in relay.relay_stream(response, ctx, Rows())]  # type: ignore[arg-type]
+            response = await open_upstream(http, ctx, b"{}")
+            frames = [f async for f in relay_stream(response, ctx, Rows())]  # type: ignore[arg-type]
     finally:
         server.close()
     assert len(attempts) == 2

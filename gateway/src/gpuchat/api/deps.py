@@ -4,7 +4,7 @@ A caller is authenticated by, in order: `Authorization: Bearer <API key>`,
 `Authorization: Bearer <session token>` (scripts that logged in), or the session cookie
 (the web UI; for a write, only from this origin: `core/origins.py`). A session's user row
 is read on every request; an API key's caller is remembered for a few seconds
-(`services/principals.py`), and forgotten at once when this process revokes the key or
+(`services/accounts/principals.py`), and forgotten at once when this process revokes the key or
 changes the user, so a disabled user, a revoked key or a demoted admin stops at the next
 call.
 """

@@ -32,8 +32,8 @@ from gpuchat.engines import hf_export, packaged
 from gpuchat.engines.launchers import unavailable_reason
 from gpuchat.engines.profiles import EngineKind, ProfilesError, load_profiles
 from gpuchat.loadtest.command import bench
-from gpuchat.services import usage_csv
-from gpuchat.services.usage_report import UsageFilter, parse_moment
+from gpuchat.services.usage.csv_export import csv_chunks
+from gpuchat.services.usage.report import UsageFilter, parse_moment
 
 app = typer.Typer(
     help="gpuchat: a self-hosted chat service for your own GPUs.", no_args_is_help=True
@@ -228,7 +228,7 @@ def usage_export(
         raise typer.Exit(2) from exc
 
     async def write(sessions: async_sessionmaker[AsyncSession]) -> None:
-        async for chunk in usage_csv.csv_chunks(sessions, where):
+        async for chunk in csv_chunks(sessions, where):
             sys.stdout.write(chunk)
 
     with_database(write)

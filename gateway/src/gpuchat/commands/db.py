@@ -10,7 +10,7 @@ import typer
 
 from gpuchat.commands.common import err, load_settings, with_database
 from gpuchat.db import backup
-from gpuchat.services import retention
+from gpuchat.services.usage.retention import parse_cutoff, prune
 
 db_app = typer.Typer(
     help="The database: migrations, backups and restores, retention.", no_args_is_help=True
@@ -91,14 +91,14 @@ def db_prune(
 ) -> None:
     """Retention: delete old conversations (with their messages) and old usage rows."""
     try:
-        cutoff = retention.parse_cutoff(older_than)
+        cutoff = parse_cutoff(older_than)
     except ValueError as exc:
         err(str(exc))
         raise typer.Exit(2) from exc
 
     try:
         report = with_database(
-            lambda sessions: retention.prune(
+            lambda sessions: prune(
                 sessions, cutoff, conversations=conversations, usage=usage, dry_run=dry_run
             )
         )

@@ -6,7 +6,7 @@ conversation before, while it is healthy, so the engine's prefix cache still hol
 conversation's earlier turns. A replica that cannot be reached is skipped until a probe
 finds it healthy again; the manager runs the probes (`due_for_probe`, `mark`). A request
 that failed on a replica before any answer came asks for another (`pick(avoid=...)`): the relay
-fails it over (services/relay.py, `open_upstream`).
+fails it over (services/relay/stream.py, `open_upstream`).
 
 All of this is plain bookkeeping on the event loop: no awaits, so no locks.
 """

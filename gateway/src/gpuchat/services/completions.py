@@ -1,6 +1,6 @@
 """A chat completion from start to end: resolve the engine, open the upstream, answer.
 
-Used by `/v1/chat/completions`; the relay itself (frames, timeouts) lives in `relay.py`.
+Used by `/v1/chat/completions`; the relay itself (frames, timeouts) lives in `relay/stream.py`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,19 @@ from gpuchat.engines.control import EngineControl, EngineUnavailable, UnknownMod
 from gpuchat.engines.profiles import Profile
 from gpuchat.openai import sse
 from gpuchat.openai.protocol import ChatCompletionRequest, upstream_body
-from gpuchat.services import relay
-from gpuchat.services.admission import Ticket
-from gpuchat.services.deadlines import KEEPALIVE_SECONDS
 from gpuchat.services.filters import user_texts
-from gpuchat.services.usage import UsageRecorder
+from gpuchat.services.limits.admission import Ticket
+from gpuchat.services.relay.deadlines import KEEPALIVE_SECONDS
+from gpuchat.services.relay.stream import (
+    CLIENT_CLOSED,
+    STOPPED,
+    RelayContext,
+    finish,
+    interrupt,
+    open_upstream,
+    relay_stream,
+)
+from gpuchat.services.usage.recorder import UsageRecorder
 
 if TYPE_CHECKING:
     from gpuchat.state import AppState
@@ -138,7 +146,7 @@ async def serve(
         ticket.close()
         grant.release()
         if isinstance(exc, ClientGone):
-            return Response(status_code=relay.CLIENT_CLOSED)
+            return Response(status_code=CLIENT_CLOSED)
         if isinstance(exc, UnknownModel | EngineUnavailable):
             raise engine_error(exc) from exc
         raise
@@ -161,8 +169,8 @@ def _context(
     upstream: Upstream,
     ticket: Ticket,
     holds: tuple[Callable[[], None], ...],
-) -> relay.RelayContext:
-    ctx = relay.RelayContext(
+) -> RelayContext:
+    ctx = RelayContext(
         request_id=request.scope["state"]["request_id"],
         principal=principal,
         alias=chat.model,
@@ -202,7 +210,7 @@ async def _queued_stream(
             yield sse.KEEPALIVE
         ctx = _context(request, state, principal, chat, wait.result(), ticket, holds)
         upstream = await _open(chat, ctx, state.http, state.usage)
-        async for frame in relay.relay_stream(upstream, ctx, state.usage):
+        async for frame in relay_stream(upstream, ctx, state.usage):
             yield frame
     except GatewayError as error:
         yield sse.data_frame(error.body())
@@ -215,22 +223,22 @@ async def _queued_stream(
 
 async def _open(
     chat: ChatCompletionRequest,
-    ctx: relay.RelayContext,
+    ctx: RelayContext,
     http: aiohttp.ClientSession,
     recorder: UsageRecorder,
 ) -> aiohttp.ClientResponse:
     """Open the upstream request of an already-started stream and make it stoppable."""
     body = _body(chat, ctx)
     try:
-        upstream = await relay.open_upstream(http, ctx, body)
+        upstream = await open_upstream(http, ctx, body)
     except GatewayError:
-        relay.finish(ctx, recorder)
+        finish(ctx, recorder)
         raise
     _attach(ctx, upstream)
     return upstream
 
 
-def _body(chat: ChatCompletionRequest, ctx: relay.RelayContext) -> bytes:
+def _body(chat: ChatCompletionRequest, ctx: RelayContext) -> bytes:
     limits = ctx.upstream.profile.limits
     cap = limits.max_tokens
     if ctx.upstream.context is not None:
@@ -245,16 +253,16 @@ def _body(chat: ChatCompletionRequest, ctx: relay.RelayContext) -> bytes:
     )
 
 
-def _attach(ctx: relay.RelayContext, upstream: aiohttp.ClientResponse) -> None:
+def _attach(ctx: RelayContext, upstream: aiohttp.ClientResponse) -> None:
     if ctx.upstream.lease is not None:
-        ctx.upstream.lease.on_revoke = lambda: relay.interrupt(ctx, upstream, "switch")
+        ctx.upstream.lease.on_revoke = lambda: interrupt(ctx, upstream, "switch")
     if ctx.live is not None:
         ctx.live.add(ctx, upstream)
 
 
 async def complete(
     chat: ChatCompletionRequest,
-    ctx: relay.RelayContext,
+    ctx: RelayContext,
     http: aiohttp.ClientSession,
     recorder: UsageRecorder,
     watch: DisconnectWatch,
@@ -264,19 +272,19 @@ async def complete(
     body = _body(chat, ctx)
     try:
         with watch.guard():
-            upstream = await relay.open_upstream(http, ctx, body, stream=chat.stream)
+            upstream = await open_upstream(http, ctx, body, stream=chat.stream)
     except ClientGone:
         watch.close()
-        ctx.fail(relay.CLIENT_CLOSED, "client_closed")
-        relay.finish(ctx, recorder)
-        return Response(status_code=relay.CLIENT_CLOSED)
+        ctx.fail(CLIENT_CLOSED, "client_closed")
+        finish(ctx, recorder)
+        return Response(status_code=CLIENT_CLOSED)
     except BaseException:
         watch.close()
-        relay.finish(ctx, recorder)
+        finish(ctx, recorder)
         raise
     _attach(ctx, upstream)
     if chat.stream:
-        frames = relay.relay_stream(upstream, ctx, recorder)
+        frames = relay_stream(upstream, ctx, recorder)
         return SSEResponse(frames, watch, headers=sse.SSE_HEADERS)
     try:
         return await _complete_json(upstream, ctx, recorder, watch)
@@ -286,7 +294,7 @@ async def complete(
 
 async def _complete_json(
     upstream: aiohttp.ClientResponse,
-    ctx: relay.RelayContext,
+    ctx: RelayContext,
     recorder: UsageRecorder,
     watch: DisconnectWatch,
 ) -> Response:
@@ -296,14 +304,14 @@ async def _complete_json(
             with watch.guard():
                 payload = await upstream.read()
     except ClientGone:
-        ctx.fail(relay.CLIENT_CLOSED, "client_closed")
-        return Response(status_code=relay.CLIENT_CLOSED)
+        ctx.fail(CLIENT_CLOSED, "client_closed")
+        return Response(status_code=CLIENT_CLOSED)
     except TimeoutError as exc:
         ctx.fail(504, "upstream_timeout")
         raise GatewayError(504, "The model server timed out", code="upstream_timeout") from exc
     except (aiohttp.ClientError, OSError) as exc:
         if ctx.stopped_by is not None:
-            code, message = relay.STOPPED[ctx.stopped_by]
+            code, message = STOPPED[ctx.stopped_by]
             ctx.fail(503, code)
             raise GatewayError(503, message, code=code) from exc
         ctx.fail(502, "upstream_broken")
@@ -319,10 +327,10 @@ async def _complete_json(
             upstream.release()
         else:
             upstream.close()
-        relay.finish(ctx, recorder)
+        finish(ctx, recorder)
 
 
-def _note_usage(payload: bytes, ctx: relay.RelayContext) -> None:
+def _note_usage(payload: bytes, ctx: RelayContext) -> None:
     ctx.first_token_at = time.monotonic()
     try:
         usage = orjson.loads(payload).get("usage") or {}

@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from gpuchat.engines.control import EngineState
-from gpuchat.services.usage import UsageRecord
+from gpuchat.services.usage.recorder import UsageRecord
 
 if TYPE_CHECKING:
     from gpuchat.state import AppState

@@ -18,7 +18,7 @@ from gpuchat.core.errors import GatewayError
 from gpuchat.db.models import User
 from gpuchat.db.repositories import users
 from gpuchat.schemas.users import LoginRequest, SessionPublic, UserPublic
-from gpuchat.services import accounts
+from gpuchat.services.accounts import access
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 async def login(
     body: LoginRequest, request: Request, response: Response, state: StateDep
 ) -> SessionPublic:
-    user = await accounts.login(
+    user = await access.login(
         request, state.sessions, state.limiter, state.settings, body.email, body.password
     )
     return issue_session(response, user, state.settings)
@@ -35,7 +35,7 @@ async def login(
 
 def issue_session(response: Response, user: User, settings: Settings) -> SessionPublic:
     """Set the HttpOnly session cookie and return the same token for scripts."""
-    token = accounts.session_token(user, settings)
+    token = access.session_token(user, settings)
     response.set_cookie(
         SESSION_COOKIE,
         token,

@@ -18,10 +18,10 @@ from gpuchat.engines.profiles import Profile
 from gpuchat.openai import sse
 from gpuchat.schemas.conversations import ChatRequest
 from gpuchat.services import completions
-from gpuchat.services.admission import Ticket
-from gpuchat.services.chat import chat_stream
-from gpuchat.services.chat_turn import Turn, prepare_turn
+from gpuchat.services.chat.stream import chat_stream
+from gpuchat.services.chat.turn import Turn, prepare_turn
 from gpuchat.services.filters import message_texts
+from gpuchat.services.limits.admission import Ticket
 from gpuchat.state import AppState
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])

@@ -19,7 +19,7 @@ from gpuchat.schemas.conversations import (
     ConversationUpdate,
     MessagePublic,
 )
-from gpuchat.services import export
+from gpuchat.services.chat.export import conversation_download
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
@@ -93,4 +93,4 @@ async def export_conversation(
     format: Literal["json", "markdown"] = "json",
 ) -> Response:
     thread = await conversations.thread(session, conversation.id)
-    return export.conversation_download(conversation, thread, format)
+    return conversation_download(conversation, thread, format)

@@ -9,7 +9,7 @@ from gpuchat.core.errors import GatewayError
 from gpuchat.db.repositories import keys
 from gpuchat.schemas.common import PathId
 from gpuchat.schemas.keys import KeyCreate, KeyCreated, KeyPublic, KeysPublic
-from gpuchat.services import accounts
+from gpuchat.services.accounts.access import new_key_scope
 
 router = APIRouter(prefix="/api/keys", tags=["keys"])
 
@@ -25,7 +25,7 @@ async def create_key(
     body: KeyCreate, user: CurrentUser, principal: CurrentPrincipal, session: SessionDep
 ) -> KeyCreated:
     """A session creates any key; an API key only keys within its own scope."""
-    scope = accounts.new_key_scope(principal, body.expires_at, body.allowed_models)
+    scope = new_key_scope(principal, body.expires_at, body.allowed_models)
     key, secret = await keys.create_api_key(
         session, user, body.name, expires=scope.expires, allowed_models=scope.allowed_models
     )

@@ -11,8 +11,8 @@ from gpuchat.api.routes.auth import issue_session
 from gpuchat.core.errors import GatewayError
 from gpuchat.schemas.usage import Moment, StatusFilter, UsageReport
 from gpuchat.schemas.users import PasswordChange, SessionPublic, UserPublic, UserSettings
-from gpuchat.services import accounts
-from gpuchat.services.usage_report import UsageFilter, build_report, parse_range
+from gpuchat.services.accounts import access
+from gpuchat.services.usage.report import UsageFilter, build_report, parse_range
 
 router = APIRouter(prefix="/api/me", tags=["me"])
 
@@ -37,7 +37,7 @@ async def change_password(
     passwords are throttled like logins."""
     if principal.api_key_id is not None:
         raise GatewayError(403, "An API key cannot change the password", code="session_required")
-    user = await accounts.change_password(
+    user = await access.change_password(
         state.sessions,
         state.limiter,
         state.settings,

@@ -13,7 +13,7 @@ from gpuchat.api.routes.admin.profiles import control_errors
 from gpuchat.core.errors import json_response
 from gpuchat.engines.control import EngineControl
 from gpuchat.openai import sse
-from gpuchat.services.live import wants_event_stream, with_keepalive
+from gpuchat.services.relay.live import wants_event_stream, with_keepalive
 
 _STREAM_OR_JSON: dict[int | str, dict[str, Any]] = {
     200: {

@@ -10,7 +10,7 @@ from starlette.responses import Response, StreamingResponse
 from gpuchat.api.deps import AdminPrincipal, StateDep
 from gpuchat.core.errors import GatewayError, json_response
 from gpuchat.openai import sse
-from gpuchat.services.live import live_feed, snapshot, wants_event_stream
+from gpuchat.services.relay.live import live_feed, snapshot, wants_event_stream
 
 _STREAM_OR_JSON: dict[int | str, dict[str, Any]] = {
     200: {

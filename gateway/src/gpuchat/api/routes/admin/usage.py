@@ -9,8 +9,8 @@ from starlette.responses import StreamingResponse
 
 from gpuchat.api.deps import AdminPrincipal, StateDep
 from gpuchat.schemas.usage import GroupBy, Moment, StatusFilter, UsageReport
-from gpuchat.services import usage_csv
-from gpuchat.services.usage_report import (
+from gpuchat.services.usage.csv_export import csv_chunks, export_filename
+from gpuchat.services.usage.report import (
     UsageFilter,
     build_report,
     parse_range,
@@ -55,9 +55,9 @@ async def usage_csv_export(
     _: AdminPrincipal, where: FilterDep, state: StateDep
 ) -> StreamingResponse:
     """Every matching row, oldest first, streamed."""
-    name = usage_csv.export_filename(where)
+    name = export_filename(where)
     return StreamingResponse(
-        usage_csv.csv_chunks(state.sessions, where),
+        csv_chunks(state.sessions, where),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gpuchat.db.models import UsageRow, User
-from gpuchat.services.usage_report import UsageFilter, iter_batches
+from gpuchat.services.usage.report import UsageFilter, iter_batches
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -22,7 +22,7 @@ from gpuchat.openai import sse
 from gpuchat.services.cluster import Cluster, process_name
 
 if TYPE_CHECKING:
-    from gpuchat.services.relay import RelayContext
+    from gpuchat.services.relay.stream import RelayContext
 
 T = TypeVar("T")
 KEEPALIVE_S: Final = 15.0

@@ -28,8 +28,8 @@ from gpuchat.core.config import Settings
 from gpuchat.core.errors import GatewayError
 from gpuchat.core.security import Principal
 from gpuchat.db.models import UsageRow
-from gpuchat.services.limit_store import LimitStore
-from gpuchat.services.usage import UsageRecord
+from gpuchat.services.limits.store import LimitStore
+from gpuchat.services.usage.recorder import UsageRecord
 
 log = structlog.get_logger(__name__)
 

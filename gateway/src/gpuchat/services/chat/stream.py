@@ -22,13 +22,21 @@ from gpuchat.core.security import Principal
 from gpuchat.db.models import Client
 from gpuchat.engines.control import EngineState, Upstream
 from gpuchat.openai import sse
-from gpuchat.services import relay, titles
-from gpuchat.services.admission import Ticket
-from gpuchat.services.chat_store import AnswerRecord, ChatStore
-from gpuchat.services.chat_turn import Turn
+from gpuchat.services.chat.prompt import Prompt, answer_budget, answer_room, fit_exactly
+from gpuchat.services.chat.store import AnswerRecord, ChatStore
+from gpuchat.services.chat.titles import title_for
+from gpuchat.services.chat.turn import Turn
 from gpuchat.services.completions import EngineWait, sampled
-from gpuchat.services.prompt import Prompt, answer_budget, answer_room, fit_exactly
-from gpuchat.services.quotas import Grant
+from gpuchat.services.limits.admission import Ticket
+from gpuchat.services.limits.quotas import Grant
+from gpuchat.services.relay.stream import (
+    CLIENT_CLOSED,
+    RelayContext,
+    finish,
+    interrupt,
+    open_upstream,
+    relay_stream,
+)
 
 if TYPE_CHECKING:
     from gpuchat.state import AppState
@@ -47,13 +55,13 @@ class ChatHandle:
 
     user_id: int
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
-    ctx: relay.RelayContext | None = None
+    ctx: RelayContext | None = None
     response: aiohttp.ClientResponse | None = None
     # What the client has been sent: a yield that returned has been delivered.
     pieces: list[str] = field(default_factory=list)
     taken: int = 0  # the relay's text pieces already turned into deltas
     error: dict[str, Any] | None = None  # the relay's error frame, if it ended with one
-    finished: bool = False  # relay.finish() has run for ctx
+    finished: bool = False  # finish() has run for ctx
     ticket: Ticket | None = None  # the turn's place in the engine's queue
     prompt: Prompt | None = None  # as sent, after the engine counted it
 
@@ -66,7 +74,7 @@ class ChatHandle:
         if self.ticket is not None and not self.ticket.admitted:
             self.ticket.close()  # still queued: leave the queue now
         if self.ctx is not None and self.response is not None:
-            relay.interrupt(self.ctx, self.response, "user")
+            interrupt(self.ctx, self.response, "user")
 
 
 class ActiveChats:
@@ -125,8 +133,8 @@ async def chat_stream(
         ticket.close()
         grant.release()
         if handle.ctx is not None and not handle.finished:
-            handle.ctx.fail(relay.CLIENT_CLOSED, "client_closed")
-            relay.finish(handle.ctx, state.usage)
+            handle.ctx.fail(CLIENT_CLOSED, "client_closed")
+            finish(handle.ctx, state.usage)
         if not answer.settled:
             # Cancelled: the client went away. No await may run here; store it in a task.
             answer.interrupt(handle.ctx, handle.text)
@@ -145,7 +153,7 @@ async def chat_stream(
         done["trimmed"] = handle.prompt.trimmed  # the engine's count left out more turns
     yield event("done", done)
     if turn.needs_title:
-        title = await titles.title_for(state, principal, turn, handle.text)
+        title = await title_for(state, principal, turn, handle.text)
         if await store.set_title(turn.conversation_id, title):
             yield event("title", {"conversation_id": turn.conversation_id, "title": title})
 
@@ -179,7 +187,7 @@ async def _turn(
     room = answer_room(upstream.context, limits.max_tokens, wanted)
     handle.prompt = prompt = await fit_exactly(state.http, upstream, turn.prompt, room)
     max_tokens = answer_budget(upstream.context, prompt, limits.max_tokens, wanted)
-    handle.ctx = ctx = relay.RelayContext(
+    handle.ctx = ctx = RelayContext(
         request_id=request_id,
         principal=principal,
         alias=turn.alias,
@@ -198,12 +206,12 @@ async def _turn(
         ctx.sample_prompt = prompt.messages[-1].get("content") or ""
     body = _upstream_body(upstream, turn, prompt, max_tokens)
     try:
-        response = await relay.open_upstream(state.http, ctx, body)
+        response = await open_upstream(state.http, ctx, body)
     except GatewayError:
-        relay.finish(ctx, state.usage)
+        finish(ctx, state.usage)
         raise
     _attach(handle, ctx, response)
-    async for frame in relay.relay_stream(response, ctx, state.usage):
+    async for frame in relay_stream(response, ctx, state.usage):
         text = "".join(ctx.text[handle.taken :])
         handle.taken = len(ctx.text)
         if text:
@@ -215,13 +223,13 @@ async def _turn(
             handle.error = orjson.loads(frame[6:])
 
 
-def _attach(handle: ChatHandle, ctx: relay.RelayContext, response: aiohttp.ClientResponse) -> None:
+def _attach(handle: ChatHandle, ctx: RelayContext, response: aiohttp.ClientResponse) -> None:
     """From here on the turn can be stopped (user, admin, model switch) by closing upstream."""
     handle.response = response
     if handle.stop_requested.is_set():
-        relay.interrupt(ctx, response, "user")
+        interrupt(ctx, response, "user")
     if ctx.upstream.lease is not None:
-        ctx.upstream.lease.on_revoke = lambda: relay.interrupt(ctx, response, "switch")
+        ctx.upstream.lease.on_revoke = lambda: interrupt(ctx, response, "switch")
     if ctx.live is not None:
         ctx.live.add(ctx, response)
 

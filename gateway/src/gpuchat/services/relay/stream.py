@@ -4,7 +4,7 @@ Frames are forwarded as they arrive, never re-serialised, except the one usage f
 is dropped when the client did not ask for it. The relay only looks into frames for what it
 must know: the first content token (TTFT), the usage numbers, an upstream error frame, the
 end marker, and, when the caller keeps the answer (the web chat), the delta text.
-See `services/design.md` for the contract.
+See `design.md` beside it for the contract.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from gpuchat.core.tracing import Tracing
 from gpuchat.engines.control import EngineUnavailable, Upstream
 from gpuchat.engines.environment import upstream_auth
 from gpuchat.openai import sse
-from gpuchat.services.deadlines import StreamDeadlines
 from gpuchat.services.filters import mask_pii
-from gpuchat.services.usage import UsageRecord, UsageRecorder
+from gpuchat.services.relay.deadlines import StreamDeadlines
+from gpuchat.services.usage.recorder import UsageRecord, UsageRecorder
 
 if TYPE_CHECKING:
-    from gpuchat.services.live import LiveStreams
+    from gpuchat.services.relay.live import LiveStreams
 
 log = structlog.get_logger("gpuchat.sample")
 warnings = structlog.get_logger("gpuchat.relay")

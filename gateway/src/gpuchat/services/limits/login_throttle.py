@@ -38,7 +38,7 @@ def create_storage(redis_url: str | None) -> Storage:
     )
 
 
-class RateLimiter:
+class LoginThrottle:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
         self._strategy = MovingWindowRateLimiter(storage)

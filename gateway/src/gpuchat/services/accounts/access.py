@@ -17,7 +17,7 @@ from gpuchat.core.network import client_address
 from gpuchat.core.security import Principal
 from gpuchat.db.models import User
 from gpuchat.db.repositories import users
-from gpuchat.services.ratelimit import LimiterUnavailable, RateLimiter
+from gpuchat.services.limits.login_throttle import LimiterUnavailable, LoginThrottle
 
 # Verifying against this when the email is unknown makes both failures cost the same.
 # (A fixed hash of a throwaway string: computing it at import cost 0.5 s and 64 MiB.)
@@ -30,7 +30,7 @@ INVALID_LOGIN = "Invalid email or password"
 
 
 async def _count_attempt(
-    limiter: RateLimiter, checks: tuple[tuple[str, tuple[str, ...]], ...]
+    limiter: LoginThrottle, checks: tuple[tuple[str, tuple[str, ...]], ...]
 ) -> None:
     """Count this attempt before anything is verified, and refuse it when over a limit:
     forty guesses at once are forty attempts, not forty checks that all pass."""
@@ -51,7 +51,7 @@ async def _count_attempt(
         ) from exc
 
 
-async def _forget_attempts(limiter: RateLimiter, limit: str, *key: str) -> None:
+async def _forget_attempts(limiter: LoginThrottle, limit: str, *key: str) -> None:
     """After a right password, the account's count starts over (the address's does not:
     an attacker's own account must not reset the budget for guessing other accounts)."""
     with contextlib.suppress(LimiterUnavailable):
@@ -61,7 +61,7 @@ async def _forget_attempts(limiter: RateLimiter, limit: str, *key: str) -> None:
 async def login(
     request: Request,
     sessions: async_sessionmaker[AsyncSession],
-    limiter: RateLimiter,
+    limiter: LoginThrottle,
     settings: Settings,
     email: str,
     password: str,
@@ -90,7 +90,7 @@ async def login(
 
 async def change_password(
     sessions: async_sessionmaker[AsyncSession],
-    limiter: RateLimiter,
+    limiter: LoginThrottle,
     settings: Settings,
     user_id: int,
     current: str,

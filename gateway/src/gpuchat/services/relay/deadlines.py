@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 if TYPE_CHECKING:
-    from gpuchat.services.relay import RelayContext
+    from gpuchat.services.relay.stream import RelayContext
 
 KEEPALIVE_SECONDS = 15.0  # a comment frame to the client when the engine is silent this long
 

@@ -16,7 +16,7 @@ from gpuchat.db.models import Conversation, Message, User
 from gpuchat.db.repositories import conversations
 from gpuchat.engines.profiles import Profile
 from gpuchat.schemas.conversations import ChatRequest
-from gpuchat.services.prompt import Prompt, answer_room, build_prompt
+from gpuchat.services.chat.prompt import Prompt, answer_room, build_prompt
 
 TITLE_FALLBACK_CHARS = 60
 

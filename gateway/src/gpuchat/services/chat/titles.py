@@ -16,8 +16,8 @@ from gpuchat.core.errors import GatewayError
 from gpuchat.core.security import Principal
 from gpuchat.db.models import Client
 from gpuchat.engines.control import EngineUnavailable, UnknownModel
-from gpuchat.services import relay
-from gpuchat.services.chat_turn import Turn, fallback_title
+from gpuchat.services.chat.turn import Turn, fallback_title
+from gpuchat.services.relay.stream import RelayContext, finish, open_upstream
 
 if TYPE_CHECKING:
     from gpuchat.state import AppState
@@ -69,7 +69,7 @@ async def _ask(state: AppState, principal: Principal, turn: Turn, answer: str) -
     except BaseException:
         ticket.close()
         raise
-    ctx = relay.RelayContext(
+    ctx = RelayContext(
         request_id="title-" + secrets.token_hex(8),
         principal=principal,
         alias=alias,
@@ -95,7 +95,7 @@ async def _ask(state: AppState, principal: Principal, turn: Turn, answer: str) -
         }
     )
     try:
-        response = await relay.open_upstream(state.http, ctx, body)
+        response = await open_upstream(state.http, ctx, body)
         try:
             payload = orjson.loads(await response.read())
         finally:
@@ -110,4 +110,4 @@ async def _ask(state: AppState, principal: Principal, turn: Turn, answer: str) -
     finally:
         if not ctx.done and ctx.error_type is None:
             ctx.fail(504, "upstream_timeout")
-        relay.finish(ctx, state.usage)
+        finish(ctx, state.usage)

@@ -20,7 +20,7 @@ it wait here, where their users see their place, instead of invisibly inside the
 preempted there). While the engine has room again the capacity grows back a quarter at a
 time, until the static limit takes over.
 
-With Redis, the engine's limit and the queue hold across replicas (`services/slots.py`): a
+With Redis, the engine's limit and the queue hold across replicas (`services/limits/slots.py`): a
 ticket whose turn has come here ("running") also takes a slot shared by every replica before
 it is admitted, and every ticket not yet admitted holds a place in a queue shared by the
 replicas, first come first served between them. Its position then counts every replica's
@@ -44,7 +44,7 @@ import structlog
 
 from gpuchat.core.errors import GatewayError
 from gpuchat.engines.load import EngineLoad
-from gpuchat.services.slots import Place, SharedSlots
+from gpuchat.services.limits.slots import Place, SharedSlots
 
 KEEPALIVE_SECONDS: Final = 15.0
 INITIAL_SERVICE_SECONDS: Final = 10.0  # the estimate before an engine has served anything

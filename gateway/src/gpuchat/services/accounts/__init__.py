@@ -1,0 +1,1 @@
+"""Accounts: logging in, passwords, API key scopes, who is behind a key, the first admin."""

@@ -1,0 +1,1 @@
+"""The web chat: a turn prepared, streamed as typed events, stored, titled, exported."""

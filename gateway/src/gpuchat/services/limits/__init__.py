@@ -1,0 +1,2 @@
+"""What holds requests back: rate limits and quotas, the queue and engine slots, the
+login throttle."""

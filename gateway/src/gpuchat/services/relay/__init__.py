@@ -1,0 +1,1 @@
+"""The stream relay: the upstream request, its deadlines, the live view of streams."""

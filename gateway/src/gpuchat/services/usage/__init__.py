@@ -1,0 +1,1 @@
+"""Usage: one row per upstream request, recorded, reported, exported as CSV, pruned."""
