@@ -41,6 +41,7 @@ from gpuchat.services.limits.slots import SharedSlots
 from gpuchat.services.limits.store import LimitStore
 from gpuchat.services.metrics import Metrics, forget_process, multiprocess_dir
 from gpuchat.services.relay.live import LiveStreams
+from gpuchat.services.relay.request import Upstreams
 from gpuchat.services.usage.recorder import UsageRecorder
 from gpuchat.state import AppState
 
@@ -135,6 +136,15 @@ def _build_state(
                 "stop_chat": lambda q: chats.stop(str(q["request_id"]), int(q["user_id"])),
             },
         ),
+        Upstreams(
+            admission,
+            engines,
+            http,
+            usage,
+            live=live,
+            tracing=app.state.tracing if app.state.tracing.enabled else None,
+            sample_rate=settings.log_sample_rate,
+        ),
     )
     state.benchmarks = AutoBenchmarks(engines, http, sessions)
     return state
@@ -168,7 +178,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await state.cluster.start()
     sampler = None
     if multiprocess_dir() is not None:  # several workers: keep this one's gauges written
-        sampler = asyncio.create_task(state.metrics.sample_forever(state), name="metrics")
+        sampler = asyncio.create_task(state.metrics.sample_forever(state.upstreams), name="metrics")
     async with read_session(sessions) as session:
         active = await runtime.get(session, runtime.ACTIVE_PROFILE)
     await engines.start(launch_default=settings.start_engines, active=active)

@@ -21,6 +21,7 @@ from gpuchat.services.limits.login_throttle import LoginThrottle
 from gpuchat.services.limits.quotas import UsageLimits
 from gpuchat.services.metrics import Metrics
 from gpuchat.services.relay.live import LiveStreams
+from gpuchat.services.relay.request import Upstreams
 from gpuchat.services.usage.recorder import UsageRecorder
 
 
@@ -43,4 +44,5 @@ class AppState:
     chats: ActiveChats  # this process's web chat turns, for stop
     live: LiveStreams  # this process's requests in flight (admin view)
     cluster: Cluster  # every gateway process: the live view and stop reach them all
+    upstreams: Upstreams  # what every upstream request uses (admission, engines, http...)
     benchmarks: AutoBenchmarks | None = None  # benchmarks after a switch

@@ -18,19 +18,8 @@ from gpuchat.engines.profiles import Profile, Timeouts
 from gpuchat.openai import sse
 from gpuchat.services.relay import deadlines
 from gpuchat.services.relay.stream import RelayContext, open_upstream, relay_stream
-from gpuchat.services.usage.recorder import UsageRecord
 
 TOKEN = b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n'
-
-
-class Rows:
-    """Stands in for the usage recorder: keeps the rows."""
-
-    def __init__(self) -> None:
-        self.rows: list[UsageRecord] = []
-
-    def record(self, row: UsageRecord) -> None:
-        self.rows.append(row)
 
 
 async def _engine(script: list[tuple[float, bytes]]) -> Callable[[web.Request], object]:
@@ -69,7 +58,7 @@ async def relay_once(
     try:
         async with aiohttp.ClientSession() as http:
             response = await open_upstream(http, ctx, b"{}")
-            frames = [f async for f in relay_stream(response, ctx, Rows())]  # type: ignore[arg-type]
+            frames = [f async for f in relay_stream(response, ctx)]
     finally:
         await runner.cleanup()
     return frames, ctx, time.monotonic() - started
@@ -159,7 +148,7 @@ async def test_a_connection_the_engine_closed_under_the_request_is_retried() -> 
     try:
         async with aiohttp.ClientSession() as http:
             response = await open_upstream(http, ctx, b"{}")
-            frames = [f async for f in relay_stream(response, ctx, Rows())]  # type: ignore[arg-type]
+            frames = [f async for f in relay_stream(response, ctx)]
     finally:
         server.close()
     assert len(attempts) == 2

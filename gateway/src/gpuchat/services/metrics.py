@@ -29,7 +29,7 @@ from gpuchat.engines.control import EngineState
 from gpuchat.services.usage.recorder import UsageRecord
 
 if TYPE_CHECKING:
-    from gpuchat.state import AppState
+    from gpuchat.services.relay.request import Upstreams
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 900)
@@ -216,26 +216,26 @@ class Metrics:
         if row.output_tokens:
             self.tokens.labels(model, user, "output").inc(row.output_tokens)
 
-    def sample_own(self, state: AppState) -> None:
+    def sample_own(self, upstreams: Upstreams) -> None:
         """This process's present: its streams, its queues, its unwritten rows."""
-        self.active_streams.set(len(state.live))
-        self.usage_rows_pending.set(state.usage.pending)
-        for name, waiting in state.admission.lengths().items():
+        self.active_streams.set(len(upstreams.live))
+        self.usage_rows_pending.set(upstreams.usage.pending)
+        for name, waiting in upstreams.admission.lengths().items():
             self.queue_length.labels(name).set(waiting)
 
-    async def sample_forever(self, state: AppState) -> None:
+    async def sample_forever(self, upstreams: Upstreams) -> None:
         """With several workers: keep this process's present written for the others'
         scrapes."""
         while True:
-            self.sample_own(state)
+            self.sample_own(upstreams)
             await asyncio.sleep(SAMPLE_S)
 
-    async def render(self, state: AppState) -> bytes:
+    async def render(self, upstreams: Upstreams) -> bytes:
         """Sample the present, then the exposition text (every worker's, added up)."""
-        self.sample_own(state)
+        self.sample_own(upstreams)
         for gauge in (self.engine_running, self.engine_waiting, self.engine_kv_cache):
             gauge.clear()  # an engine that stopped reporting is not shown with old numbers
-        for status in state.engines.statuses():
+        for status in upstreams.engines.statuses():
             for engine_state in EngineState:
                 self.engine_state.labels(status.name, engine_state.value).set(
                     1 if status.state is engine_state else 0
@@ -245,7 +245,7 @@ class Metrics:
                 self.engine_waiting.labels(status.name).set(status.load.waiting)
                 if status.load.kv_cache_usage is not None:
                     self.engine_kv_cache.labels(status.name).set(status.load.kv_cache_usage)
-        report = await state.engines.gpus()
+        report = await upstreams.engines.gpus()
         for gpu in report.gpus:
             index = str(gpu.index)
             self.gpu_memory_used.labels(index).set(gpu.memory_used_mib * 1024 * 1024)

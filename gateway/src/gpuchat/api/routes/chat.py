@@ -13,7 +13,7 @@ from gpuchat.core.db import session_scope
 from gpuchat.core.errors import GatewayError
 from gpuchat.core.security import Principal
 from gpuchat.core.streaming import GuardedStream
-from gpuchat.db.models import User
+from gpuchat.db.models import Client, User
 from gpuchat.engines.profiles import Profile
 from gpuchat.openai import sse
 from gpuchat.schemas.conversations import ChatRequest
@@ -22,6 +22,7 @@ from gpuchat.services.chat.stream import chat_stream
 from gpuchat.services.chat.turn import Turn, prepare_turn
 from gpuchat.services.filters import message_texts
 from gpuchat.services.limits.admission import Ticket
+from gpuchat.services.relay.request import UpstreamRequest
 from gpuchat.state import AppState
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
@@ -54,14 +55,23 @@ async def chat(
         grant.release()
         raise
     (ticket,) = tickets
-    request_id = request.scope["state"]["request_id"]
-    log = request.scope["state"].setdefault("log", {})
-    stream = chat_stream(
-        state, state.chats, state.answers, principal, turn, request_id, ticket, grant, log
+    question = str(turn.prompt.messages[-1].get("content") or "")
+    upstream_request = UpstreamRequest(
+        state.upstreams,
+        request_id=request.scope["state"]["request_id"],
+        principal=principal,
+        alias=turn.alias,
+        client=Client.web,
+        ticket=ticket,
+        holds=(grant.release,),
+        affinity=str(principal.user_id),
+        collect_text=True,
+        log=request.scope["state"].setdefault("log", {}),
+        sample_prompt=lambda: question,
     )
-    return GuardedStream(
-        stream, on_close=(ticket.close, grant.release), headers={**sse.SSE_HEADERS, **grant.headers}
-    )
+    stream = chat_stream(state.upstreams, state.chats, state.answers, turn, upstream_request)
+    headers = {**sse.SSE_HEADERS, **grant.headers}
+    return GuardedStream(stream, on_close=(upstream_request.finish,), headers=headers)
 
 
 async def _prepare(

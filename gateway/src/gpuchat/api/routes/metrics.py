@@ -27,7 +27,7 @@ router = APIRouter(tags=["health"])
 )
 async def metrics(request: Request, state: StateDep) -> Response:
     _check_reader(request, state.settings)
-    return Response(await state.metrics.render(state), media_type=CONTENT_TYPE)
+    return Response(await state.metrics.render(state.upstreams), media_type=CONTENT_TYPE)
 
 
 def _check_reader(request: Request, settings: Settings) -> None:

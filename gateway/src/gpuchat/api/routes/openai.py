@@ -33,7 +33,7 @@ async def chat_completions(
     completions.check_model_allowed(principal, chat.model, profile.names)
     apply_engine_fields(chat, profile.engine.value, profile.limits.max_tokens)
     await state.filters.check(message_texts(chat.messages))
-    return await completions.serve(request, state, principal, chat, profile)
+    return await completions.serve(request, state.upstreams, state.limits, principal, chat, profile)
 
 
 @router.get("/models")

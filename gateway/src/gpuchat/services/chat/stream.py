@@ -1,8 +1,9 @@
 """The web chat's stream: one turn from the engine to typed SSE events, persisted in the end.
 
-Events (see docs/api.md): start, loading, delta, usage, title, error, done. The relay
-(`relay.py`) does the upstream work — timeouts, the usage row, the engine's lease; this
-module turns its observations into the app's events and stores the answer. The stored
+Events (see docs/api.md): start, queue, loading, delta, usage, title, error, done. The
+turn's `UpstreamRequest` (`relay/request.py`) does the upstream work — the queue, the
+engine, timeouts, the usage row; this module turns its observations into the app's events
+and stores the answer. The stored
 answer is exactly the text sent in `delta` events, whatever the end: complete, stopped by
 the user (interrupted), client gone (interrupted), or failed (error).
 """
@@ -12,34 +13,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import aiohttp
 import orjson
 
 from gpuchat.core.errors import GatewayError
-from gpuchat.core.security import Principal
-from gpuchat.db.models import Client
-from gpuchat.engines.control import EngineState, Upstream
+from gpuchat.engines.control import EngineControl, EngineState, Upstream
 from gpuchat.openai import sse
 from gpuchat.services.chat.prompt import Prompt, answer_budget, answer_room, fit_exactly
 from gpuchat.services.chat.store import AnswerRecord, ChatStore
 from gpuchat.services.chat.titles import title_for
 from gpuchat.services.chat.turn import Turn
-from gpuchat.services.completions import EngineWait, sampled
-from gpuchat.services.limits.admission import Ticket
-from gpuchat.services.limits.quotas import Grant
-from gpuchat.services.relay.stream import (
-    CLIENT_CLOSED,
-    RelayContext,
-    finish,
-    interrupt,
-    open_upstream,
-    relay_stream,
-)
-
-if TYPE_CHECKING:
-    from gpuchat.state import AppState
+from gpuchat.services.relay.request import UpstreamRequest, Upstreams
 
 LOADING_POLL_SECONDS = 0.5
 DONE_WAITS_FOR_STORE_S = 2.0  # then `done` goes out without the id; the answer is stored later
@@ -54,15 +39,12 @@ class ChatHandle:
     """A running chat turn, for `POST /api/chat/{request_id}/stop` from any tab."""
 
     user_id: int
+    request: UpstreamRequest
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
-    ctx: RelayContext | None = None
-    response: aiohttp.ClientResponse | None = None
     # What the client has been sent: a yield that returned has been delivered.
     pieces: list[str] = field(default_factory=list)
     taken: int = 0  # the relay's text pieces already turned into deltas
     error: dict[str, Any] | None = None  # the relay's error frame, if it ended with one
-    finished: bool = False  # finish() has run for ctx
-    ticket: Ticket | None = None  # the turn's place in the engine's queue
     prompt: Prompt | None = None  # as sent, after the engine counted it
 
     @property
@@ -71,18 +53,16 @@ class ChatHandle:
 
     def stop(self) -> None:
         self.stop_requested.set()
-        if self.ticket is not None and not self.ticket.admitted:
-            self.ticket.close()  # still queued: leave the queue now
-        if self.ctx is not None and self.response is not None:
-            interrupt(self.ctx, self.response, "user")
+        self.request.stop("user")
 
 
 class ActiveChats:
     def __init__(self) -> None:
         self._handles: dict[str, ChatHandle] = {}
 
-    def open(self, request_id: str, user_id: int) -> ChatHandle:
-        handle = self._handles[request_id] = ChatHandle(user_id)
+    def open(self, request: UpstreamRequest) -> ChatHandle:
+        handle = ChatHandle(request.principal.user_id, request)
+        self._handles[request.request_id] = handle
         return handle
 
     def close(self, request_id: str) -> None:
@@ -98,46 +78,42 @@ class ActiveChats:
 
 
 async def chat_stream(
-    state: AppState,
+    upstreams: Upstreams,
     chats: ActiveChats,
     store: ChatStore,
-    principal: Principal,
     turn: Turn,
-    request_id: str,
-    ticket: Ticket,
-    grant: Grant,
-    log: dict[str, object] | None = None,
+    request: UpstreamRequest,
 ) -> AsyncIterator[bytes]:
-    handle = chats.open(request_id, principal.user_id)
-    handle.ticket = ticket
+    handle = chats.open(request)
     answer = AnswerRecord(turn.conversation_id, turn.user_message_id, turn.alias)
+    ended_by: BaseException | None = None  # what ended the turn, for its usage row
     try:
         yield event(
             "start",
             {
                 "conversation_id": turn.conversation_id,
-                "request_id": request_id,
+                "request_id": request.request_id,
                 "user_message_id": turn.user_message_id,
                 "model": turn.alias,
                 "trimmed": turn.prompt.trimmed,
             },
         )
-        async for frame in _turn(state, principal, turn, request_id, handle, grant, log):
+        async for frame in _turn(upstreams, turn, handle):
             yield frame
-        assert handle.ctx is not None
-        answer.observe(handle.ctx, handle.text, handle.error)
+        assert request.ctx is not None
+        answer.observe(request.ctx, handle.text, handle.error)
     except GatewayError as error:
-        answer.fail(error, handle.ctx, handle.text)
+        ended_by = error
+        answer.fail(error, request.ctx, handle.text)
+    except BaseException as exc:  # the client went away (cancelled, closed)
+        ended_by = exc
+        raise
     finally:
-        chats.close(request_id)
-        ticket.close()
-        grant.release()
-        if handle.ctx is not None and not handle.finished:
-            handle.ctx.fail(CLIENT_CLOSED, "client_closed")
-            finish(handle.ctx, state.usage)
+        chats.close(request.request_id)
+        request.end(ended_by)
         if not answer.settled:
             # Cancelled: the client went away. No await may run here; store it in a task.
-            answer.interrupt(handle.ctx, handle.text)
+            answer.interrupt(request.ctx, handle.text)
             store.save_later(answer)
     saving = store.save_later(answer)
     try:  # the answer is stored in any case; `done` waits only so long for its id
@@ -146,72 +122,38 @@ async def chat_stream(
         message_id = None
     if answer.error is not None:
         yield event("error", answer.error)
-    if handle.ctx is not None:
+    if request.ctx is not None:
         yield event("usage", answer.usage())
     done: dict[str, Any] = {"assistant_message_id": message_id, "status": answer.status.value}
     if handle.prompt is not None and handle.prompt.trimmed != turn.prompt.trimmed:
         done["trimmed"] = handle.prompt.trimmed  # the engine's count left out more turns
     yield event("done", done)
     if turn.needs_title:
-        title = await title_for(state, principal, turn, handle.text)
+        title = await title_for(upstreams, request.principal, turn, handle.text)
         if await store.set_title(turn.conversation_id, title):
             yield event("title", {"conversation_id": turn.conversation_id, "title": title})
 
 
-async def _turn(
-    state: AppState,
-    principal: Principal,
-    turn: Turn,
-    request_id: str,
-    handle: ChatHandle,
-    grant: Grant,
-    log: dict[str, object] | None,
-) -> AsyncIterator[bytes]:
+async def _turn(upstreams: Upstreams, turn: Turn, handle: ChatHandle) -> AsyncIterator[bytes]:
     """Wait in the queue (queue events) and for the engine (loading events), then relay its
     answer as delta events."""
-    assert handle.ticket is not None
-    ticket = handle.ticket
-    async for position, wait_s in state.admission.positions(ticket):
+    request = handle.request
+    async for position, wait_s in request.positions():
         yield event("queue", {"position": position, "estimated_wait_s": wait_s})
-    wait = EngineWait(state.engines, turn.alias, str(principal.user_id))
-    try:
-        async for _ in wait.ticks(LOADING_POLL_SECONDS):
-            if handle.stop_requested.is_set():
-                raise GatewayError(499, "Stopped before the model was ready", code="stopped")
-            yield _loading_event(state, turn.alias)
-    finally:
-        wait.cancel()
-    upstream = wait.result()
+    async for _ in request.engine(LOADING_POLL_SECONDS):
+        if handle.stop_requested.is_set():
+            raise GatewayError(499, "Stopped before the model was ready", code="stopped")
+        yield _loading_event(upstreams.engines, turn.alias)
+    upstream = request.upstream
     limits = upstream.profile.limits
     wanted = turn.parameters.get("max_tokens") or limits.default_max_tokens
     room = answer_room(upstream.context, limits.max_tokens, wanted)
-    handle.prompt = prompt = await fit_exactly(state.http, upstream, turn.prompt, room)
+    handle.prompt = prompt = await fit_exactly(upstreams.http, upstream, turn.prompt, room)
     max_tokens = answer_budget(upstream.context, prompt, limits.max_tokens, wanted)
-    handle.ctx = ctx = RelayContext(
-        request_id=request_id,
-        principal=principal,
-        alias=turn.alias,
-        upstream=upstream,
-        client=Client.web,
-        wants_usage=True,
-        collect_text=True,
-        live=state.live,
-        on_finish=lambda _: setattr(handle, "finished", True),
-        queue_ms=ticket.waited_ms,
-        holds=(ticket.close, grant.release),
-        log=log,
-        tracing=state.tracing if state.tracing.enabled else None,
-    )
-    if sampled(state.settings.log_sample_rate):
-        ctx.sample_prompt = prompt.messages[-1].get("content") or ""
-    body = _upstream_body(upstream, turn, prompt, max_tokens)
-    try:
-        response = await open_upstream(state.http, ctx, body)
-    except GatewayError:
-        finish(ctx, state.usage)
-        raise
-    _attach(handle, ctx, response)
-    async for frame in relay_stream(response, ctx, state.usage):
+    await request.open(_upstream_body(upstream, turn, prompt, max_tokens))
+    ctx = request.ctx
+    assert ctx is not None
+    async for frame in request.relay():
         text = "".join(ctx.text[handle.taken :])
         handle.taken = len(ctx.text)
         if text:
@@ -223,20 +165,9 @@ async def _turn(
             handle.error = orjson.loads(frame[6:])
 
 
-def _attach(handle: ChatHandle, ctx: RelayContext, response: aiohttp.ClientResponse) -> None:
-    """From here on the turn can be stopped (user, admin, model switch) by closing upstream."""
-    handle.response = response
-    if handle.stop_requested.is_set():
-        interrupt(ctx, response, "user")
-    if ctx.upstream.lease is not None:
-        ctx.upstream.lease.on_revoke = lambda: interrupt(ctx, response, "switch")
-    if ctx.live is not None:
-        ctx.live.add(ctx, response)
-
-
-def _loading_event(state: AppState, alias: str) -> bytes:
-    name = state.engines.profile_for(alias).name
-    status = next((s for s in state.engines.statuses() if s.name == name), None)
+def _loading_event(engines: EngineControl, alias: str) -> bytes:
+    name = engines.profile_for(alias).name
+    status = next((s for s in engines.statuses() if s.name == name), None)
     progress = status.progress / 100 if status and status.progress is not None else None
     if status and status.phase:
         message = status.phase

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from typing import TYPE_CHECKING
 
 import aiohttp
 import orjson
@@ -17,10 +16,7 @@ from gpuchat.core.security import Principal
 from gpuchat.db.models import Client
 from gpuchat.engines.control import EngineUnavailable, UnknownModel
 from gpuchat.services.chat.turn import Turn, fallback_title
-from gpuchat.services.relay.stream import RelayContext, finish, open_upstream
-
-if TYPE_CHECKING:
-    from gpuchat.state import AppState
+from gpuchat.services.relay.request import UpstreamRequest, Upstreams
 
 TITLE_TIMEOUT_SECONDS = 30.0
 MAX_TITLE_CHARS = 80
@@ -31,11 +27,10 @@ INSTRUCTION = (
 )
 
 
-async def title_for(state: AppState, principal: Principal, turn: Turn, answer: str) -> str:
+async def title_for(upstreams: Upstreams, principal: Principal, turn: Turn, answer: str) -> str:
     fallback = fallback_title(turn.first_question)
     try:
-        async with asyncio.timeout(TITLE_TIMEOUT_SECONDS):
-            text = await _ask(state, principal, turn, answer)
+        text = await _ask(upstreams, principal, turn, answer)
     except (
         GatewayError,
         TimeoutError,
@@ -58,56 +53,32 @@ def clean_title(text: str) -> str:
     return line[:MAX_TITLE_CHARS]
 
 
-async def _ask(state: AppState, principal: Principal, turn: Turn, answer: str) -> str:
-    alias = state.engines.profile_for(turn.alias).title_model or turn.alias
-    profile = state.engines.profile_for(alias)
-    # A title is an upstream request like any other: it takes its turn in the queue.
-    ticket = state.admission.enter(profile.name, profile.max_concurrency, str(principal.user_id))
-    try:
-        await state.admission.wait(ticket)
-        upstream = await state.engines.acquire(alias)
-    except BaseException:
-        ticket.close()
-        raise
-    ctx = RelayContext(
+async def _ask(upstreams: Upstreams, principal: Principal, turn: Turn, answer: str) -> str:
+    alias = upstreams.engines.profile_for(turn.alias).title_model or turn.alias
+    profile = upstreams.engines.profile_for(alias)
+    question = f"User: {turn.first_question[:1500]}\n\nAssistant: {answer[:1500]}"
+    request = UpstreamRequest(
+        upstreams,
         request_id="title-" + secrets.token_hex(8),
         principal=principal,
         alias=alias,
-        upstream=upstream,
         client=Client.internal,
-        wants_usage=True,
-        queue_ms=ticket.waited_ms,
-        holds=(ticket.close,),
     )
-    body = orjson.dumps(
-        {
-            "model": upstream.model,
+    # A title is an upstream request like any other: it takes its turn in the queue.
+    async with request, asyncio.timeout(TITLE_TIMEOUT_SECONDS):
+        if not await request.admit(profile):
+            await request.wait_turn()
+        await request.acquire()
+        body = {
+            "model": request.upstream.model,
             "messages": [
                 {"role": "system", "content": INSTRUCTION},
-                {
-                    "role": "user",
-                    "content": f"User: {turn.first_question[:1500]}\n\nAssistant: {answer[:1500]}",
-                },
+                {"role": "user", "content": question},
             ],
             "max_tokens": 24,
             "temperature": 0.2,
             "stream": False,
         }
-    )
-    try:
-        response = await open_upstream(state.http, ctx, body)
-        try:
-            payload = orjson.loads(await response.read())
-        finally:
-            response.release()
-        ctx.done = True
-        usage = payload.get("usage") or {}
-        ctx.input_tokens, ctx.output_tokens = (
-            usage.get("prompt_tokens"),
-            usage.get("completion_tokens"),
-        )
-        return str(payload["choices"][0]["message"]["content"] or "")
-    finally:
-        if not ctx.done and ctx.error_type is None:
-            ctx.fail(504, "upstream_timeout")
-        finish(ctx, state.usage)
+        await request.open(orjson.dumps(body))
+        payload = orjson.loads(await request.read())
+    return str(payload["choices"][0]["message"]["content"] or "")

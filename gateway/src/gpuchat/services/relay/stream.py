@@ -82,7 +82,6 @@ class RelayContext:
     done: bool = False
     status_code: int = 200
     error_type: str | None = None
-    on_finish: Callable[[RelayContext], None] | None = None
     live: LiveStreams | None = None  # the admin's live view, when the caller keeps one
     stopped_by: str | None = None  # "admin" or "switch": who closed the upstream on purpose
     log: dict[str, object] | None = None  # the access-log line's fields, filled in at the end
@@ -266,10 +265,9 @@ def _error_message(payload: Any) -> str | None:
     return None
 
 
-async def relay_stream(
-    response: aiohttp.ClientResponse, ctx: RelayContext, recorder: UsageRecorder
-) -> AsyncIterator[bytes]:
-    """Yield complete SSE frames until `[DONE]`, an error frame, a timeout or a disconnect."""
+async def relay_stream(response: aiohttp.ClientResponse, ctx: RelayContext) -> AsyncIterator[bytes]:
+    """Yield complete SSE frames until `[DONE]`, an error frame, a timeout or a disconnect.
+    The request's owner (`request.py`) finishes it when this ends."""
     splitter = sse.FrameSplitter()
     watchdog = StreamDeadlines(ctx)
     try:
@@ -310,7 +308,6 @@ async def relay_stream(
             response.release()
         else:
             response.close()
-        finish(ctx, recorder)
 
 
 def interrupt(ctx: RelayContext, response: aiohttp.ClientResponse, by: str) -> None:
@@ -321,7 +318,8 @@ def interrupt(ctx: RelayContext, response: aiohttp.ClientResponse, by: str) -> N
 
 
 def finish(ctx: RelayContext, recorder: UsageRecorder) -> None:
-    """Every upstream request ends here exactly once: one usage row, then the caller's hook."""
+    """The end of an upstream request: its lease and holds released, one usage row. Called
+    by `UpstreamRequest.finish()`, which makes it once."""
     # The engine's lease first: a switch waiting to drain this engine learns at once.
     ctx.upstream.release(failed=ctx.error_type == "upstream_unreachable")
     for release in ctx.holds:
@@ -350,8 +348,6 @@ def finish(ctx: RelayContext, recorder: UsageRecorder) -> None:
             prompt=mask_pii(ctx.sample_prompt)[:SAMPLE_CHARS],
             answer=mask_pii("".join(ctx.text))[:SAMPLE_CHARS],
         )
-    if ctx.on_finish is not None:
-        ctx.on_finish(ctx)
 
 
 def _trace(ctx: RelayContext, tracing: Tracing) -> None:
