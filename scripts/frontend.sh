@@ -3,7 +3,8 @@
 #
 #   scripts/frontend.sh setup   npm ci, only when node_modules is missing or the lock changed
 #   scripts/frontend.sh build   npm run build, only when a source changed since the last build
-#   scripts/frontend.sh lint    TypeScript strict type check
+#   scripts/frontend.sh lint    the API types match the gateway (scripts/api-types.sh --check),
+#                               TypeScript strict type check, ESLint
 #   scripts/frontend.sh test    Vitest unit tests
 #   scripts/frontend.sh e2e     a gateway on a free port (temp SQLite, fake upstream engines)
 #                               and the Playwright tests in headless Debian Chromium
@@ -57,6 +58,7 @@ build() {
 
 lint() {
     setup
+    "$ROOT/scripts/api-types.sh" --check
     (cd "$FRONTEND" && npm run --silent lint)
 }
 

@@ -11,7 +11,6 @@ const en = {
   'common.more': 'Load more',
   'common.next': 'Next',
   'common.previous': 'Previous',
-  'common.notAvailable': '{what} is not available on this server yet.',
   'common.retry': 'Retry',
   'common.save': 'Save',
   'common.saved': 'Saved',
@@ -56,7 +55,6 @@ const en = {
   'chat.emptyTitle': 'How can I help?',
   'chat.engineStatus': 'Model status',
   'chat.export': 'Export',
-  'chat.gpuMemory': '{used}/{total} GB',
   'chat.input': 'Message',
   'chat.interrupted': 'Stopped — this answer is incomplete.',
   'chat.keyboardHint': 'Enter to send · Shift+Enter for a new line · Esc to stop',
@@ -93,7 +91,6 @@ const en = {
   'chat.unpin': 'Unpin',
   'chat.untitled': 'Untitled',
 
-  'engine.failed': 'Failed',
   'engine.loading': 'Loading',
   'engine.loadingPercent': 'Loading {percent}%',
   'engine.notRunning': 'Not running',
@@ -110,7 +107,6 @@ const en = {
 
   'params.default': 'Default',
   'params.maxTokens': 'Max tokens',
-  'params.maxTokensCap': 'This model allows at most {cap}.',
   'params.temperature': 'Temperature',
   'params.topP': 'Top P',
 

@@ -13,7 +13,6 @@ const ko: Record<keyof typeof en, string> = {
   'common.more': '더 보기',
   'common.next': '다음',
   'common.previous': '이전',
-  'common.notAvailable': '이 서버에서는 아직 {what} 기능을 사용할 수 없습니다.',
   'common.retry': '다시 시도',
   'common.save': '저장',
   'common.saved': '저장됨',
@@ -58,7 +57,6 @@ const ko: Record<keyof typeof en, string> = {
   'chat.emptyTitle': '무엇을 도와드릴까요?',
   'chat.engineStatus': '모델 상태',
   'chat.export': '내보내기',
-  'chat.gpuMemory': '{used}/{total} GB',
   'chat.input': '메시지',
   'chat.interrupted': '중지됨 — 완성되지 않은 답변입니다.',
   'chat.keyboardHint': 'Enter 보내기 · Shift+Enter 줄바꿈 · Esc 중지',
@@ -95,7 +93,6 @@ const ko: Record<keyof typeof en, string> = {
   'chat.unpin': '고정 해제',
   'chat.untitled': '제목 없음',
 
-  'engine.failed': '오류',
   'engine.loading': '로딩 중',
   'engine.loadingPercent': '로딩 중 {percent}%',
   'engine.notRunning': '실행 안 됨',
@@ -112,7 +109,6 @@ const ko: Record<keyof typeof en, string> = {
 
   'params.default': '기본값',
   'params.maxTokens': '최대 토큰',
-  'params.maxTokensCap': '이 모델은 최대 {cap}까지 허용합니다.',
   'params.temperature': '온도 (temperature)',
   'params.topP': 'Top P',
 

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { Card, ErrorNotice, NotAvailable, Spinner } from '../components/ui/Feedback';
+import { Card, ErrorNotice, Spinner } from '../components/ui/Feedback';
 import { AppearanceForm } from '../features/settings/AppearanceForm';
 import { DefaultsForm } from '../features/settings/DefaultsForm';
 import { KeysPanel } from '../features/settings/KeysPanel';
@@ -38,16 +38,10 @@ function MyUsage() {
   return (
     <Card className="flex flex-col gap-3">
       <h2 className="font-semibold">{t('settings.myUsage')}</h2>
-      {usage.unavailable ? (
-        <NotAvailable what={t('settings.myUsage')} />
-      ) : (
-        <>
-          <UsageFiltersBar filters={filters} onChange={setFilters} />
-          {usage.error ? <ErrorNotice error={usage.error} /> : null}
-          {usage.loading && !usage.report ? <Spinner label={t('common.loading')} /> : null}
-          {usage.report ? <UsageReportView report={usage.report} groupLabel={t(`usage.group.${filters.group_by}`)} /> : null}
-        </>
-      )}
+      <UsageFiltersBar filters={filters} onChange={setFilters} />
+      {usage.error ? <ErrorNotice error={usage.error} /> : null}
+      {usage.loading && !usage.report ? <Spinner label={t('common.loading')} /> : null}
+      {usage.report ? <UsageReportView report={usage.report} groupLabel={t(`usage.group.${filters.group_by}`)} /> : null}
     </Card>
   );
 }

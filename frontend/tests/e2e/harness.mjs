@@ -1,6 +1,6 @@
 // A small browser-test harness over playwright-core and Debian's Chromium (no browser
 // download, no test-runner dependency). Each test gets a fresh browser context, its own
-// screenshot in the output folder, and may skip itself with a reason found at run time.
+// screenshot in the output folder; the run fails when one test fails.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -11,11 +11,6 @@ export const ADMIN = {
   password: process.env.GPUCHAT_E2E_PASSWORD ?? '',
 };
 export const OUT = process.env.GPUCHAT_E2E_OUT ?? new URL('../../test-results/e2e/', import.meta.url).pathname;
-
-export class Skip extends Error {}
-export const skip = (reason) => {
-  throw new Skip(reason);
-};
 
 const tests = [];
 export function test(name, fn) {
@@ -30,7 +25,7 @@ export async function run() {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  const counts = { passed: 0, failed: 0, skipped: 0 };
+  const counts = { passed: 0, failed: 0 };
   try {
     for (const t of tests) {
       if (only.length && !only.some((word) => t.name.includes(word))) continue;
@@ -41,14 +36,9 @@ export async function run() {
         counts.passed++;
         console.log(`  ok    ${t.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
       } catch (error) {
-        if (error instanceof Skip) {
-          counts.skipped++;
-          console.log(`  skip  ${t.name}: ${error.message}`);
-        } else {
-          counts.failed++;
-          console.log(`  FAIL  ${t.name}\n${indent(error?.stack ?? String(error))}`);
-          await ctx.screenshot('failure').catch(() => undefined);
-        }
+        counts.failed++;
+        console.log(`  FAIL  ${t.name}\n${indent(error?.stack ?? String(error))}`);
+        await ctx.screenshot('failure').catch(() => undefined);
       } finally {
         await ctx.close();
       }
@@ -57,7 +47,7 @@ export async function run() {
     await browser.close();
   }
   console.log(`\nscreenshots: ${OUT}`);
-  console.log(`${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+  console.log(`${counts.passed} passed, ${counts.failed} failed`);
   process.exitCode = counts.failed ? 1 : 0;
 }
 

@@ -1,14 +1,19 @@
-import { render, screen } from '@testing-library/react';
+import { act, render, screen } from '@testing-library/react';
 import { EngineChip } from '../../src/features/chat/EngineChip';
-import { useModels } from '../../src/features/chat/models';
+import { useModels, type ModelEntry } from '../../src/features/chat/models';
 import { useLanguage } from '../../src/i18n';
 
-const models = [
-  { id: 'default', root: 'local', ready: true },
-  { id: 'big', root: 'vllm-70b', ready: false, state: 'starting', progress: 42 },
-  { id: 'busy', root: 'local', ready: true, waiting: 3 },
-  { id: 'off', root: 'other', ready: false, state: 'stopped' },
-];
+// What GET /v1/models answers: aliases, each naming its profile (`root`) and whether its
+// engine is ready.
+const card = (id: string, root: string, ready: boolean): ModelEntry => ({
+  id,
+  object: 'model',
+  created: 1767225600,
+  owned_by: 'gpuchat',
+  root,
+  ready,
+});
+const models = [card('default', 'local', true), card('local', 'local', true), card('big', 'vllm-70b', false)];
 
 beforeEach(() => {
   useLanguage.getState().setLanguage('en');
@@ -18,20 +23,26 @@ beforeEach(() => {
 describe('EngineChip', () => {
   it.each([
     ['default', 'Ready'],
-    ['big', 'Loading 42%'],
-    ['busy', 'Busy · 3 waiting'],
-    ['off', 'Not running'],
+    ['big', 'Not running'],
     ['missing', 'Unknown model'],
   ])('%s → %s', (model, label) => {
     render(<EngineChip model={model} waiting={null} />);
     expect(screen.getByTestId('engine-chip')).toHaveTextContent(label);
   });
 
-  it('follows the stream: queue position, then load progress', () => {
-    const { rerender } = render(<EngineChip model="default" waiting={{ kind: 'queue', position: 2, estimatedWaitS: 5 }} />);
+  it('follows its own request: queue position, then load progress, then the engine ready', () => {
+    const { rerender } = render(<EngineChip model="big" waiting={{ kind: 'queue', position: 2, estimatedWaitS: 5 }} />);
     expect(screen.getByTestId('engine-chip')).toHaveTextContent('Busy · 2 waiting');
-    rerender(<EngineChip model="default" waiting={{ kind: 'loading', profile: 'local', progress: 0.5, message: '' }} />);
+    rerender(<EngineChip model="big" waiting={{ kind: 'loading', profile: 'vllm-70b', progress: 0.5, message: '' }} />);
     expect(screen.getByTestId('engine-chip')).toHaveTextContent('Loading 50%');
+    act(() => useModels.setState({ models: [card('big', 'vllm-70b', true)] }));
+    rerender(<EngineChip model="big" waiting={null} />);
+    expect(screen.getByTestId('engine-chip')).toHaveTextContent('Ready');
+  });
+
+  it('names the profile behind an alias', () => {
+    render(<EngineChip model="default" waiting={null} />);
+    expect(screen.getByTitle('default → local')).toBeInTheDocument();
   });
 
   it('speaks Korean', () => {

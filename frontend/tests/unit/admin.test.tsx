@@ -1,6 +1,6 @@
 import { render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import type { EngineStatus } from '../../src/features/admin/api';
+import type { EngineStatus, GpuReport } from '../../src/features/admin/api';
 import { LiveStreams } from '../../src/features/admin/LiveStreams';
 import { ProfileCard } from '../../src/features/admin/ProfileCard';
 import { useSession } from '../../src/features/auth/session';
@@ -16,6 +16,8 @@ const engine = (extra: Partial<EngineStatus> = {}): EngineStatus => ({
   gpus: [0],
   pid: null,
   port: null,
+  base_url: null,
+  started_at: null,
   uptime_s: null,
   healthy: null,
   progress: null,
@@ -26,12 +28,16 @@ const engine = (extra: Partial<EngineStatus> = {}): EngineStatus => ({
   last_error: null,
   available: true,
   reason: null,
+  replicas: [],
+  load: null,
+  switch_s: null,
   ...extra,
 });
 
-const gpus = {
+const gpus: GpuReport = {
   available: true,
   reason: null,
+  driver: '550.54',
   gpus: [{ index: 0, name: 'H100', memory_used_mib: 61440, memory_total_mib: 81920, utilization_pct: 87, temperature_c: 60, engine: 'big' }],
 };
 

@@ -66,16 +66,6 @@ export function ErrorNotice({ error, onRetry }: { error: unknown; onRetry?: () =
   );
 }
 
-/** A page section that needs a backend route this gateway does not have (yet). */
-export function NotAvailable({ what }: { what: string }) {
-  const t = useT();
-  return (
-    <div className="rounded-lg border border-dashed border-zinc-300 p-6 text-center text-sm text-zinc-500 dark:border-zinc-700">
-      {t('common.notAvailable', { what })}
-    </div>
-  );
-}
-
 export function Card({ children, className = '' }: { children: ReactNode; className?: string }) {
   return (
     <section className={`rounded-xl border border-zinc-200 bg-white p-4 dark:border-zinc-800 dark:bg-zinc-900 ${className}`}>

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { Button } from '../../components/ui/Button';
 import { Dialog } from '../../components/ui/Dialog';
 import { ErrorNotice } from '../../components/ui/Feedback';
@@ -20,10 +20,13 @@ export function LimitsDialog({ user, onClose, onSaved }: { user: UserPublic | nu
   const t = useT();
   const [values, setValues] = useState<Record<string, string>>({});
   const [error, setError] = useState<unknown>(null);
-  useEffect(() => {
+  // Another user (or the same one saved): the fields start from that user's limits.
+  const [valuesOf, setValuesOf] = useState<UserPublic | null | undefined>(undefined);
+  if (valuesOf !== user) {
+    setValuesOf(user);
     setError(null);
     setValues(Object.fromEntries(FIELDS.map(({ key }) => [key, user?.limits?.[key]?.toString() ?? ''])));
-  }, [user]);
+  }
   if (!user) return null;
   const save = async () => {
     const limits = Object.fromEntries(

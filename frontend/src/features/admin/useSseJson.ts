@@ -1,23 +1,24 @@
 /**
  * Follow an SSE endpoint whose frames are JSON (`/api/admin/live`, an engine's log):
- * reconnects with backoff after a drop, stops on unmount, and reports a 404 as
- * `unavailable` (a gateway without that route) instead of retrying forever.
+ * reconnects with backoff after a drop, stops on unmount, and gives up on an answer that
+ * a retry cannot change (401, 403, 404), reporting it as `error`.
  */
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useEffectEvent, useState } from 'react';
 import { request } from '../../api/client';
 import { ApiError, isAbort } from '../../api/errors';
 import { readSseFrames } from '../../api/sse';
 
 export interface SseState {
   connected: boolean;
-  unavailable: boolean;
   error: unknown;
 }
 
+const FINAL = new Set([401, 403, 404]);
+
 export function useSseJson<T>(url: string | null, onMessage: (data: T) => void): SseState {
-  const [state, setState] = useState<SseState>({ connected: false, unavailable: false, error: null });
-  const handler = useRef(onMessage);
-  handler.current = onMessage;
+  const [state, setState] = useState<SseState>({ connected: false, error: null });
+  // The latest handler, without reconnecting when the caller passes a new function.
+  const onFrame = useEffectEvent((data: T) => onMessage(data));
 
   useEffect(() => {
     if (url === null) return;
@@ -27,22 +28,24 @@ export function useSseJson<T>(url: string | null, onMessage: (data: T) => void):
       while (!controller.signal.aborted) {
         try {
           const response = await request(url, { signal: controller.signal, accept: 'text/event-stream' });
-          setState({ connected: true, unavailable: false, error: null });
+          setState({ connected: true, error: null });
           delay = 500;
           for await (const frame of readSseFrames(response.body as ReadableStream<Uint8Array>, controller.signal)) {
+            let data: T;
             try {
-              handler.current(JSON.parse(frame.data) as T);
+              data = JSON.parse(frame.data) as T;
             } catch {
-              // A frame that is not JSON is skipped; the next snapshot replaces it.
+              continue; // A frame that is not JSON is skipped; the next snapshot replaces it.
             }
+            onFrame(data);
           }
         } catch (error) {
           if (isAbort(error) || controller.signal.aborted) return;
-          if (error instanceof ApiError && (error.status === 404 || error.status === 401 || error.status === 403)) {
-            setState({ connected: false, unavailable: error.status === 404, error: error.status === 404 ? null : error });
+          if (error instanceof ApiError && FINAL.has(error.status)) {
+            setState({ connected: false, error });
             return;
           }
-          setState({ connected: false, unavailable: false, error });
+          setState({ connected: false, error });
         }
         if (controller.signal.aborted) return;
         setState((s) => ({ ...s, connected: false }));

@@ -1,11 +1,10 @@
 import { Download, X } from 'lucide-react';
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { Button, IconButton } from '../../components/ui/Button';
 import { ErrorNotice } from '../../components/ui/Feedback';
 import { TextArea, TextInput } from '../../components/ui/Field';
 import { useT } from '../../i18n';
 import { exportConversation } from './api';
-import { findModel, useModels } from './models';
 import { useChatStore, type ChatOptions } from './store';
 
 /** The open conversation's system prompt and this session's sampling parameters. */
@@ -14,12 +13,15 @@ export function ChatSettingsPanel({ onClose }: { onClose: () => void }) {
   const options = useChatStore((s) => s.options);
   const setOptions = useChatStore((s) => s.setOptions);
   const conversationId = useChatStore((s) => s.conversationId);
-  const cap = useModels((s) => findModel(s.models, options.model)?.max_tokens ?? null);
   const [prompt, setPrompt] = useState(options.systemPrompt);
+  // The draft follows the saved prompt whenever that changes or another conversation opens.
+  const [draftOf, setDraftOf] = useState({ systemPrompt: options.systemPrompt, conversationId });
+  if (draftOf.systemPrompt !== options.systemPrompt || draftOf.conversationId !== conversationId) {
+    setDraftOf({ systemPrompt: options.systemPrompt, conversationId });
+    setPrompt(options.systemPrompt);
+  }
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
-
-  useEffect(() => setPrompt(options.systemPrompt), [options.systemPrompt, conversationId]);
 
   const savePrompt = async () => {
     setError(null);
@@ -98,10 +100,8 @@ export function ChatSettingsPanel({ onClose }: { onClose: () => void }) {
         label={t('params.maxTokens')}
         type="number"
         min={1}
-        max={cap ?? undefined}
         step={1}
         placeholder={t('params.default')}
-        hint={cap ? t('params.maxTokensCap', { cap }) : undefined}
         value={options.maxTokens ?? ''}
         onChange={(event) => number('maxTokens', event.target.value, true)}
       />

@@ -1,5 +1,5 @@
 import { Badge, type Tone } from '../../components/ui/Feedback';
-import { useFormat, useT, type Translate } from '../../i18n';
+import { useT, type Translate } from '../../i18n';
 import { findModel, useModels, type ModelEntry } from './models';
 import type { Waiting } from './store';
 
@@ -8,27 +8,22 @@ interface Props {
   waiting: Waiting | null;
 }
 
-/** The chosen model's engine, for every user: ready, loading (with progress), busy (queue), or down. */
+/**
+ * The chosen model's engine, for every user: ready or not running (from `/v1/models`), and
+ * while this user's own request waits, its queue position or the engine's load progress
+ * (from the stream's events).
+ */
 export function EngineChip({ model, waiting }: Props) {
   const t = useT();
-  const format = useFormat();
   const entry = useModels((s) => findModel(s.models, model));
   const loaded = useModels((s) => s.loaded);
   if (!loaded) return null;
   const { tone, label } = describe(t, entry, waiting);
-  const memory =
-    entry?.gpu_memory_used_mib != null && entry.gpu_memory_total_mib
-      ? t('chat.gpuMemory', {
-          used: format.number(entry.gpu_memory_used_mib / 1024, 1),
-          total: format.number(entry.gpu_memory_total_mib / 1024, 1),
-        })
-      : null;
   return (
     <span role="status" aria-label={t('chat.engineStatus')} data-testid="engine-chip">
       <Badge tone={tone} title={entry ? `${entry.id} → ${entry.root}` : model}>
         <span aria-hidden className={`h-1.5 w-1.5 rounded-full ${DOT[tone]}`} />
         {label}
-        {memory ? <span className="hidden sm:inline">· {memory}</span> : null}
       </Badge>
     </span>
   );
@@ -51,12 +46,6 @@ function describe(t: Translate, entry: ModelEntry | undefined, waiting: Waiting 
   }
   if (waiting?.kind === 'queue') return { tone: 'amber', label: t('engine.queue', { count: waiting.position }) };
   if (!entry) return { tone: 'red', label: t('engine.unknown') };
-  if (entry.state === 'starting' || entry.state === 'loading') {
-    const percent = entry.progress != null ? Math.round(entry.progress) : null;
-    return { tone: 'amber', label: percent !== null ? t('engine.loadingPercent', { percent }) : t('engine.loading') };
-  }
-  if (entry.state === 'failed') return { tone: 'red', label: t('engine.failed') };
-  if (entry.ready && entry.waiting) return { tone: 'amber', label: t('engine.queue', { count: entry.waiting }) };
   if (entry.ready) return { tone: 'green', label: t('engine.ready') };
   return { tone: 'gray', label: t('engine.notRunning') };
 }

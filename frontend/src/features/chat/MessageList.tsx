@@ -4,7 +4,7 @@
  * `content-visibility: auto`, so the browser skips layout and paint of those off screen.
  * The view follows a streaming answer while the reader is at the bottom.
  */
-import { useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { useLayoutEffect, useRef, useState } from 'react';
 import { Button } from '../../components/ui/Button';
 import { useT } from '../../i18n';
 import { MessageItem } from './MessageItem';
@@ -23,11 +23,15 @@ interface Props {
 export function MessageList({ messages, busy, conversationKey, onRegenerate, onEdit }: Props) {
   const t = useT();
   const [shown, setShown] = useState(WINDOW);
+  const [shownOf, setShownOf] = useState(conversationKey);
+  if (shownOf !== conversationKey) {
+    setShownOf(conversationKey);
+    setShown(WINDOW);
+  }
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
 
-  useEffect(() => {
-    setShown(WINDOW);
+  useLayoutEffect(() => {
     atBottom.current = true;
   }, [conversationKey]);
 

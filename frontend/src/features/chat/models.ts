@@ -1,26 +1,15 @@
 /**
  * The models a user can pick (`GET /v1/models`), refreshed while the page is visible so
- * the status chip follows an engine that is loading or switching. Entries are aliases;
- * `root` is the profile that serves them. Fields beyond the OpenAI ones are optional: the
- * chip shows whatever the gateway reports (state, load progress, queue, GPU memory).
+ * the status chip follows an engine that starts or stops. Entries are aliases; `root` is
+ * the profile that serves them, `ready` whether its engine is ready now.
  */
 import { useEffect } from 'react';
 import { create } from 'zustand';
 import { onUserChange } from '../auth/userData';
 import { get } from '../../api/client';
+import type { Schema } from '../../api/schemas';
 
-export interface ModelEntry {
-  id: string;
-  root: string;
-  ready: boolean;
-  state?: string;
-  progress?: number | null;
-  waiting?: number;
-  inflight?: number;
-  max_tokens?: number | null;
-  gpu_memory_used_mib?: number | null;
-  gpu_memory_total_mib?: number | null;
-}
+export type ModelEntry = Schema<'ModelCard'>;
 
 interface ModelsState {
   models: ModelEntry[];
@@ -35,7 +24,7 @@ export const useModels = create<ModelsState>((set) => ({
   error: null,
   refresh: async () => {
     try {
-      const body = await get<{ data: ModelEntry[] }>('/v1/models');
+      const body = await get<Schema<'ModelList'>>('/v1/models');
       set({ models: body.data, loaded: true, error: null });
     } catch (error) {
       set({ loaded: true, error });

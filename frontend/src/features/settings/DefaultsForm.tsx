@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { Button } from '../../components/ui/Button';
 import { Card, ErrorNotice } from '../../components/ui/Feedback';
 import { Field, TextArea, TextInput } from '../../components/ui/Field';
@@ -21,13 +21,16 @@ export function DefaultsForm() {
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
 
-  useEffect(() => {
+  // The fields show the saved settings again whenever those change (loaded, saved).
+  const [fieldsOf, setFieldsOf] = useState<typeof settings | null>(null);
+  if (fieldsOf !== settings) {
+    setFieldsOf(settings);
     setPrompt(settings?.system_prompt ?? '');
     setModel(settings?.model ?? 'default');
     setTemperature(settings?.temperature?.toString() ?? '');
     setTopP(settings?.top_p?.toString() ?? '');
     setMaxTokens(settings?.max_tokens?.toString() ?? '');
-  }, [settings]);
+  }
 
   const save = async () => {
     setError(null);

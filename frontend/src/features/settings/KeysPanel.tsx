@@ -21,14 +21,10 @@ export function KeysPanel() {
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
   const [copied, setCopied] = useState(false);
 
-  const refresh = useCallback(async () => {
-    try {
-      setKeys(await listKeys());
-    } catch (e) {
-      setError(e);
-    }
-  }, []);
-  useEffect(() => void refresh(), [refresh]);
+  const refresh = useCallback(() => listKeys().then(setKeys, setError), []);
+  useEffect(() => {
+    void refresh();
+  }, [refresh]);
 
   const create = async () => {
     setError(null);

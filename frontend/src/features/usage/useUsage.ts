@@ -1,31 +1,33 @@
 import { useEffect, useState } from 'react';
-import { ApiError } from '../../api/errors';
 import { fetchUsage, type UsageFilters, type UsageReport } from './api';
 
 export interface UsageState {
   report: UsageReport | null;
   error: unknown;
-  /** The gateway has no such route (yet): show "not available" rather than an error. */
-  unavailable: boolean;
+  /** A report for the current filters is on its way (the last one stays shown meanwhile). */
   loading: boolean;
 }
 
+interface Answer {
+  /** The request it answers: scope, filters and refresh count. */
+  request: string;
+  report: UsageReport | null;
+  error: unknown;
+}
+
 export function useUsage(scope: 'admin' | 'me', filters: UsageFilters, refresh = 0): UsageState {
-  const [state, setState] = useState<UsageState>({ report: null, error: null, unavailable: false, loading: true });
-  const key = JSON.stringify(filters);
+  const request = JSON.stringify([scope, filters, refresh]);
+  const [answer, setAnswer] = useState<Answer>({ request: '', report: null, error: null });
   useEffect(() => {
     let live = true;
-    setState((s) => ({ ...s, loading: true }));
-    fetchUsage(scope, JSON.parse(key) as UsageFilters)
-      .then((report) => live && setState({ report, error: null, unavailable: false, loading: false }))
-      .catch((error: unknown) => {
-        if (!live) return;
-        const missing = error instanceof ApiError && (error.status === 404 || error.status === 405);
-        setState({ report: null, error: missing ? null : error, unavailable: missing, loading: false });
-      });
+    const [askedScope, askedFilters] = JSON.parse(request) as [typeof scope, UsageFilters];
+    fetchUsage(askedScope, askedFilters).then(
+      (report) => live && setAnswer({ request, report, error: null }),
+      (error: unknown) => live && setAnswer({ request, report: null, error }),
+    );
     return () => {
       live = false;
     };
-  }, [scope, key, refresh]);
-  return state;
+  }, [request]);
+  return { report: answer.report, error: answer.error, loading: answer.request !== request };
 }

@@ -1,4 +1,4 @@
-import { Badge, Card, ErrorNotice, NotAvailable, Spinner, type Tone } from '../../components/ui/Feedback';
+import { Badge, Card, ErrorNotice, Spinner, type Tone } from '../../components/ui/Feedback';
 import { GpuBars } from '../../features/admin/GpuBars';
 import { LiveStreams } from '../../features/admin/LiveStreams';
 import { useLive } from '../../features/admin/useLive';
@@ -11,7 +11,6 @@ export function AdminLive() {
   const format = useFormat();
   const live = useLive();
   const snapshot = live.snapshot;
-  if (live.unavailable) return <NotAvailable what={t('admin.live')} />;
   return (
     <>
       <div className="flex flex-wrap items-center gap-2">

@@ -15,14 +15,14 @@ export function AdminModels() {
 
   // The live feed normally carries the engines; the plain list answers at once and is the
   // fallback while the feed is reconnecting.
-  const refresh = useCallback(async () => {
-    try {
-      setPolled((await listProfiles()).data);
-      setError(null);
-    } catch (e) {
-      setError(e);
-    }
-  }, []);
+  const refresh = useCallback(
+    () =>
+      listProfiles().then((profiles) => {
+        setPolled(profiles.data);
+        setError(null);
+      }, setError),
+    [],
+  );
   useEffect(() => {
     void refresh();
     void listBenchmarks().then((b) => setBenchmarks(b.data), () => undefined);

@@ -1,6 +1,6 @@
 import { Download } from 'lucide-react';
 import { useState } from 'react';
-import { ErrorNotice, NotAvailable, Spinner } from '../../components/ui/Feedback';
+import { ErrorNotice, Spinner } from '../../components/ui/Feedback';
 import { csvUrl, type UsageFilters } from '../../features/usage/api';
 import { UsageFiltersBar } from '../../features/usage/UsageFiltersBar';
 import { UsageReportView } from '../../features/usage/UsageReportView';
@@ -16,27 +16,19 @@ export function AdminUsage() {
     <>
       <div className="flex flex-wrap items-center gap-2">
         <h1 className="flex-1 text-xl font-semibold">{t('admin.usage')}</h1>
-        {!usage.unavailable ? (
-          <a
-            href={csvUrl(rowFilters)}
-            download
-            className="inline-flex items-center gap-1.5 rounded-lg border border-zinc-300 bg-white px-3.5 py-2 text-sm font-medium hover:bg-zinc-50 dark:border-zinc-600 dark:bg-zinc-800 dark:hover:bg-zinc-700"
-          >
-            <Download aria-hidden className="h-4 w-4" />
-            {t('usage.csv')}
-          </a>
-        ) : null}
+        <a
+          href={csvUrl(rowFilters)}
+          download
+          className="inline-flex items-center gap-1.5 rounded-lg border border-zinc-300 bg-white px-3.5 py-2 text-sm font-medium hover:bg-zinc-50 dark:border-zinc-600 dark:bg-zinc-800 dark:hover:bg-zinc-700"
+        >
+          <Download aria-hidden className="h-4 w-4" />
+          {t('usage.csv')}
+        </a>
       </div>
-      {usage.unavailable ? (
-        <NotAvailable what={t('admin.usage')} />
-      ) : (
-        <>
-          <UsageFiltersBar admin filters={filters} onChange={setFilters} />
-          {usage.error ? <ErrorNotice error={usage.error} /> : null}
-          {usage.loading && !usage.report ? <Spinner label={t('common.loading')} /> : null}
-          {usage.report ? <UsageReportView report={usage.report} groupLabel={t(`usage.group.${filters.group_by}`)} /> : null}
-        </>
-      )}
+      <UsageFiltersBar admin filters={filters} onChange={setFilters} />
+      {usage.error ? <ErrorNotice error={usage.error} /> : null}
+      {usage.loading && !usage.report ? <Spinner label={t('common.loading')} /> : null}
+      {usage.report ? <UsageReportView report={usage.report} groupLabel={t(`usage.group.${filters.group_by}`)} /> : null}
     </>
   );
 }

@@ -1,7 +1,8 @@
-"""OpenAI chat-completions wire models, ordered like the OpenAI reference.
+"""OpenAI wire models (chat completions, the models list), ordered like the OpenAI reference.
 
-`extra="allow"`: fields beyond these are kept for the engine only when `fields.py` allows
-them for its engine kind (an allow-list with caps; anything else is a 400 naming it).
+Requests are `extra="allow"`: fields beyond these are kept for the engine only when
+`fields.py` allows them for its engine kind (an allow-list with caps; anything else is a
+400 naming it).
 """
 
 from __future__ import annotations
@@ -66,6 +67,23 @@ class ChatCompletionRequest(BaseModel):
     @property
     def wants_usage_chunk(self) -> bool:
         return bool(self.stream_options and self.stream_options.include_usage)
+
+
+class ModelCard(BaseModel):
+    """One model (`GET /v1/models`), by alias. `root` and `ready` go beyond OpenAI's
+    fields, as vLLM's `root` does; clients ignore what they do not know."""
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+    root: str = Field(description="The profile that serves this alias")
+    ready: bool = Field(description="Its engine is ready now")
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
 
 
 def parse_chat_request(body: bytes) -> ChatCompletionRequest:

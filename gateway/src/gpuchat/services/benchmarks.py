@@ -28,6 +28,7 @@ from gpuchat.engines.control import EngineControl, EngineUnavailable
 from gpuchat.engines.environment import upstream_auth
 from gpuchat.engines.profiles import AutoBenchmark
 from gpuchat.loadtest.stream import Sample, stream_chat
+from gpuchat.schemas.benchmarks import BenchmarkPublic
 
 log = logging.getLogger(__name__)
 
@@ -134,18 +135,18 @@ def _ms(seconds: float) -> float:
 
 async def list_benchmarks(
     session: AsyncSession, *, profile: str | None, limit: int
-) -> list[dict[str, Any]]:
+) -> list[BenchmarkPublic]:
     query = select(Benchmark).order_by(Benchmark.created.desc(), Benchmark.id.desc())
     if profile is not None:
         query = query.where(Benchmark.profile == profile)
     rows = (await session.scalars(query.limit(limit))).all()
     return [
-        {
-            "id": row.id,
-            "profile": row.profile,
-            "parameters": row.parameters,
-            "results": row.results,
-            "created": row.created.isoformat(),
-        }
+        BenchmarkPublic(
+            id=row.id,
+            profile=row.profile,
+            parameters=row.parameters,
+            results=row.results,
+            created=row.created.isoformat(),
+        )
         for row in rows
     ]

@@ -42,6 +42,15 @@ async def wait_until_active(client: httpx.AsyncClient, name: str, within: float 
     raise AssertionError(f"{name} did not become active and ready")
 
 
+async def wait_until_stopped(client: httpx.AsyncClient, name: str, within: float = 20) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if (await profiles(client))[name]["state"] == "stopped":
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{name} did not stop")
+
+
 async def sse_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
     async for line in response.aiter_lines():
         if line.startswith("data: ") and line != "data: [DONE]":
@@ -123,6 +132,29 @@ async def test_activate_switches_the_default_model_and_refuses_a_second_switch(
     assert current["alpha"]["state"] == "stopped"  # one GPU: the old engine was stopped
     assert back.status_code == 202
     assert back.json()["benchmark"] is False  # off for alpha
+
+
+async def test_stopping_the_default_engine_makes_the_gateway_not_ready(
+    switch_gateway: RunningGateway,
+) -> None:
+    async with switch_gateway.client() as client:
+        stopped = await client.post("/api/admin/profiles/alpha/stop")
+        await wait_until_stopped(client, "alpha")
+        not_ready = await client.get("/readyz")
+        started = await client.post("/api/admin/profiles/alpha/activate")
+        await wait_until_active(client, "alpha")
+        ready = await client.get("/readyz")
+
+    assert stopped.status_code == 202
+    assert (stopped.json()["name"], stopped.json()["held"]) == ("alpha", True)
+    assert not_ready.status_code == 503
+    assert not_ready.json() == {
+        "status": "not_ready",
+        "checks": {"database": True, "engine": False},
+    }
+    assert started.status_code == 202
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
 
 
 async def test_stopping_an_external_profile_is_a_conflict(switch_gateway: RunningGateway) -> None:

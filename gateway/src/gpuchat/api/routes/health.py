@@ -2,33 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.responses import Response
 
 from gpuchat.api.deps import StateDep
-from gpuchat.core.errors import json_response
+from gpuchat.schemas.health import Health, Readiness, ReadinessChecks
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-async def healthz() -> Response:
-    return json_response({"status": "ok"})
+async def healthz() -> Health:
+    return Health(status="ok")
 
 
-@router.get("/readyz")
-async def readyz(state: StateDep) -> Response:
-    checks: dict[str, bool] = {}
+@router.get("/readyz", responses={503: {"model": Readiness, "description": "Not ready"}})
+async def readyz(state: StateDep, response: Response) -> Readiness:
     try:
         async with state.db.connect() as connection:
             await connection.execute(text("SELECT 1"))
-        checks["database"] = True
+        database = True
     except (SQLAlchemyError, OSError, TimeoutError):
-        checks["database"] = False
-    checks["engine"] = state.engines.is_ready("default")
-    ready = all(checks.values())
-    return json_response(
-        {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
-    )
+        database = False
+    checks = ReadinessChecks(database=database, engine=state.engines.is_ready("default"))
+    ready = checks.database and checks.engine
+    response.status_code = 200 if ready else 503
+    return Readiness(status="ready" if ready else "not_ready", checks=checks)

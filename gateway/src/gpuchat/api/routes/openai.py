@@ -8,9 +8,14 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from gpuchat.api.deps import CurrentPrincipal, StateDep
-from gpuchat.core.errors import json_response
 from gpuchat.openai.fields import apply_engine_fields
-from gpuchat.openai.protocol import ChatCompletionRequest, inline_schema, parse_chat_request
+from gpuchat.openai.protocol import (
+    ChatCompletionRequest,
+    ModelCard,
+    ModelList,
+    inline_schema,
+    parse_chat_request,
+)
 from gpuchat.services import completions
 from gpuchat.services.filters import message_texts
 
@@ -37,10 +42,10 @@ async def chat_completions(
 
 
 @router.get("/models")
-async def list_models(_: CurrentPrincipal, state: StateDep) -> Response:
+async def list_models(_: CurrentPrincipal, state: StateDep) -> ModelList:
     created = int(time.time())
     default = state.engines.profile_for("default").name
-    data: list[dict[str, object]] = []
+    data: list[ModelCard] = []
     for status in state.engines.statuses():
         if not status.available:
             continue
@@ -48,14 +53,13 @@ async def list_models(_: CurrentPrincipal, state: StateDep) -> Response:
         if status.name == default and "default" not in names:
             names.append("default")
         data.extend(
-            {
-                "id": name,
-                "object": "model",
-                "created": created,
-                "owned_by": "gpuchat",
-                "root": status.name,
-                "ready": status.state == "ready",
-            }
+            ModelCard(
+                id=name,
+                created=created,
+                owned_by="gpuchat",
+                root=status.name,
+                ready=status.state == "ready",
+            )
             for name in names
         )
-    return json_response({"object": "list", "data": data})
+    return ModelList(data=data)

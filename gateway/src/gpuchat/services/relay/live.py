@@ -19,6 +19,8 @@ from starlette.requests import Request
 
 from gpuchat.engines.control import EngineControl
 from gpuchat.openai import sse
+from gpuchat.schemas.engines import EnginePublic, GpuReportPublic
+from gpuchat.schemas.live import LiveProcesses, LiveSnapshot, LiveStreamPublic
 from gpuchat.services.cluster import Cluster, process_name
 
 if TYPE_CHECKING:
@@ -91,20 +93,20 @@ def wants_event_stream(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
 
 
-async def snapshot(engines: EngineControl, cluster: Cluster) -> dict[str, Any]:
+async def snapshot(engines: EngineControl, cluster: Cluster) -> LiveSnapshot:
     """One frame of the admin's live view: the streams of every gateway process."""
     statuses = engines.statuses()
     gpus, streams = await asyncio.gather(engines.gpus(), cluster.ask("streams", {}))
-    return {
-        "time": round(time.time(), 3),
-        "active": engines.profile_for("default").name,
-        "engines": [status.model_dump(mode="json") for status in statuses],
-        "queue": {status.name: status.waiting for status in statuses if status.waiting},
-        "gpus": gpus.model_dump(mode="json"),
-        "streams": [stream for answer in streams.values for stream in answer],
+    return LiveSnapshot(
+        time=round(time.time(), 3),
+        active=engines.profile_for("default").name,
+        engines=[EnginePublic.model_validate(status.model_dump()) for status in statuses],
+        queue={status.name: status.waiting for status in statuses if status.waiting},
+        gpus=GpuReportPublic.model_validate(gpus.model_dump()),
+        streams=[LiveStreamPublic.model_validate(s) for answer in streams.values for s in answer],
         # How many gateway processes answered, and whether every one did in time.
-        "processes": {"answered": len(streams.values), "complete": streams.complete},
-    }
+        processes=LiveProcesses(answered=len(streams.values), complete=streams.complete),
+    )
 
 
 async def live_feed(
@@ -112,7 +114,7 @@ async def live_feed(
 ) -> AsyncIterator[bytes]:
     """SSE frames, one snapshot every `interval` seconds, until the client goes away."""
     while True:
-        yield sse.data_frame(await snapshot(engines, cluster))
+        yield sse.data_frame((await snapshot(engines, cluster)).model_dump(mode="json"))
         await asyncio.sleep(interval)
 
 

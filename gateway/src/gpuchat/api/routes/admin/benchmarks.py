@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from starlette.responses import Response
 
 from gpuchat.api.deps import AdminPrincipal, SessionDep
-from gpuchat.core.errors import json_response
+from gpuchat.schemas.benchmarks import BenchmarksPublic
 from gpuchat.services.benchmarks import list_benchmarks
 
 router = APIRouter(prefix="/api/admin/benchmarks", tags=["admin"])
@@ -20,7 +19,6 @@ async def benchmarks(
     session: SessionDep,
     profile: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> Response:
+) -> BenchmarksPublic:
     """Newest first."""
-    rows = await list_benchmarks(session, profile=profile, limit=limit)
-    return json_response({"data": rows})
+    return BenchmarksPublic(data=await list_benchmarks(session, profile=profile, limit=limit))

@@ -10,9 +10,9 @@ from starlette.responses import Response, StreamingResponse
 
 from gpuchat.api.deps import AdminPrincipal, StateDep
 from gpuchat.api.routes.admin.profiles import control_errors
-from gpuchat.core.errors import json_response
 from gpuchat.engines.control import EngineControl
 from gpuchat.openai import sse
+from gpuchat.schemas.engines import EngineLog
 from gpuchat.services.relay.live import wants_event_stream, with_keepalive
 
 _STREAM_OR_JSON: dict[int | str, dict[str, Any]] = {
@@ -25,20 +25,20 @@ _STREAM_OR_JSON: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/api/admin/engines", tags=["admin"])
 
 
-@router.get("/{name}/logs", responses=_STREAM_OR_JSON)
+@router.get("/{name}/logs", response_model=EngineLog, responses=_STREAM_OR_JSON)
 async def engine_logs(
     name: str,
     _: AdminPrincipal,
     state: StateDep,
     request: Request,
     tail: Annotated[int, Query(ge=0, le=5000)] = 200,
-) -> Response:
+) -> EngineLog | Response:
     """The last `tail` lines as JSON; with `Accept: text/event-stream` (what EventSource
     sends) an SSE stream of those lines, then of every new line until the client leaves."""
     with control_errors():
         lines = await state.engines.read_log(name, tail)
     if not wants_event_stream(request):
-        return json_response({"name": name, "lines": lines})
+        return EngineLog(name=name, lines=lines)
     return StreamingResponse(
         _follow(state.engines, name, lines),
         media_type="text/event-stream",

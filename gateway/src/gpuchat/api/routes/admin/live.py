@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from gpuchat.api.deps import AdminPrincipal, StateDep
-from gpuchat.core.errors import GatewayError, json_response
+from gpuchat.core.errors import GatewayError
 from gpuchat.openai import sse
+from gpuchat.schemas.live import LiveSnapshot, StreamStopped
 from gpuchat.services.relay.live import live_feed, snapshot, wants_event_stream
 
 _STREAM_OR_JSON: dict[int | str, dict[str, Any]] = {
@@ -22,17 +23,17 @@ _STREAM_OR_JSON: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
-@router.get("/live", responses=_STREAM_OR_JSON)
+@router.get("/live", response_model=LiveSnapshot, responses=_STREAM_OR_JSON)
 async def live(
     request: Request,
     _: AdminPrincipal,
     state: StateDep,
     interval: Annotated[float, Query(ge=0.2, le=10)] = 1.0,
-) -> Response:
+) -> LiveSnapshot | Response:
     """With `Accept: text/event-stream` (what EventSource sends) a snapshot every
     `interval` seconds until the client leaves; otherwise one JSON snapshot."""
     if not wants_event_stream(request):
-        return json_response(await snapshot(state.engines, state.cluster))
+        return await snapshot(state.engines, state.cluster)
     return StreamingResponse(
         live_feed(state.engines, state.cluster, interval),
         media_type="text/event-stream",
@@ -41,10 +42,10 @@ async def live(
 
 
 @router.post("/streams/{request_id}/stop")
-async def stop_stream(request_id: str, _: AdminPrincipal, state: StateDep) -> Response:
+async def stop_stream(request_id: str, _: AdminPrincipal, state: StateDep) -> StreamStopped:
     """End one request in flight, in whichever gateway process relays it: its client gets
     an error event, the engine stops."""
     answers = await state.cluster.ask("stop_stream", {"request_id": request_id}, first=True)
     if not any(answers.values):
         raise GatewayError(404, "No such request in flight", code="stream_not_found")
-    return json_response({"request_id": request_id, "stopped": True})
+    return StreamStopped(request_id=request_id, stopped=True)

@@ -6,11 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from fastapi import APIRouter
-from starlette.responses import Response
 
 from gpuchat.api.deps import AdminPrincipal, StateDep
 from gpuchat.core.db import session_scope
-from gpuchat.core.errors import GatewayError, json_response
+from gpuchat.core.errors import GatewayError
 from gpuchat.db.repositories import runtime
 from gpuchat.engines.control import (
     ControlRefused,
@@ -18,6 +17,7 @@ from gpuchat.engines.control import (
     SwitchConflict,
     UnknownModel,
 )
+from gpuchat.schemas.engines import EnginePublic, EngineSwitched, ProfilesPublic
 
 router = APIRouter(prefix="/api/admin/profiles", tags=["admin"])
 
@@ -46,19 +46,18 @@ def control_errors() -> Iterator[None]:
 
 
 @router.get("")
-async def list_profiles(_: AdminPrincipal, state: StateDep) -> Response:
+async def list_profiles(_: AdminPrincipal, state: StateDep) -> ProfilesPublic:
     """Every profile: state, health, pid, port, uptime, progress, GPUs, last error."""
-    statuses = state.engines.statuses()
-    return json_response(
-        {
-            "active": state.engines.profile_for("default").name,
-            "data": [status.model_dump(mode="json") for status in statuses],
-        }
+    return ProfilesPublic(
+        active=state.engines.profile_for("default").name,
+        data=[
+            EnginePublic.model_validate(status.model_dump()) for status in state.engines.statuses()
+        ],
     )
 
 
 @router.post("/{name}/activate", status_code=202)
-async def activate_profile(name: str, admin: AdminPrincipal, state: StateDep) -> Response:
+async def activate_profile(name: str, admin: AdminPrincipal, state: StateDep) -> EngineSwitched:
     """Begin the switch and answer at once; its progress shows in GET and in the live feed.
     The choice is kept: a restarted gateway (or supervisor) comes back on this profile."""
     with control_errors():
@@ -66,12 +65,12 @@ async def activate_profile(name: str, admin: AdminPrincipal, state: StateDep) ->
     async with session_scope(state.sessions) as session:
         await runtime.put(session, runtime.ACTIVE_PROFILE, status.name, user_id=admin.user_id)
     benchmark = state.benchmarks is not None and state.benchmarks.after_switch(name)
-    return json_response({**status.model_dump(mode="json"), "benchmark": benchmark}, 202)
+    return EngineSwitched.model_validate({**status.model_dump(), "benchmark": benchmark})
 
 
 @router.post("/{name}/stop", status_code=202)
-async def stop_profile(name: str, _: AdminPrincipal, state: StateDep) -> Response:
+async def stop_profile(name: str, _: AdminPrincipal, state: StateDep) -> EnginePublic:
     """Drain and stop the engine; it is not started on demand until activated again."""
     with control_errors():
         status = await state.engines.stop(name)
-    return json_response(status.model_dump(mode="json"), 202)
+    return EnginePublic.model_validate(status.model_dump())
