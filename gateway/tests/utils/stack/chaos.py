@@ -202,10 +202,10 @@ def main(root: Path, argv: list[str]) -> None:
     unknown = set(faults) - set(FAULTS)
     if unknown:
         parser.error(f"unknown faults: {', '.join(sorted(unknown))}")
-    started = report.now()
+    started, code = report.now(), report.commit()  # the code the stack runs: as it starts
     with Stack(StackConfig.from_env(root)) as stack:
         result = asyncio.run(run_chaos(stack, plan, faults))
-    result |= report.header(started)
+    result |= report.header(started, code)
     path = report.save(result, "chaos")
     table = report.chaos_markdown(result)
     print(f"\n{table}\nwritten to {path}")

@@ -52,11 +52,12 @@ def commit() -> str:
     return head + ("+dirty" if changed else "")
 
 
-def header(started: dt.datetime) -> dict[str, Any]:
+def header(started: dt.datetime, code: str) -> dict[str, Any]:
+    """`code`: `commit()` as the run started (the code its processes run)."""
     return {
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": now().isoformat(timespec="seconds"),
-        "commit": commit(),
+        "commit": code,
         "machine": machine(),
     }
 

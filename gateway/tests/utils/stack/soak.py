@@ -130,10 +130,10 @@ def main(root: Path, argv: list[str]) -> None:
     parser.add_argument("--no-publish", action="store_true", help="leave docs/ alone")
     args = parser.parse_args(argv)
     plan = SoakPlan(minutes=args.minutes, streams=args.streams)
-    started = report.now()
+    started, code = report.now(), report.commit()  # the code the stack runs: as it starts
     with Stack(StackConfig.from_env(root)) as stack:
         result = asyncio.run(run_soak(stack, plan))
-    result |= report.header(started)
+    result |= report.header(started, code)
     path = report.save(result, "soak")
     table = report.soak_markdown(result)
     print(f"\n{table}\nwritten to {path}")
