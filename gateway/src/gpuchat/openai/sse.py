@@ -8,6 +8,9 @@ import orjson
 
 DONE = b"data: [DONE]\n\n"
 KEEPALIVE = b": keep-alive\n\n"
+# Every stream we send (the relay, the queue, the live view, engine logs) says something at
+# least this often, so no proxy or browser takes a quiet one for a dead one.
+KEEPALIVE_SECONDS = 15.0
 SSE_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",

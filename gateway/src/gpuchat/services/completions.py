@@ -18,9 +18,9 @@ from gpuchat.engines.control import EngineControl, UnknownModel, Upstream
 from gpuchat.engines.profiles import Profile
 from gpuchat.openai import sse
 from gpuchat.openai.protocol import ChatCompletionRequest, upstream_body
+from gpuchat.openai.sse import KEEPALIVE_SECONDS
 from gpuchat.services.filters import user_texts
 from gpuchat.services.limits.quotas import UsageLimits
-from gpuchat.services.relay.deadlines import KEEPALIVE_SECONDS
 from gpuchat.services.relay.request import UpstreamRequest, Upstreams, engine_error
 from gpuchat.services.relay.stream import CLIENT_CLOSED
 

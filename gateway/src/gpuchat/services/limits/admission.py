@@ -44,9 +44,9 @@ import structlog
 
 from gpuchat.core.errors import GatewayError
 from gpuchat.engines.load import EngineLoad
+from gpuchat.openai.sse import KEEPALIVE_SECONDS
 from gpuchat.services.limits.slots import Place, SharedSlots
 
-KEEPALIVE_SECONDS: Final = 15.0
 INITIAL_SERVICE_SECONDS: Final = 10.0  # the estimate before an engine has served anything
 SMOOTHING: Final = 0.2
 SHARED_POLL_SECONDS: Final = 0.05  # how often the shared queue is looked at while one waits

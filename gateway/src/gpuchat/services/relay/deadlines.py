@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from gpuchat.openai.sse import KEEPALIVE_SECONDS
+
 if TYPE_CHECKING:
     from gpuchat.services.relay.stream import RelayContext
-
-KEEPALIVE_SECONDS = 15.0  # a comment frame to the client when the engine is silent this long
 
 
 class StreamDeadlines:

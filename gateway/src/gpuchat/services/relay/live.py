@@ -12,13 +12,14 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 from starlette.requests import Request
 
 from gpuchat.engines.control import EngineControl
 from gpuchat.openai import sse
+from gpuchat.openai.sse import KEEPALIVE_SECONDS
 from gpuchat.schemas.engines import EnginePublic, GpuReportPublic
 from gpuchat.schemas.live import LiveProcesses, LiveSnapshot, LiveStreamPublic
 from gpuchat.services.cluster import Cluster, process_name
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from gpuchat.services.relay.stream import RelayContext
 
 T = TypeVar("T")
-KEEPALIVE_S: Final = 15.0
 
 
 @dataclass(slots=True)
@@ -119,7 +119,7 @@ async def live_feed(
 
 
 async def with_keepalive(
-    source: AsyncIterator[T], every: float = KEEPALIVE_S
+    source: AsyncIterator[T], every: float = KEEPALIVE_SECONDS
 ) -> AsyncIterator[T | None]:
     """`source`'s items, and None whenever it has been quiet for `every` seconds (a proxy
     between us and the browser would otherwise close an idle stream)."""
