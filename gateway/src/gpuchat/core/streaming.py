@@ -1,40 +1,20 @@
-"""Streaming responses: one that always runs its cleanup, and the API's event stream.
+"""The event stream every streaming route sends (`/v1`, the web chat): `SSEResponse`, sent
+from the request's own task, its client watched by one `DisconnectWatch` (no task group).
 
-Starlette may never start a response's body generator (the client left before the first
-byte), and then the generator's `finally` never runs. Anything a route took before
-returning a stream (a queue slot, a stream grant) is released here instead, whatever
-happened; the releases are idempotent, so the generator may release them too.
-
-`SSEResponse` with `DisconnectWatch` is the hot path's stream: no task group, one watcher.
+A body generator may never start (the client left before the first byte), and then its
+`finally` never runs: what a route took before returning the stream (a queue ticket, a
+rate-limit grant) is released by the response's `on_close` instead, whatever happened; the
+releases are idempotent, so the generator may release them too.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
-
-
-class GuardedStream(StreamingResponse):
-    def __init__(
-        self,
-        content: AsyncIterable[bytes],
-        *,
-        on_close: tuple[Callable[[], None], ...],
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(content, media_type="text/event-stream", headers=headers)
-        self._on_close = on_close
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            for release in self._on_close:
-                release()
 
 
 class ClientGone(Exception):
@@ -94,8 +74,8 @@ class DisconnectWatch:
 class SSEResponse(StreamingResponse):
     """An event stream sent from the request's own task, its client watched by `watch`.
 
-    `frames` is closed whatever happens (its `finally` records and releases); a client that
-    leaves ends the response quietly.
+    `frames` is closed whatever happens (its `finally` records and releases), then
+    `on_close` runs; a client that leaves ends the response quietly.
     """
 
     def __init__(
@@ -103,11 +83,13 @@ class SSEResponse(StreamingResponse):
         frames: AsyncIterator[bytes],
         watch: DisconnectWatch,
         *,
+        on_close: tuple[Callable[[], None], ...] = (),
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(frames, media_type="text/event-stream", headers=headers)
         self._frames = frames
         self._watch = watch
+        self._on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -122,8 +104,12 @@ class SSEResponse(StreamingResponse):
         except ClientGone:
             pass
         finally:
-            await _aclose(self._frames)
-            self._watch.close()
+            try:
+                await _aclose(self._frames)
+            finally:
+                self._watch.close()
+                for release in self._on_close:
+                    release()
 
 
 async def _aclose(frames: AsyncIterator[bytes]) -> None:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from gpuchat.core.errors import GatewayError
 from gpuchat.core.security import Principal
-from gpuchat.core.streaming import ClientGone, DisconnectWatch, GuardedStream, SSEResponse
+from gpuchat.core.streaming import ClientGone, DisconnectWatch, SSEResponse
 from gpuchat.db.models import Client
 from gpuchat.engines.control import EngineControl, UnknownModel, Upstream
 from gpuchat.engines.profiles import Profile
@@ -82,10 +82,11 @@ async def serve(
     except BaseException as exc:
         req.end(exc)
         raise
+    watch = DisconnectWatch(request.receive)
     if not admitted and chat.stream:
         headers = {**sse.SSE_HEADERS, **grant.headers}
-        return GuardedStream(_queued_stream(req, chat), on_close=(req.finish,), headers=headers)
-    watch = DisconnectWatch(request.receive)
+        frames = _queued_stream(req, chat)
+        return SSEResponse(frames, watch, on_close=(req.finish,), headers=headers)
     try:
         with watch.guard():
             if not admitted:
@@ -99,7 +100,9 @@ async def serve(
             return Response(status_code=CLIENT_CLOSED)
         raise
     if chat.stream:
-        response: Response = SSEResponse(req.relay(), watch, headers=sse.SSE_HEADERS)
+        response: Response = SSEResponse(
+            req.relay(), watch, on_close=(req.finish,), headers=sse.SSE_HEADERS
+        )
     else:
         try:
             with req.ending():

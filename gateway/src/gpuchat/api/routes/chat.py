@@ -12,7 +12,7 @@ from gpuchat.api.deps import CurrentPrincipal, StateDep
 from gpuchat.core.db import session_scope
 from gpuchat.core.errors import GatewayError
 from gpuchat.core.security import Principal
-from gpuchat.core.streaming import GuardedStream
+from gpuchat.core.streaming import DisconnectWatch, SSEResponse
 from gpuchat.db.models import Client, User
 from gpuchat.engines.profiles import Profile
 from gpuchat.openai import sse
@@ -71,7 +71,8 @@ async def chat(
     )
     stream = chat_stream(state.upstreams, state.chats, state.answers, turn, upstream_request)
     headers = {**sse.SSE_HEADERS, **grant.headers}
-    return GuardedStream(stream, on_close=(upstream_request.finish,), headers=headers)
+    watch = DisconnectWatch(request.receive)
+    return SSEResponse(stream, watch, on_close=(upstream_request.finish,), headers=headers)
 
 
 async def _prepare(
