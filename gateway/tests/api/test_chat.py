@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import orjson
 from sqlalchemy import select
 
 from gpuchat.db.models import Message, UsageRow
@@ -246,3 +247,53 @@ async def test_chat_fifty_concurrent_turns_are_all_stored(gateway: RunningGatewa
         stored = (await session.scalars(select(Message).where(Message.id.in_(ids)))).all()
     assert len(stored) == 50
     assert all(m.content == "t0 t1 t2 t3 t4 t5 t6 t7" and m.status == "complete" for m in stored)
+
+
+async def test_a_reasoning_models_thinking_streams_apart_is_stored_and_never_sent_back(
+    gateway: RunningGateway,
+) -> None:
+    """vLLM's reasoning parser sends the thinking as `delta.reasoning`: the web chat shows it
+    as `reasoning` events (not in the answer), stores it beside the answer with how long it
+    took, and leaves it out of the next turn's prompt."""
+    await gateway.create_user("thinker@example.com")
+    async with gateway.login("thinker@example.com") as browser:
+        first = await chat(browser, {"content": "!think 4 !tokens 3 !gap 0.02"})
+        cid = first.one("start")["conversation_id"]
+        second = await chat(browser, {"conversation_id": cid, "content": "and then?"})
+        sent = await upstream_body(gateway, second)
+        detail = await conversation(browser, cid)
+
+    thoughts = "".join(e["text"] for e in first.of("reasoning"))
+    assert thoughts == "r0 r1 r2 r3"
+    assert first.text == "t0 t1 t2"  # the answer alone
+    kinds = [k for k in first.kinds if k in ("reasoning", "delta")]
+    assert kinds.index("delta") > max(i for i, k in enumerate(kinds) if k == "reasoning")
+    assert first.one("usage")["reasoning_ms"] >= 40  # four thoughts, 20 ms apart
+    assert first.one("usage")["output_tokens"] == 7  # thinking is generated tokens too
+    messages = detail["messages"]
+    assert isinstance(messages, list)
+    answer = messages[1]
+    assert (answer["content"], answer["reasoning"]) == ("t0 t1 t2", "r0 r1 r2 r3")
+    assert answer["reasoning_ms"] == first.one("usage")["reasoning_ms"]
+    assert messages[3]["reasoning"] is None  # the fake does not think unless told
+    assert {"role": "assistant", "content": "t0 t1 t2"} in sent["messages"]
+    assert not any("r0" in str(m["content"]) for m in sent["messages"])
+
+
+async def test_the_api_passes_a_reasoning_models_thinking_through_unchanged(
+    gateway: RunningGateway,
+) -> None:
+    async with gateway.client() as client:
+        body = {
+            "model": "fake",
+            "stream": True,
+            "messages": [{"role": "user", "content": "!think 2 !tokens 1"}],
+        }
+        response = await client.post("/v1/chat/completions", json=body)
+    deltas = [
+        orjson.loads(line[6:])["choices"][0]["delta"]
+        for line in response.text.splitlines()
+        if line.startswith("data: {") and '"choices": [{' in line
+    ]
+    assert [d.get("reasoning") for d in deltas if d.get("reasoning")] == ["r0", " r1"]
+    assert [d.get("content") for d in deltas if d.get("content")] == ["t0"]

@@ -12,6 +12,8 @@ streaming `echo: <message>` word by word. Scripts (space-separated, combinable):
     !slow 1.5          wait that many seconds before the status line
     !prefill 1.5       send the status line and role chunk, then wait before the first token
     !tokens 50         stream that many tokens ("t0 t1 ...")
+    !think 3           first "think" that many tokens ("r0 r1 ..."), as vLLM's reasoning
+                       parser sends them (`delta.reasoning`; the message's `reasoning`)
     !gap 0.05          seconds between chunks
     !error-frame 2     stream 2 chunks, then an in-stream error frame and [DONE]
     !no-usage          never send a usage chunk
@@ -59,7 +61,7 @@ FAULT: dict[str, float] = {}  # POST /_fault: "gap" overrides every chunk's gap
 
 
 def parse_script(text: str) -> dict[str, Any]:
-    script: dict[str, Any] = {"gap": DEFAULT_GAP, "slow": 0.0}
+    script: dict[str, Any] = {"gap": DEFAULT_GAP, "slow": 0.0, "thoughts": []}
     words = text.split()
     if not words or not words[0].startswith("!"):
         script["words"] = ["echo:", *words] if words else ["echo:"]
@@ -75,6 +77,7 @@ def parse_script(text: str) -> dict[str, Any]:
             "slow",
             "prefill",
             "tokens",
+            "think",
             "gap",
             "error-frame",
         }
@@ -83,17 +86,25 @@ def parse_script(text: str) -> dict[str, Any]:
         i += 2 if takes_value else 1
     count = int(script.get("tokens", 5))
     script["words"] = [f"t{n}" for n in range(count)]
+    script["thoughts"] = [f"r{n}" for n in range(int(script.get("think", 0)))]
     return script
 
 
 def chunk(
-    model: str, content: str | None = None, *, role: bool = False, finish: str | None = None
+    model: str,
+    content: str | None = None,
+    *,
+    role: bool = False,
+    finish: str | None = None,
+    reasoning: str | None = None,
 ) -> bytes:
     delta: dict[str, Any] = {}
     if role:
         delta["role"] = "assistant"
     if content is not None:
         delta["content"] = content
+    if reasoning is not None:
+        delta["reasoning"] = reasoning
     payload = {
         "id": "chatcmpl-fake",
         "object": "chat.completion.chunk",
@@ -200,14 +211,18 @@ async def _complete_json(
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": " ".join(words)},
+                    "message": {
+                        "role": "assistant",
+                        "content": " ".join(words),
+                        "reasoning": " ".join(script["thoughts"]) or None,
+                    },
                     "finish_reason": "stop",
                 }
             ],
             "usage": {
                 "prompt_tokens": prompt_tokens,
-                "completion_tokens": len(words),
-                "total_tokens": prompt_tokens + len(words),
+                "completion_tokens": len(words) + len(script["thoughts"]),
+                "total_tokens": prompt_tokens + len(words) + len(script["thoughts"]),
             },
         }
     )
@@ -251,6 +266,9 @@ async def _generate(
 ) -> web.StreamResponse:
     await response.write(chunk(model, role=True, content=""))
     await watch_close(request, record, script.get("prefill", 0.0))
+    for n, thought in enumerate(script["thoughts"]):
+        await response.write(chunk(model, reasoning=(" " if n else "") + thought))
+        await pause(request, record, script["gap"])
     words = script["words"]
     for n, word in enumerate(words):
         if "die" in script and n >= script["die"]:
@@ -272,7 +290,8 @@ async def _generate(
     await response.write(chunk(model, finish="stop"))
     include_usage = (body.get("stream_options") or {}).get("include_usage")
     if include_usage and not script.get("no-usage"):
-        await response.write(usage_chunk(model, prompt_tokens, len(words)))
+        generated = len(words) + len(script["thoughts"])
+        await response.write(usage_chunk(model, prompt_tokens, generated))
     await response.write(b"data: [DONE]\n\n")
     record["completed"] = True
     return response

@@ -140,6 +140,9 @@ class Message(Base):
     )
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text)
+    # A reasoning model's thinking (never sent back to the model in later turns).
+    reasoning: Mapped[str | None] = mapped_column(Text, default=None)
+    reasoning_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     status: Mapped[str] = mapped_column(String(16), default=MessageStatus.complete)
     model: Mapped[str | None] = mapped_column(String(128), default=None)
     token_in: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -58,6 +58,10 @@ class MessagePublic(BaseModel):
     parent_id: int | None
     role: Literal["system", "user", "assistant"]
     content: str
+    reasoning: str | None = Field(
+        default=None, description="A reasoning model's thinking before the answer, if any."
+    )
+    reasoning_ms: int | None = Field(default=None, description="How long it thought.")
     status: Literal["complete", "interrupted", "error"]
     model: str | None
     token_in: int | None

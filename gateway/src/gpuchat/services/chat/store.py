@@ -42,6 +42,8 @@ class AnswerRecord:
     model: str
     status: MessageStatus = MessageStatus.error
     content: str = ""
+    reasoning: str | None = None  # a reasoning model's thinking, as streamed
+    reasoning_ms: int | None = None
     token_in: int | None = None
     token_out: int | None = None
     ttft_ms: int | None = None
@@ -96,6 +98,7 @@ class AnswerRecord:
             "ttft_ms": self.ttft_ms,
             "latency_ms": self.latency_ms,
             "tokens_per_s": self.tokens_per_s,
+            "reasoning_ms": self.reasoning_ms,
         }
 
 
@@ -111,6 +114,8 @@ class ChatStore:
                 parent_id=answer.parent_id,
                 role="assistant",
                 content=answer.content,
+                reasoning=answer.reasoning,
+                reasoning_ms=answer.reasoning_ms,
                 status=answer.status,
                 model=answer.model,
                 token_in=answer.token_in,

@@ -11,6 +11,7 @@ the user (interrupted), client gone (interrupted), or failed (error).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,12 +45,26 @@ class ChatHandle:
     # What the client has been sent: a yield that returned has been delivered.
     pieces: list[str] = field(default_factory=list)
     taken: int = 0  # the relay's text pieces already turned into deltas
+    thoughts: list[str] = field(default_factory=list)  # a reasoning model's thinking, as sent
+    thoughts_taken: int = 0
+    thinking_since: float | None = None  # the first thought
+    thinking_ms: int | None = None  # from the first thought to the first answer token
     error: dict[str, Any] | None = None  # the relay's error frame, if it ended with one
     prompt: Prompt | None = None  # as sent, after the engine counted it
 
     @property
     def text(self) -> str:
         return "".join(self.pieces)
+
+    @property
+    def reasoning(self) -> str | None:
+        return "".join(self.thoughts) or None
+
+    def thought_for(self) -> int | None:
+        """Milliseconds of thinking: until the answer began, or until now if it has not."""
+        if self.thinking_ms is None and self.thinking_since is not None:
+            return round((time.monotonic() - self.thinking_since) * 1000)
+        return self.thinking_ms
 
     def stop(self) -> None:
         self.stop_requested.set()
@@ -111,6 +126,7 @@ async def chat_stream(
     finally:
         chats.close(request.request_id)
         request.end(ended_by)
+        answer.reasoning, answer.reasoning_ms = handle.reasoning, handle.thought_for()
         if not answer.settled:
             # Cancelled: the client went away. No await may run here; store it in a task.
             answer.interrupt(request.ctx, handle.text)
@@ -154,9 +170,18 @@ async def _turn(upstreams: Upstreams, turn: Turn, handle: ChatHandle) -> AsyncIt
     ctx = request.ctx
     assert ctx is not None
     async for frame in request.relay():
+        thought = "".join(ctx.reasoning[handle.thoughts_taken :])
+        handle.thoughts_taken = len(ctx.reasoning)
+        if thought:
+            if handle.thinking_since is None:
+                handle.thinking_since = time.monotonic()
+            yield event("reasoning", {"text": thought})
+            handle.thoughts.append(thought)
         text = "".join(ctx.text[handle.taken :])
         handle.taken = len(ctx.text)
         if text:
+            if handle.thinking_since is not None and handle.thinking_ms is None:
+                handle.thinking_ms = handle.thought_for()
             yield event("delta", {"text": text})
             handle.pieces.append(text)
         elif frame == sse.KEEPALIVE:

@@ -6,6 +6,7 @@ Never an error for the user: whatever goes wrong, the title is the first message
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 
 import aiohttp
@@ -18,6 +19,7 @@ from gpuchat.engines.control import EngineUnavailable, UnknownModel
 from gpuchat.services.chat.turn import Turn, fallback_title
 from gpuchat.services.relay.request import UpstreamRequest, Upstreams
 
+_THINKING = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 TITLE_TIMEOUT_SECONDS = 30.0
 MAX_TITLE_CHARS = 80
 INSTRUCTION = (
@@ -47,6 +49,8 @@ async def title_for(upstreams: Upstreams, principal: Principal, turn: Turn, answ
 
 
 def clean_title(text: str) -> str:
+    # A reasoning model without a reasoning parser thinks inside the answer: drop it.
+    text = _THINKING.sub("", text)
     line = next((line for line in text.strip().splitlines() if line.strip()), "")
     line = line.strip().strip("\"'“”‘’`*#").strip()
     line = line.removeprefix("Title:").removeprefix("제목:").strip().rstrip(".。!")

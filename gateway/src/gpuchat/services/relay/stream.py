@@ -52,7 +52,9 @@ STOPPED = {
     "user": ("stopped", "Stopped"),
 }
 
-_CONTENT = re.compile(rb'"(?:content|reasoning_content)":\s*"(?!")')
+# A token of the answer or of a reasoning model's thinking (vLLM's `reasoning`, formerly
+# `reasoning_content`): either counts for the first token.
+_CONTENT = re.compile(rb'"(?:content|reasoning|reasoning_content)":\s*"(?!")')
 _USAGE = re.compile(rb'"usage":\s*\{')
 
 
@@ -79,6 +81,7 @@ class RelayContext:
     input_tokens: int | None = None
     output_tokens: int | None = None
     text: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)  # the thinking, when collecting text
     done: bool = False
     status_code: int = 200
     error_type: str | None = None
@@ -385,7 +388,10 @@ def _observe(frames: list[bytes], ctx: RelayContext) -> bytes:
             if ctx.first_token_at is None:
                 ctx.first_token_at = time.monotonic()
             if ctx.collect_text:
-                ctx.text.append(_delta_text(frame))
+                text, thought = _delta_texts(frame)
+                ctx.text.append(text)
+                if thought:
+                    ctx.reasoning.append(thought)
         if _USAGE.search(frame):
             frame = _take_usage(frame, ctx)
         if frame:
@@ -410,13 +416,15 @@ def _take_usage(frame: bytes, ctx: RelayContext) -> bytes:
     return sse.data_frame(payload)
 
 
-def _delta_text(frame: bytes) -> str:
+def _delta_texts(frame: bytes) -> tuple[str, str]:
+    """(answer text, thinking text) of one chunk."""
     try:
         payload = orjson.loads(frame[5:])
         delta = payload["choices"][0]["delta"]
-        return str(delta.get("content") or "")
-    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
-        return ""
+        thought = delta.get("reasoning") or delta.get("reasoning_content") or ""
+        return str(delta.get("content") or ""), str(thought)
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
+        return "", ""
 
 
 def _upstream_error_frame(frame: bytes, ctx: RelayContext) -> bytes:
