@@ -1165,6 +1165,16 @@ export interface components {
             /** Content */
             content: string;
             /**
+             * Reasoning
+             * @description A reasoning model's thinking before the answer, if any.
+             */
+            reasoning?: string | null;
+            /**
+             * Reasoning Ms
+             * @description How long it thought.
+             */
+            reasoning_ms?: number | null;
+            /**
              * Status
              * @enum {string}
              */
