@@ -143,7 +143,7 @@ def _build_state(
             usage,
             live=live,
             tracing=app.state.tracing if app.state.tracing.enabled else None,
-            sample_rate=settings.log_sample_rate,
+            sample_rate=lambda: settings.log_sample_rate,
         ),
     )
     state.benchmarks = AutoBenchmarks(engines, http, sessions)

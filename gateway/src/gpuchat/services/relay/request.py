@@ -70,7 +70,9 @@ class Upstreams:
     usage: UsageRecorder
     live: LiveStreams  # this process's requests in flight (the admin's live view)
     tracing: Tracing | None = None  # set only when traces are exported
-    sample_rate: float = 0.0  # the share of requests whose prompt and answer are logged
+    # The share of requests whose prompt and answer are logged, read at each request (an
+    # admin or a test may change it while the process runs).
+    sample_rate: Callable[[], float] = lambda: 0.0
 
 
 class UpstreamRequest:
@@ -185,7 +187,7 @@ class UpstreamRequest:
         line; from then on the request can be stopped (by the user, an admin, a switch)."""
         assert self.ctx is not None, "acquire() first"
         ctx = self.ctx
-        rate = self._upstreams.sample_rate
+        rate = self._upstreams.sample_rate()
         if self._sample_prompt is not None and rate > 0 and random.random() < rate:  # noqa: S311 - sampling
             ctx.collect_text = True
             ctx.sample_prompt = self._sample_prompt()
