@@ -119,6 +119,45 @@ test('edit and resend a question', async (t) => {
   assert.equal(await page.locator('li[data-role=user]').count(), 1);
 });
 
+test('a reasoning model’s thinking shows above its answer, apart from it', async (t) => {
+  const page = await t.newPage();
+  await login(page);
+  // While the model thinks the section is open and fills; the answer's first text closes it.
+  await send(page, '!think 40 !tokens 3 !gap 0.05');
+  const live = page.locator('li[data-role=assistant][data-status=streaming] .reasoning[data-thinking]');
+  await live.getByRole('region', { name: 'Thinking…' }).filter({ hasText: 'r5' }).waitFor();
+  await t.screenshot('thinking');
+  const thought = await waitForAnswer(page);
+  assert.equal(await thought.getByRole('button', { name: /^Thought for/ }).getAttribute('aria-expanded'), 'false');
+
+  await send(page, '!think 4 !tokens 3 !gap 0.05');
+  let answer = await waitForAnswer(page);
+  const answerText = () => answer.locator(':scope > div > .markdown').innerText();
+  // Once the answer began the thinking folded away, its header saying for how long.
+  let header = answer.getByRole('button', { name: /^Thought for [\d.]+ s$/ });
+  assert.equal(await header.getAttribute('aria-expanded'), 'false');
+  assert.equal((await answerText()).trim(), 't0 t1 t2');
+  assert.doesNotMatch(await answer.innerText(), /r0/);
+  await header.click();
+  assert.equal((await answer.getByRole('region').innerText()).trim(), 'r0 r1 r2 r3');
+  // Stored apart from the answer: the same after a reload, here in Korean.
+  await page.evaluate(() => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: 'ko' }) }));
+  try {
+    await page.reload();
+    page.answersBefore = 0;
+    answer = await waitForAnswer(page);
+    header = answer.getByRole('button', { name: /^[\d.]+초 동안 생각함$/ });
+    assert.equal(await header.getAttribute('aria-expanded'), 'false');
+    assert.equal((await answerText()).trim(), 't0 t1 t2');
+    await header.click();
+    assert.equal((await answer.getByRole('region').innerText()).trim(), 'r0 r1 r2 r3');
+    await t.screenshot('chat-reasoning-ko');
+  } finally {
+    await page.evaluate(() => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: 'en' }) }));
+  }
+  assert.deepEqual(page.errors, []);
+});
+
 test('switch the language to Korean and back', async (t) => {
   const page = await t.newPage();
   await login(page);

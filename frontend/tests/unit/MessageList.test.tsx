@@ -10,6 +10,8 @@ function message(id: number, role: ChatMessage['role'], content: string, extra: 
     id,
     role,
     content,
+    reasoning: null,
+    reasoning_ms: null,
     status: 'complete',
     model: null,
     token_in: null,

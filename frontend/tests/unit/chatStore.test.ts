@@ -34,7 +34,7 @@ const detail = {
   messages: [
     { id: 1, parent_id: null, role: 'system', content: 'Be brief.', status: 'complete', model: null, token_in: null, token_out: null, ttft_ms: null, latency_ms: null, created: '2026-01-01T00:00:00Z' },
     { id: 2, parent_id: 1, role: 'user', content: 'Hi', status: 'complete', model: null, token_in: null, token_out: null, ttft_ms: null, latency_ms: null, created: '2026-01-01T00:00:00Z' },
-    { id: 3, parent_id: 2, role: 'assistant', content: 'Hello', status: 'complete', model: 'fake-model', token_in: 3, token_out: 10, ttft_ms: 100, latency_ms: 600, created: '2026-01-01T00:00:00Z' },
+    { id: 3, parent_id: 2, role: 'assistant', content: 'Hello', reasoning: 'They greet me.', reasoning_ms: 1800, status: 'complete', model: 'fake-model', token_in: 3, token_out: 10, ttft_ms: 100, latency_ms: 600, created: '2026-01-01T00:00:00Z' },
   ],
 };
 
@@ -71,6 +71,59 @@ describe('chat store', () => {
       ['assistant', 11, 'Hello world', 'complete'],
     ]);
     expect(state.messages[1]).toMatchObject({ token_in: 4, token_out: 2, tokens_per_s: 20, model: 'default' });
+  });
+
+  it('streams a reasoning model’s thinking apart from its answer, with the gateway’s duration', async () => {
+    mockApi({
+      '/api/chat': () =>
+        streamResponse([
+          start(),
+          frame('reasoning', { text: 'r0' }),
+          frame('reasoning', { text: ' r1' }),
+          frame('delta', { text: 't0' }),
+          frame('delta', { text: ' t1' }),
+          frame('usage', { input_tokens: 4, output_tokens: 4, ttft_ms: 20, latency_ms: 120, tokens_per_s: 20, reasoning_ms: 3250 }),
+          frame('done', { assistant_message_id: 11, status: 'complete' }),
+        ]),
+    });
+    await useChatStore.getState().send('!think 2');
+    expect(useChatStore.getState().messages[1]).toMatchObject({
+      content: 't0 t1',
+      reasoning: 'r0 r1',
+      reasoning_ms: 3250,
+      status: 'complete',
+    });
+  });
+
+  it('measures the thinking itself when the gateway gives no duration', async () => {
+    const now = vi.spyOn(performance, 'now');
+    now.mockReturnValueOnce(1000).mockReturnValueOnce(2400).mockReturnValue(9000);
+    mockApi({
+      '/api/chat': () =>
+        streamResponse([
+          start(),
+          frame('reasoning', { text: 'r0' }),
+          frame('delta', { text: 't0' }),
+          frame('usage', { input_tokens: 4, output_tokens: 2, ttft_ms: 20, latency_ms: 120, tokens_per_s: 20 }),
+          frame('done', { assistant_message_id: 11, status: 'complete' }),
+        ]),
+    });
+    await useChatStore.getState().send('!think 1');
+    expect(useChatStore.getState().messages[1]).toMatchObject({ content: 't0', reasoning: 'r0', reasoning_ms: 1400 });
+  });
+
+  it('leaves an answer without thinking without reasoning', async () => {
+    mockApi({
+      '/api/chat': () =>
+        streamResponse([
+          start(),
+          frame('delta', { text: 'plain' }),
+          frame('usage', { input_tokens: 4, output_tokens: 1, ttft_ms: 20, latency_ms: 120, tokens_per_s: 20, reasoning_ms: null }),
+          frame('done', { assistant_message_id: 11, status: 'complete' }),
+        ]),
+    });
+    await useChatStore.getState().send('Hi');
+    expect(useChatStore.getState().messages[1]).toMatchObject({ content: 'plain', reasoning: null, reasoning_ms: null });
   });
 
   it('shows an in-stream error on the answer and keeps its partial text', async () => {
@@ -158,6 +211,8 @@ describe('chat store', () => {
     expect(state.messages.map((m) => m.id)).toEqual([2, 3]);
     expect(state.options).toMatchObject({ model: 'fake-model', systemPrompt: 'Be brief.' });
     expect(state.messages[1]!.tokens_per_s).toBeCloseTo(20); // 10 tokens in 500 ms after the first
+    expect(state.messages[1]).toMatchObject({ content: 'Hello', reasoning: 'They greet me.', reasoning_ms: 1800 });
+    expect(state.messages[0]).toMatchObject({ reasoning: null, reasoning_ms: null });
   });
 
   it('regenerate re-asks the last question and replaces the answer', async () => {

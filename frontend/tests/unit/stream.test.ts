@@ -8,8 +8,9 @@ const EVERY_EVENT: StreamEvent[] = [
   { type: 'start', conversation_id: 3, request_id: 'r1', user_message_id: 10, model: 'default', trimmed: 2 },
   { type: 'queue', position: 2, estimated_wait_s: 4.5 },
   { type: 'loading', profile: 'local', progress: 0.4, message: 'loading weights' },
+  { type: 'reasoning', text: 'r0 r1' },
   { type: 'delta', text: '안녕' },
-  { type: 'usage', input_tokens: 5, output_tokens: 7, ttft_ms: 30, latency_ms: 300, tokens_per_s: 25.9 },
+  { type: 'usage', input_tokens: 5, output_tokens: 7, ttft_ms: 30, latency_ms: 300, tokens_per_s: 25.9, reasoning_ms: 1250 },
   { type: 'title', conversation_id: 3, title: 'Greeting' },
   { type: 'error', ...envelope('engine died') },
   { type: 'done', assistant_message_id: 11, status: 'error' },
@@ -30,8 +31,10 @@ describe('readChatEvents', () => {
   });
 
   it('turns a malformed known event into a stream error', async () => {
-    const events = await collect(readChatEvents(bodyOf(['event: delta\ndata: {not json\n\n', frame('delta', { nope: 1 })])));
-    expect(events).toHaveLength(2);
+    const events = await collect(
+      readChatEvents(bodyOf(['event: delta\ndata: {not json\n\n', frame('delta', { nope: 1 }), frame('reasoning', { text: 3 })])),
+    );
+    expect(events).toHaveLength(3);
     for (const event of events) {
       expect(event.type).toBe('error');
       if (event.type === 'error') expect(event.error.type).toBe('stream_error');

@@ -6,6 +6,7 @@ import { inputClass } from '../../components/ui/Field';
 import { useFormat, useT } from '../../i18n';
 import { copyText } from './clipboard';
 import { Markdown } from './Markdown';
+import { ReasoningSection } from './ReasoningSection';
 import type { ChatMessage } from './store';
 
 interface Props {
@@ -118,13 +119,19 @@ function MessageItemView({ message, last, busy, onRegenerate, onEdit }: Props) {
 
 function AnswerBody({ message }: { message: ChatMessage }) {
   const t = useT();
-  if (message.status === 'streaming' && !message.content) {
-    return <span className="typing" aria-label={t('chat.thinking')} />;
-  }
+  // Streaming, and no answer text yet: the model is waiting, or thinking.
+  const waiting = message.status === 'streaming' && !message.content;
   return (
     <>
-      <Markdown text={message.content} />
-      {message.status === 'streaming' ? <span className="caret" aria-hidden /> : null}
+      {message.reasoning ? (
+        <ReasoningSection text={message.reasoning} ms={message.reasoning_ms} thinking={waiting} />
+      ) : null}
+      {waiting ? (
+        message.reasoning ? null : <span className="typing" aria-label={t('chat.thinking')} />
+      ) : (
+        <Markdown text={message.content} />
+      )}
+      {message.status === 'streaming' && !waiting ? <span className="caret" aria-hidden /> : null}
       {message.status === 'interrupted' ? (
         <p className="mt-1 text-xs text-amber-700 dark:text-amber-400">{t('chat.interrupted')}</p>
       ) : null}

@@ -1,5 +1,5 @@
 import { del, get, patch, post, query, request } from '../../api/client';
-import type { MessageStatus } from './events';
+import type { Schema } from '../../api/schemas';
 
 export interface Conversation {
   id: number;
@@ -11,19 +11,8 @@ export interface Conversation {
   updated: string;
 }
 
-export interface Message {
-  id: number;
-  parent_id: number | null;
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-  status: MessageStatus;
-  model: string | null;
-  token_in: number | null;
-  token_out: number | null;
-  ttft_ms: number | null;
-  latency_ms: number | null;
-  created: string;
-}
+/** A stored message; `reasoning` is a reasoning model's thinking, apart from the answer. */
+export type Message = Schema<'MessagePublic'>;
 
 export interface ConversationDetail extends Conversation {
   messages: Message[];

@@ -27,6 +27,11 @@ export interface LoadingEvent {
   progress: number | null;
   message: string;
 }
+/** A reasoning model's thinking, in order, before the answer's first `delta`. */
+export interface ReasoningEvent {
+  type: 'reasoning';
+  text: string;
+}
 export interface DeltaEvent {
   type: 'delta';
   text: string;
@@ -38,6 +43,8 @@ export interface UsageEvent {
   ttft_ms: number | null;
   latency_ms: number | null;
   tokens_per_s: number | null;
+  /** How long a reasoning model thought; null without thinking (absent from older gateways). */
+  reasoning_ms?: number | null;
 }
 export interface TitleEvent {
   type: 'title';
@@ -59,6 +66,7 @@ export type StreamEvent =
   | StartEvent
   | QueueEvent
   | LoadingEvent
+  | ReasoningEvent
   | DeltaEvent
   | UsageEvent
   | TitleEvent
@@ -71,6 +79,7 @@ export const STREAM_EVENT_TYPES: ReadonlySet<string> = new Set<StreamEventType>(
   'start',
   'queue',
   'loading',
+  'reasoning',
   'delta',
   'usage',
   'title',

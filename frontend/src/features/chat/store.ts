@@ -15,6 +15,7 @@ import * as chatApi from './api';
 import type { Conversation, Message } from './api';
 import { useConversations } from './conversations';
 import type { ChatRequest, MessageStatus, StreamEvent } from './events';
+import { answerDraft } from './draft';
 import { streamChat } from './stream';
 
 export type ChatStatus = 'idle' | 'loading' | 'submitted' | 'streaming';
@@ -23,7 +24,11 @@ export interface ChatMessage {
   key: string;
   id: number | null;
   role: 'user' | 'assistant';
+  /** The answer only; a reasoning model's thinking is in `reasoning`. */
   content: string;
+  reasoning: string | null;
+  /** How long the model thought (the gateway's figure, else measured here). */
+  reasoning_ms: number | null;
   status: MessageStatus | 'streaming';
   model: string | null;
   token_in: number | null;
@@ -69,7 +74,6 @@ export interface ChatState {
 }
 
 const STOP_GRACE_MS = 4000;
-const FLUSH_MS = 32;
 let keySeq = 0;
 const newKey = () => `m${++keySeq}`;
 
@@ -104,6 +108,8 @@ export function fromServer(message: Message): ChatMessage {
     id: message.id,
     role: message.role === 'user' ? 'user' : 'assistant',
     content: message.content,
+    reasoning: message.reasoning || null,
+    reasoning_ms: message.reasoning_ms ?? null,
     status: message.status,
     model: message.model,
     token_in: message.token_in,
@@ -127,6 +133,8 @@ function blank(role: ChatMessage['role'], content: string): ChatMessage {
     id: null,
     role,
     content,
+    reasoning: null,
+    reasoning_ms: null,
     status: role === 'user' ? 'complete' : 'streaming',
     model: null,
     token_in: null,
@@ -177,29 +185,19 @@ export const useChatStore = create<ChatState>((set, get) => {
         messages: state.messages.map((m) => (m.key === key ? { ...m, ...change(m) } : m)),
       }));
     };
-    let text = '';
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    const flush = () => {
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
-      if (!text) return;
-      const chunk = text;
-      text = '';
-      update(answer.key, (m) => ({ content: m.content + chunk }));
-    };
+    const draft = answerDraft((change) => update(answer.key, change));
     let done = false;
     try {
       for await (const event of streamChat(body, controller.signal)) {
-        if (event.type === 'delta') {
-          text += event.text;
-          timer ??= setTimeout(flush, FLUSH_MS);
+        if (event.type === 'delta' || event.type === 'reasoning') {
+          draft[event.type](event.text);
           if (onScreen() && get().status !== 'streaming') set({ status: 'streaming', waiting: null });
           continue;
         }
-        flush();
+        draft.flush();
         done = apply(event, { onScreen, answerKey: answer.key, userKey: user?.key ?? null, update }) || done;
       }
-      flush();
+      draft.end();
       if (!done) {
         const stopped = controller.signal.aborted;
         update(answer.key, () =>
@@ -209,7 +207,7 @@ export const useChatStore = create<ChatState>((set, get) => {
         );
       }
     } catch (error) {
-      flush();
+      draft.end();
       const apiError = toApiError(error);
       if (onScreen()) {
         // Refused before the stream started: nothing was stored, so the question stays
@@ -258,12 +256,13 @@ export const useChatStore = create<ChatState>((set, get) => {
           });
         return false;
       case 'usage':
-        ctx.update(ctx.answerKey, () => ({
+        ctx.update(ctx.answerKey, (m) => ({
           token_in: event.input_tokens,
           token_out: event.output_tokens,
           ttft_ms: event.ttft_ms,
           latency_ms: event.latency_ms,
           tokens_per_s: event.tokens_per_s,
+          reasoning_ms: event.reasoning_ms ?? m.reasoning_ms,
         }));
         return false;
       case 'title': {
@@ -283,6 +282,7 @@ export const useChatStore = create<ChatState>((set, get) => {
         }));
         return true;
       case 'delta':
+      case 'reasoning':
         return false;
     }
   }

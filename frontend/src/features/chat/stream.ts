@@ -62,8 +62,9 @@ export function decodeFrame(frame: SseFrame): StreamEvent | null {
     return isErrorEnvelope(data) ? { type: 'error', error: data.error, source: data.source } : null;
   }
   if (frame.event === 'error' && !isErrorEnvelope(data)) return streamError('Malformed error');
-  if (frame.event === 'delta' && typeof (data as { text?: unknown }).text !== 'string') {
-    return streamError('Malformed delta event');
+  const textual = frame.event === 'delta' || frame.event === 'reasoning';
+  if (textual && typeof (data as { text?: unknown }).text !== 'string') {
+    return streamError(`Malformed ${frame.event} event`);
   }
   return { ...(data as object), type: frame.event } as StreamEvent;
 }
