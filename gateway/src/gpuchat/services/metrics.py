@@ -1,7 +1,7 @@
 """Prometheus metrics (`/metrics`), one registry per app (tests run several apps at once).
 
 Request metrics are observed once per upstream request, from the usage record that
-`relay.finish()` hands to the usage recorder: nothing runs per chunk. Gauges that describe
+`UpstreamRequest.finish()` hands to the usage recorder: nothing runs per chunk. Gauges that describe
 the present (engine states, queues, streams in flight, GPUs) are sampled at scrape time.
 Labels carry model and profile names and user ids, never emails, keys or URLs.
 
