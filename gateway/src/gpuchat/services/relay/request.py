@@ -134,9 +134,13 @@ class UpstreamRequest:
     # The engine
 
     async def acquire(self) -> None:
-        """Lease the engine, waiting while it loads."""
-        async for _ in self.engine(tick_s=None):
-            pass
+        """Lease the engine, waiting while it loads (awaited here: no task, no extra turn
+        of the event loop on the hot path)."""
+        try:
+            upstream = await self._upstreams.engines.acquire(self.alias, affinity=self._affinity)
+        except (UnknownModel, EngineUnavailable) as exc:
+            raise engine_error(exc) from exc
+        self.ctx = self._context(upstream)
 
     async def engine(self, tick_s: float | None) -> AsyncIterator[None]:
         """Lease the engine; a tick every `tick_s` seconds while it loads (for keep-alives
@@ -202,14 +206,11 @@ class UpstreamRequest:
             interrupt(ctx, response, self.stopped_by)
         return response
 
-    async def relay(self) -> AsyncIterator[bytes]:
-        """The engine's SSE frames for the client; the request finishes when they end."""
+    def relay(self) -> AsyncIterator[bytes]:
+        """The engine's SSE frames for the client; the request finishes when they end (the
+        relay's own generator calls `finish`: no second generator per chunk)."""
         assert self.ctx is not None and self.response is not None, "open() first"
-        try:
-            async for frame in relay_stream(self.response, self.ctx):
-                yield frame
-        finally:
-            self.finish()
+        return relay_stream(self.response, self.ctx, on_end=self.finish)
 
     async def read(self, watch: DisconnectWatch | None = None) -> bytes:
         """The whole answer of a non-streaming request, within the profile's `total`

@@ -268,9 +268,13 @@ def _error_message(payload: Any) -> str | None:
     return None
 
 
-async def relay_stream(response: aiohttp.ClientResponse, ctx: RelayContext) -> AsyncIterator[bytes]:
-    """Yield complete SSE frames until `[DONE]`, an error frame, a timeout or a disconnect.
-    The request's owner (`request.py`) finishes it when this ends."""
+async def relay_stream(
+    response: aiohttp.ClientResponse,
+    ctx: RelayContext,
+    on_end: Callable[[], None] = lambda: None,
+) -> AsyncIterator[bytes]:
+    """Yield complete SSE frames until `[DONE]`, an error frame, a timeout or a disconnect;
+    then `on_end` (the request's `finish`, `request.py`)."""
     splitter = sse.FrameSplitter()
     watchdog = StreamDeadlines(ctx)
     try:
@@ -311,6 +315,7 @@ async def relay_stream(response: aiohttp.ClientResponse, ctx: RelayContext) -> A
             response.release()
         else:
             response.close()
+        on_end()
 
 
 def interrupt(ctx: RelayContext, response: aiohttp.ClientResponse, by: str) -> None:
