@@ -34,7 +34,8 @@ from gpuchat.core.streaming import ClientGone, DisconnectWatch
 from gpuchat.core.tracing import Tracing
 from gpuchat.engines.control import EngineControl, EngineUnavailable, UnknownModel, Upstream
 from gpuchat.engines.profiles import Profile
-from gpuchat.services.limits.admission import Admission, Ticket
+from gpuchat.services.limits.admission import Admission
+from gpuchat.services.limits.queue import Ticket
 from gpuchat.services.relay.live import LiveStreams
 from gpuchat.services.relay.stream import (
     CLIENT_CLOSED,
