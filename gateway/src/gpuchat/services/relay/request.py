@@ -36,11 +36,11 @@ from gpuchat.engines.control import EngineControl, EngineUnavailable, UnknownMod
 from gpuchat.engines.profiles import Profile
 from gpuchat.services.limits.admission import Admission
 from gpuchat.services.limits.queue import Ticket
+from gpuchat.services.relay.context import RelayContext
 from gpuchat.services.relay.live import LiveStreams
 from gpuchat.services.relay.stream import (
     CLIENT_CLOSED,
     STOPPED,
-    RelayContext,
     finish,
     interrupt,
     open_upstream,
