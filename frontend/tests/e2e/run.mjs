@@ -323,7 +323,7 @@ function lastWeek() {
 }
 
 test('usage charts on the admin page and in my usage', async (t) => {
-  const page = await t.newPage({ locale: 'ko-KR' });
+  const page = await t.newPage({ locale: 'ko-KR', viewport: { width: 1280, height: 1380 } });
   await login(page);
   await page.evaluate(() => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: 'ko' }) }));
   await makeUsage(page);
@@ -346,18 +346,35 @@ test('usage charts on the admin page and in my usage', async (t) => {
   const errors = await page.getByTestId('usage-chart-errors').locator('p.sr-only').innerText();
   assert.match(errors, /fake-model: 합계 [1-9]/);
   await requests.getByText('표로 보기').click();
-  await page.mouse.move(0, 0);
+  // Hovering today's point shows its values in the legend (the chart's tooltip).
+  await page.evaluate(() => document.activeElement?.blur());
+  const over = requests.locator('.u-over');
+  const box = await over.boundingBox();
+  await over.hover({ position: { x: box.width - 1, y: box.height / 2 } });
+  const shown = await requests.locator('.u-legend .u-value').allInnerTexts();
+  assert.ok(shown.slice(1).some((value) => Number(value) > 0), `legend values: ${shown}`);
   await t.screenshot('usage-charts-ko', page);
 
+  // A daily and monthly token quota on this account, shown against what was used.
+  const setLimits = (limits) =>
+    page.evaluate(async (body) => {
+      const me = await (await fetch('/api/me')).json();
+      const headers = { 'Content-Type': 'application/json' };
+      await fetch(`/api/admin/users/${me.id}`, { method: 'PATCH', headers, body: JSON.stringify({ limits: body }) });
+    }, limits);
+  await setLimits({ tokens_per_day: 2000, tokens_per_month: 100000, requests_per_minute: 600 });
   await page.goto('/settings');
   const usage = page.locator('#my-usage').locator('..');
-  await usage.getByTestId('quota-day').waitFor();
+  await usage.getByTestId('quota-day').getByRole('progressbar').waitFor();
+  await usage.getByTestId('quota-day').getByText(/2,000 중 \d[\d,]* 사용/).waitFor();
+  await usage.getByText(/분당 요청 600/).waitFor();
   const today = await usage.getByTestId('quota-day').innerText();
   assert.ok(Number(today.match(/요청\s*([\d,]+)/)?.[1].replace(/,/g, '')) >= 11, today);
   await usage.getByLabel('시작일').fill(from);
   await usage.getByLabel('종료일').fill(to);
   await usage.getByTestId('usage-chart-requests').locator('canvas').waitFor();
   await usage.getByTestId('usage-chart-ttft').locator('.u-legend').getByText('fake-model').waitFor();
+  await page.evaluate(() => document.activeElement?.blur());
   await usage.evaluate((element) => element.scrollIntoView());
   await t.screenshot('my-usage-ko', page);
   // Dark theme: the same charts, still drawn.
@@ -368,6 +385,7 @@ test('usage charts on the admin page and in my usage', async (t) => {
   const rows = parseCsv(await (await download.createReadStream()).toArray().then((chunks) => Buffer.concat(chunks).toString('utf8')));
   assert.ok(rows.length >= 12, 'a header and my requests');
   assert.ok(rows.slice(1).every((row) => row[4] === ADMIN.email), 'only my own rows');
+  await setLimits({ tokens_per_day: null, tokens_per_month: null, requests_per_minute: null });
   await page.evaluate(() => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: 'en' }) }));
   assert.deepEqual(page.errors, []);
 });

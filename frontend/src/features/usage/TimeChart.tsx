@@ -20,18 +20,37 @@ function subscribeTheme(callback: () => void) {
 }
 const isDark = () => document.documentElement.classList.contains('dark');
 
-/** Formats a bucket's start in UTC, in the UI's language. */
+/** Formats a bucket's start in UTC, in the UI's language: `full` for the legend and the
+ * table, `tick` (shorter, no year) for the axis. */
 export function useTimeFormat(bucket: Bucket) {
   const language = useLanguage((state) => state.language);
   return useMemo(() => {
-    const options: Intl.DateTimeFormatOptions =
-      bucket === 'hour'
-        ? { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: 'UTC' }
-        : { year: 'numeric', month: 'short', day: 'numeric', timeZone: 'UTC' };
-    const format = new Intl.DateTimeFormat(language, options);
-    return (seconds: number) => format.format(new Date(seconds * 1000));
+    const hour: Intl.DateTimeFormatOptions = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+    const full = new Intl.DateTimeFormat(language, {
+      timeZone: 'UTC',
+      ...(bucket === 'hour' ? { month: 'short', day: 'numeric', ...hour } : { year: 'numeric', month: 'short', day: 'numeric' }),
+    });
+    const tick = new Intl.DateTimeFormat(language, {
+      timeZone: 'UTC',
+      ...(bucket === 'hour' ? { month: 'numeric', day: 'numeric', ...hour } : { month: 'short', day: 'numeric' }),
+    });
+    return {
+      full: (seconds: number) => full.format(new Date(seconds * 1000)),
+      tick: (seconds: number) => tick.format(new Date(seconds * 1000)),
+    };
   }, [bucket, language]);
 }
+
+/** Time ticks fall on whole buckets (a day chart never labels noon). */
+const HOUR = 3600;
+const DAY = 86400;
+const TIME_INCREMENTS = {
+  hour: [HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY],
+  day: [DAY, 2 * DAY, 7 * DAY, 14 * DAY, 28 * DAY, 91 * DAY, 182 * DAY, 364 * DAY],
+};
+
+/** Counts get whole-number ticks; milliseconds may have any. */
+const COUNT_INCREMENTS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7, 1e8, 1e9];
 
 interface Props {
   metric: Metric;
@@ -45,7 +64,7 @@ interface Props {
 export function TimeChart({ metric, title, unit, bucket, data }: Props) {
   const t = useT();
   const format = useFormat();
-  const formatTime = useTimeFormat(bucket);
+  const { full: formatTime, tick: formatTick } = useTimeFormat(bucket);
   const dark = useSyncExternalStore(subscribeTheme, isDark, () => false);
   const box = useRef<HTMLDivElement>(null);
   const summaryId = useId();
@@ -71,8 +90,9 @@ export function TimeChart({ metric, title, unit, bucket, data }: Props) {
           grid: { stroke: grid, width: 1 },
           ticks: { stroke: grid, width: 1 },
           label: t('usage.chart.timeAxis'),
-          values: (_, splits) => splits.map((split) => formatTime(split)),
-          space: bucket === 'hour' ? 110 : 90,
+          values: (_, splits) => splits.map((split) => formatTick(split)),
+          space: bucket === 'hour' ? 100 : 70,
+          incrs: TIME_INCREMENTS[bucket],
         },
         {
           stroke: axis,
@@ -80,6 +100,7 @@ export function TimeChart({ metric, title, unit, bucket, data }: Props) {
           ticks: { stroke: grid, width: 1 },
           label: unit,
           size: 64,
+          incrs: metric === 'ttft' ? undefined : COUNT_INCREMENTS,
           values: (_, splits) => splits.map((split) => format.number(split, 1)),
         },
       ],
@@ -104,7 +125,7 @@ export function TimeChart({ metric, title, unit, bucket, data }: Props) {
       resize.disconnect();
       chart.destroy();
     };
-  }, [data, dark, format, formatTime, step, bucket, unit, t]);
+  }, [data, dark, format, formatTime, formatTick, step, bucket, unit, metric, t]);
 
   const summary = summarize(data, metric)
     .map((line) =>
