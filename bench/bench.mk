@@ -1,4 +1,4 @@
-# Benchmarks (included from the root Makefile, which defines VENV and `setup`).
+# Benchmarks (included from the root Makefile, which defines VENV, `setup` and `dev`).
 VENV ?= $(CURDIR)/.venv
 BENCH_PY := $(VENV)/bin/python
 BENCH_ARGS ?=
@@ -13,15 +13,15 @@ UV := $(shell command -v uv || echo $(HOME)/.local/bin/uv)
 
 .PHONY: bench bench-overhead bench-embedded bench-litellm bench-vllm
 
-bench: setup bench-litellm  ## every benchmark, bounded, then rewrite docs/benchmarks.md and its plots
+bench: dev bench-litellm  ## every benchmark, bounded, then rewrite docs/benchmarks.md and its plots
 	$(BENCH_PY) bench/overhead/run.py $(BENCH_OVERHEAD_ARGS)
 	$(BENCH_PY) bench/embedded/run.py $(BENCH_EMBEDDED_ARGS)
 	$(BENCH_PY) bench/publish.py
 
-bench-overhead: setup ## gateway overhead vs direct vs nginx vs nginx+TLS (bench/overhead/README.md)
+bench-overhead: dev ## gateway overhead vs direct vs nginx vs nginx+TLS (bench/overhead/README.md)
 	$(BENCH_PY) bench/overhead/run.py $(BENCH_ARGS)
 
-bench-embedded: setup ## the embedded engine end to end (bench/embedded/)
+bench-embedded: dev ## the embedded engine end to end (bench/embedded/)
 	$(BENCH_PY) bench/embedded/run.py $(BENCH_EMBEDDED_ARGS)
 
 bench-vllm: vllm      ## real vLLM (CPU build): KPIs against direct, static vs engine-aware admission

@@ -3,12 +3,22 @@
  * event inside a stream, a dropped connection) becomes an `ApiError`, decoded here and
  * nowhere else, and is shown to the user through `errorText`.
  */
+import en from '../i18n/en';
+import type { MessageKey, Vars } from '../i18n';
+import { noticeText } from '../i18n/notices';
+
+export interface ErrorNotice {
+  code: string;
+  params: Record<string, unknown>;
+}
 
 export interface ErrorBody {
   message: string;
   type: string;
   code: string | null;
   param: string | null;
+  /** `message` as a code the UI translates (the engines' refusals). */
+  notice?: ErrorNotice | null;
 }
 
 export interface ErrorEnvelope {
@@ -24,6 +34,7 @@ export class ApiError extends Error {
   readonly type: string;
   readonly code: string | null;
   readonly param: string | null;
+  readonly notice: ErrorNotice | null;
   readonly source: 'gateway' | 'upstream' | 'client';
   readonly retryAfter: number | null;
 
@@ -37,6 +48,7 @@ export class ApiError extends Error {
     this.type = body.type;
     this.code = body.code;
     this.param = body.param;
+    this.notice = body.notice ?? null;
     this.source = options.source ?? 'gateway';
     this.retryAfter = options.retryAfter ?? null;
   }
@@ -61,9 +73,9 @@ export function isErrorEnvelope(value: unknown): value is ErrorEnvelope {
 }
 
 export function fromEnvelope(envelope: ErrorEnvelope, status = 0, retryAfter: number | null = null) {
-  const { message, type, code = null, param = null } = envelope.error;
+  const { message, type, code = null, param = null, notice = null } = envelope.error;
   return new ApiError(
-    { message, type, code: code ?? null, param: param ?? null },
+    { message, type, code: code ?? null, param: param ?? null, notice },
     { status, source: envelope.source === 'upstream' ? 'upstream' : 'gateway', retryAfter },
   );
 }
@@ -100,7 +112,7 @@ export function isAbort(error: unknown): boolean {
   return error instanceof DOMException && error.name === 'AbortError';
 }
 
-type Translate = (key: ErrorKey, vars?: Record<string, string | number>) => string;
+type Translate = (key: MessageKey, vars?: Vars) => string;
 export type ErrorKey =
   | 'error.network'
   | 'error.stream'
@@ -130,7 +142,8 @@ const TYPE_KEYS: Record<string, ErrorKey> = {
 
 /**
  * What the user reads: a translated sentence for the kind of error, followed by the
- * server's own message (which names the field or the reason) when it has one.
+ * server's reason: its notice or its code translated (i18n/notices.*.ts), else its own
+ * message (which names the field).
  */
 export function errorText(error: unknown, t: Translate): string {
   const apiError = toApiError(error);
@@ -138,6 +151,15 @@ export function errorText(error: unknown, t: Translate): string {
   if (apiError.retryAfter !== null && key === 'error.rateLimit') key = 'error.rateLimitRetry';
   if (apiError.retryAfter !== null && key === 'error.server') key = 'error.serverRetry';
   const summary = t(key, { seconds: apiError.retryAfter ?? 0 });
-  const detail = apiError.source === 'client' ? '' : apiError.message.trim();
+  const detail = apiError.source === 'client' ? '' : reason(apiError, t);
   return detail && detail !== summary ? `${summary} (${detail})` : summary;
+}
+
+function reason(error: ApiError, t: Translate): string {
+  const message = error.message.trim();
+  if (error.notice) return noticeText(t, error.notice.code, error.notice.params, message);
+  const codeKey = `errorCode.${error.code ?? ''}`;
+  // An upstream's own code (an engine's) is not ours to translate.
+  if (error.source === 'gateway' && codeKey in en) return t(codeKey as MessageKey);
+  return message;
 }

@@ -1,4 +1,6 @@
 /** English. This catalog defines the keys; `ko.ts` must have every one of them. */
+import noticesEn from './notices.en';
+
 const en = {
   'common.actions': 'Actions',
   'common.cancel': 'Cancel',
@@ -291,6 +293,7 @@ const en = {
 
   'notFound.back': 'Back to chat',
   'notFound.title': 'This page does not exist.',
+  ...noticesEn,
 } as const;
 
 export default en;

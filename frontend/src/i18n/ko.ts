@@ -1,5 +1,6 @@
 /** 한국어. Every key of `en.ts`, checked by the type. */
 import type en from './en';
+import noticesKo from './notices.ko';
 
 const ko: Record<keyof typeof en, string> = {
   'common.actions': '작업',
@@ -293,6 +294,7 @@ const ko: Record<keyof typeof en, string> = {
 
   'notFound.back': '채팅으로 돌아가기',
   'notFound.title': '없는 페이지입니다.',
+  ...noticesKo,
 };
 
 export default ko;

@@ -430,6 +430,23 @@ test('screenshots of every page in Korean and English', async (t) => {
   await t.page.evaluate(() => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: 'en' }) }));
 });
 
+test('the Korean admin page says the gateway’s engine and GPU messages in Korean', async (t) => {
+  const page = await t.newPage({ locale: 'ko-KR' });
+  await login(page);
+  await page.evaluate(() => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: 'ko' }) }));
+  try {
+    await page.goto('/admin/models');
+    // This host has no NVIDIA driver (the test machine): the gateway's reason, translated.
+    const gpu = page.getByText(/^GPU 없음: /).first();
+    await gpu.waitFor();
+    assert.match(await gpu.innerText(), /NVIDIA GPU나 드라이버가 없습니다|nvidia-ml-py/);
+    assert.doesNotMatch(await page.locator('main').innerText(), /no NVIDIA GPU or driver on this host/);
+    await t.screenshot('admin-models-ko', page);
+  } finally {
+    await page.evaluate(() => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: 'en' }) }));
+  }
+});
+
 /** RFC 4180: quoted fields, doubled quotes, CRLF or LF rows. */
 function parseCsv(text) {
   const rows = [];

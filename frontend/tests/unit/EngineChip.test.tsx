@@ -33,7 +33,7 @@ describe('EngineChip', () => {
   it('follows its own request: queue position, then load progress, then the engine ready', () => {
     const { rerender } = render(<EngineChip model="big" waiting={{ kind: 'queue', position: 2, estimatedWaitS: 5 }} />);
     expect(screen.getByTestId('engine-chip')).toHaveTextContent('Busy · 2 waiting');
-    rerender(<EngineChip model="big" waiting={{ kind: 'loading', profile: 'vllm-70b', progress: 0.5, message: '' }} />);
+    rerender(<EngineChip model="big" waiting={{ kind: 'loading', profile: 'vllm-70b', progress: 0.5, message: '', code: null }} />);
     expect(screen.getByTestId('engine-chip')).toHaveTextContent('Loading 50%');
     act(() => useModels.setState({ models: [card('big', 'vllm-70b', true)] }));
     rerender(<EngineChip model="big" waiting={null} />);

@@ -22,12 +22,17 @@ const engine = (extra: Partial<EngineStatus> = {}): EngineStatus => ({
   healthy: null,
   progress: null,
   phase: null,
+  phase_code: null,
   inflight: 0,
   waiting: 0,
   held: false,
   last_error: null,
+  last_error_code: null,
+  last_error_params: {},
   available: true,
   reason: null,
+  reason_code: null,
+  reason_params: {},
   replicas: [],
   load: null,
   switch_s: null,
@@ -37,6 +42,8 @@ const engine = (extra: Partial<EngineStatus> = {}): EngineStatus => ({
 const gpus: GpuReport = {
   available: true,
   reason: null,
+  reason_code: null,
+  reason_params: {},
   driver: '550.54',
   gpus: [{ index: 0, name: 'H100', memory_used_mib: 61440, memory_total_mib: 81920, utilization_pct: 87, temperature_c: 60, engine: 'big' }],
 };
@@ -55,7 +62,7 @@ describe('ProfileCard', () => {
     expect(fetch).not.toHaveBeenCalled();
     await userEvent.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Activate' }));
     expect(fetch.mock.calls[0]![0]).toBe('/api/admin/profiles/big/activate');
-    expect(await screen.findByRole('alert')).toHaveTextContent('That conflicts with another change in progress. (Another switch is in progress)');
+    expect(await screen.findByRole('alert')).toHaveTextContent('That conflicts with another change in progress. (Another model switch is in progress.)');
     expect(onChanged).not.toHaveBeenCalled();
   });
 

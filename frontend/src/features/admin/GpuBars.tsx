@@ -1,4 +1,5 @@
 import { useFormat, useT } from '../../i18n';
+import { noticeText } from '../../i18n/notices';
 import type { GpuReport } from './api';
 
 /** Memory (and utilisation) per GPU, with the engine that holds it. */
@@ -7,7 +8,8 @@ export function GpuBars({ report, only }: { report: GpuReport | null; only?: num
   const format = useFormat();
   if (!report) return null;
   if (!report.available) {
-    return <p className="text-xs text-zinc-500">{t('gpu.none', { reason: report.reason ?? '' })}</p>;
+    const reason = noticeText(t, report.reason_code, report.reason_params, report.reason ?? '');
+    return <p className="text-xs text-zinc-500">{t('gpu.none', { reason })}</p>;
   }
   const gpus = only ? report.gpus.filter((gpu) => only.includes(gpu.index)) : report.gpus;
   return (

@@ -4,6 +4,7 @@ import { Button } from '../../components/ui/Button';
 import { ConfirmDialog } from '../../components/ui/Dialog';
 import { Badge, Card, ErrorNotice, ProgressBar, type Tone } from '../../components/ui/Feedback';
 import { useFormat, useT } from '../../i18n';
+import { noticeText } from '../../i18n/notices';
 import { activateProfile, stopProfile, type Benchmark, type EngineState, type EngineStatus, type GpuReport } from './api';
 import { GpuBars } from './GpuBars';
 import { LogViewer } from './LogViewer';
@@ -62,7 +63,7 @@ export function ProfileCard({ engine, gpus, benchmark, onChanged }: Props) {
       {engine.state === 'starting' ? (
         <div className="flex flex-col gap-1 text-xs text-zinc-600 dark:text-zinc-400">
           <span>
-            {engine.phase ?? t('models.starting')}
+            {engine.phase ? noticeText(t, engine.phase_code, {}, engine.phase) : t('models.starting')}
             {engine.progress !== null ? ` · ${Math.round(engine.progress)}%` : ''}
           </span>
           <ProgressBar value={engine.progress === null ? null : engine.progress / 100} label={t('models.loadProgress', { name: engine.name })} />
@@ -76,8 +77,12 @@ export function ProfileCard({ engine, gpus, benchmark, onChanged }: Props) {
         {engine.switch_s != null ? <Stat label={t('models.switchTime')} value={duration(engine.switch_s)} /> : null}
       </dl>
       {engine.gpus.length ? <GpuBars report={gpus} only={engine.gpus} /> : null}
-      {!engine.available ? <p className="text-xs text-amber-700 dark:text-amber-400">{t('models.unavailable', { reason: engine.reason ?? '' })}</p> : null}
-      {engine.last_error ? <p className="rounded bg-red-50 p-2 text-xs break-words text-red-800 dark:bg-red-950/50 dark:text-red-200">{engine.last_error}</p> : null}
+      {!engine.available ? (
+        <p className="text-xs text-amber-700 dark:text-amber-400">
+          {t('models.unavailable', { reason: noticeText(t, engine.reason_code, engine.reason_params, engine.reason ?? '') })}
+        </p>
+      ) : null}
+      {engine.last_error ? <LastError engine={engine} /> : null}
       {benchmark ? <BenchmarkLine benchmark={benchmark} /> : null}
       {error ? <ErrorNotice error={error} /> : null}
       <div className="flex flex-wrap gap-2">
@@ -108,6 +113,18 @@ export function ProfileCard({ engine, gpus, benchmark, onChanged }: Props) {
         onClose={() => setConfirm(null)}
       />
     </Card>
+  );
+}
+
+/** Why the engine failed (translated), then the engine log's last lines as they are. */
+function LastError({ engine }: { engine: EngineStatus }) {
+  const t = useT();
+  const [first = '', ...rest] = (engine.last_error ?? '').split('\n');
+  const headline = noticeText(t, engine.last_error_code, engine.last_error_params, first);
+  return (
+    <p className="rounded bg-red-50 p-2 text-xs break-words whitespace-pre-wrap text-red-800 dark:bg-red-950/50 dark:text-red-200">
+      {[headline, ...rest].join('\n')}
+    </p>
   );
 }
 

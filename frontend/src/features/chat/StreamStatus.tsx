@@ -1,6 +1,7 @@
 import { Clock } from 'lucide-react';
 import { ProgressBar } from '../../components/ui/Feedback';
 import { useT } from '../../i18n';
+import { noticeText } from '../../i18n/notices';
 import type { Waiting } from './store';
 
 /** While an answer has not begun: the queue position and wait, or the model's load progress. */
@@ -22,7 +23,7 @@ export function StreamStatus({ waiting, trimmed }: { waiting: Waiting | null; tr
             {waiting.progress !== null
               ? t('chat.loadingProgress', { profile: waiting.profile, percent: Math.round(waiting.progress * 100) })
               : t('chat.loadingModel', { profile: waiting.profile })}
-            {waiting.message ? ` · ${waiting.message}` : ''}
+            {waiting.message ? ` · ${noticeText(t, waiting.code, {}, waiting.message)}` : ''}
           </span>
           <ProgressBar value={waiting.progress} label={t('chat.loadProgress')} />
         </div>

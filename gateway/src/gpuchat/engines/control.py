@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
-from typing import Protocol
+from typing import Final, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from gpuchat.core.notices import Notice, NoticeCode, NoticeParams
 from gpuchat.engines.gpu import GpuReport
 from gpuchat.engines.load import EngineLoad
 from gpuchat.engines.profiles import EngineKind, Profile
@@ -115,12 +116,17 @@ class EngineStatus(BaseModel):
     healthy: bool | None = None  # the last health check (None: not running)
     progress: float | None = None  # 0-100 while starting, from the engine's log
     phase: str | None = None
+    phase_code: NoticeCode | None = None  # core/notices.py: what the web UI translates
     inflight: int = 0  # leases held (streams and requests in flight)
     waiting: int = 0  # requests waiting for this engine to start or for a switch
     held: bool = False  # stopped by an administrator: not started on demand
-    last_error: str | None = None
+    last_error: str | None = None  # the reason, then the engine log's last lines
+    last_error_code: NoticeCode | None = None
+    last_error_params: NoticeParams = {}
     available: bool = True
     reason: str | None = None  # why it is not available on this host
+    reason_code: NoticeCode | None = None
+    reason_params: NoticeParams = {}
     replicas: tuple[ReplicaStatus, ...] = ()
     load: EngineLoad | None = None  # the engine's own view (vLLM's /metrics), when it says
     switch_s: float | None = None  # how long the last switch to it took (drain + start)
@@ -132,29 +138,36 @@ class UnknownModel(Exception):
         self.alias = alias
 
 
-class EngineUnavailable(Exception):
-    """The engine cannot serve now; `message` is safe to show to clients (no paths)."""
+class Refusal(Exception):
+    """A refusal of the engines: `message` is safe to show to clients (no paths); `notice`,
+    when there is one, is the same as a code the web UI translates (core/notices.py)."""
 
-    def __init__(self, message: str, retry_after: int = RETRY_STOPPING_S) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, reason: str | Notice) -> None:
+        self.message = str(reason)
+        self.notice = reason if isinstance(reason, Notice) else None
+        super().__init__(self.message)
+
+
+class EngineUnavailable(Refusal):
+    """The engine cannot serve now: 503 with Retry-After."""
+
+    def __init__(self, reason: str | Notice, retry_after: int = RETRY_STOPPING_S) -> None:
+        super().__init__(reason)
         self.retry_after = max(1, retry_after)
 
 
-class SwitchConflict(Exception):
+SWITCH_IN_PROGRESS: Final = Notice("switch_in_progress", "another model switch is in progress")
+
+
+class SwitchConflict(Refusal):
     """Another switch (activate or stop) is in progress: the caller gets 409."""
 
-    def __init__(self, message: str = "another model switch is in progress") -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, reason: str | Notice = SWITCH_IN_PROGRESS) -> None:
+        super().__init__(reason)
 
 
-class ControlRefused(Exception):
+class ControlRefused(Refusal):
     """The request is understood but cannot be done (stopping an external engine): 409."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class EngineControl(Protocol):

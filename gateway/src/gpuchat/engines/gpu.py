@@ -16,6 +16,8 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
+from gpuchat.core.notices import Notice, NoticeCode, NoticeParams
+
 log = logging.getLogger(__name__)
 
 RETRY_INIT_S: Final = 60.0  # a driver installed later is noticed without a restart
@@ -35,6 +37,8 @@ class GpuStatus(BaseModel):
 class GpuReport(BaseModel):
     available: bool
     reason: str | None = None
+    reason_code: NoticeCode | None = None  # core/notices.py: what the web UI translates
+    reason_params: NoticeParams = {}
     driver: str | None = None
     gpus: list[GpuStatus] = []
 
@@ -43,7 +47,7 @@ class GpuMonitor:
     def __init__(self) -> None:
         self._lock = threading.Lock()  # read() runs in worker threads
         self._nvml: Any = None
-        self._reason: str | None = None
+        self._reason: Notice | None = None
         self._retry_at = 0.0
 
     def read(self, holders: Mapping[int, str] | None = None) -> GpuReport:
@@ -51,12 +55,14 @@ class GpuMonitor:
         with self._lock:
             nvml = self._init()
             if nvml is None:
-                return GpuReport(available=False, reason=self._reason)
+                return _unavailable(self._reason)
             try:
                 return self._report(nvml, holders or {})
             except nvml.NVMLError as exc:
                 log.warning("NVML query failed: %s", exc)
-                return GpuReport(available=False, reason=f"NVML query failed: {exc}")
+                return _unavailable(
+                    Notice("gpu_query_failed", f"NVML query failed: {exc}", {"detail": str(exc)})
+                )
 
     def close(self) -> None:
         with self._lock:
@@ -71,12 +77,17 @@ class GpuMonitor:
         try:
             import pynvml  # nvidia-ml-py: pure Python, loads libnvidia-ml.so at nvmlInit()
         except ImportError:
-            self._reason, self._retry_at = "nvidia-ml-py is not installed", float("inf")
+            self._reason = Notice("gpu_nvml_missing", "nvidia-ml-py is not installed")
+            self._retry_at = float("inf")
             return None
         try:
             pynvml.nvmlInit()
         except pynvml.NVMLError as exc:
-            self._reason = f"no NVIDIA GPU or driver on this host ({exc})"
+            self._reason = Notice(
+                "gpu_no_driver",
+                f"no NVIDIA GPU or driver on this host ({exc})",
+                {"detail": str(exc)},
+            )
             self._retry_at = time.monotonic() + RETRY_INIT_S
             return None
         self._nvml, self._reason = pynvml, None
@@ -112,3 +123,14 @@ class GpuMonitor:
         driver = nvml.nvmlSystemGetDriverVersion()
         driver = driver.decode() if isinstance(driver, bytes) else str(driver)
         return GpuReport(available=True, driver=driver, gpus=gpus)
+
+
+def _unavailable(reason: Notice | None) -> GpuReport:
+    if reason is None:
+        return GpuReport(available=False)
+    return GpuReport(
+        available=False,
+        reason=reason.message,
+        reason_code=reason.code,
+        reason_params=reason.params,
+    )

@@ -22,9 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from gpuchat.core.notices import Notice, NoticeCode
 from gpuchat.engines import hf_export
 from gpuchat.engines.environment import engine_environment
-from gpuchat.engines.packaged import PackagedModelError, packaged_name, resolve_model_path
+from gpuchat.engines.packaged import (
+    ModelNotInstalled,
+    PackagedModelError,
+    packaged_name,
+    resolve_model_path,
+)
 from gpuchat.engines.profiles import EngineKind, Profile
 from gpuchat.engines.progress import LoadProgress
 
@@ -41,6 +47,21 @@ _READ_CHUNK: Final = 64 * 1024
 
 class LaunchUnavailable(Exception):
     """This host cannot run the profile (engine missing, model not installed, ...)."""
+
+    def __init__(self, notice: Notice) -> None:
+        super().__init__(notice.message)
+        self.notice = notice
+
+
+def _model_missing(exc: PackagedModelError, name: str) -> LaunchUnavailable:
+    code: NoticeCode = (
+        "model_not_installed"
+        if isinstance(exc, ModelNotInstalled)
+        else "model_not_exported"
+        if isinstance(exc, hf_export.ModelNotExported)
+        else "model_unknown"
+    )
+    return LaunchUnavailable(Notice(code, str(exc), {"name": name}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +94,12 @@ def default_vllm_command() -> tuple[str, ...]:
 
 def unavailable_reason(
     profile: Profile, *, models_dir: Path, vllm_command: tuple[str, ...] | None = None
-) -> str | None:
+) -> Notice | None:
     """Why this host cannot run the profile now, or None. Cheap: a few stat() calls."""
     try:
         _check_runnable(profile, models_dir, vllm_command or default_vllm_command())
     except LaunchUnavailable as exc:
-        return str(exc)
+        return exc.notice
     return None
 
 
@@ -88,8 +109,12 @@ def _check_runnable(
     if profile.engine is EngineKind.vllm:
         if not _executable(vllm_command[0]):
             raise LaunchUnavailable(
-                f"vLLM is not installed on this host ('{vllm_command[0]}' not found; "
-                "`make vllm` builds the CPU environment, or set GPUCHAT_VLLM_COMMAND)"
+                Notice(
+                    "vllm_missing",
+                    f"vLLM is not installed on this host ('{vllm_command[0]}' not found; "
+                    "`make vllm` builds the CPU environment, or set GPUCHAT_VLLM_COMMAND)",
+                    {"command": vllm_command[0]},
+                )
             )
         assert profile.model is not None  # the profile validator guarantees it
         name = packaged_name(profile.model)
@@ -98,23 +123,39 @@ def _check_runnable(
         try:
             return hf_export.exported_dir(name, models_dir)
         except PackagedModelError as exc:
-            raise LaunchUnavailable(str(exc)) from exc
+            raise _model_missing(exc, name) from exc
     if profile.engine is EngineKind.llamacpp:
         assert profile.model is not None  # the profile validator guarantees it
         try:
             path = resolve_model_path(profile.model, models_dir)
         except PackagedModelError as exc:
-            raise LaunchUnavailable(str(exc)) from exc
+            raise _model_missing(exc, packaged_name(profile.model) or profile.model) from exc
         if not path.is_file():
-            raise LaunchUnavailable(f"model file {path} does not exist")
+            raise LaunchUnavailable(
+                Notice(
+                    "model_file_missing", f"model file {path} does not exist", {"path": str(path)}
+                )
+            )
         return path.resolve()
     if profile.engine is EngineKind.command:
         assert profile.command
         program = _program(profile.command[0])
         if os.sep not in program and shutil.which(program) is None:
-            raise LaunchUnavailable(f"command '{program}' is not on PATH")
+            raise LaunchUnavailable(
+                Notice(
+                    "command_not_found",
+                    f"command '{program}' is not on PATH",
+                    {"command": program},
+                )
+            )
         if os.sep in program and not os.access(program, os.X_OK):
-            raise LaunchUnavailable(f"command '{program}' is not an executable file")
+            raise LaunchUnavailable(
+                Notice(
+                    "command_not_executable",
+                    f"command '{program}' is not an executable file",
+                    {"command": program},
+                )
+            )
     return None
 
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Final
 
+from gpuchat.core.notices import Notice
 from gpuchat.engines.control import EngineState, EngineUnavailable
 from gpuchat.engines.launchers import ChildProcess, LaunchPlan
 from gpuchat.engines.runtime import EngineRuntime, Probes
@@ -55,7 +56,14 @@ class EngineLifecycle:
         try:
             child = await self._spawn(engine, plan)
         except OSError as exc:
-            self._mark_failed(engine, f"cannot start {plan.argv[0]}: {exc}")
+            self._mark_failed(
+                engine,
+                Notice(
+                    "engine_cannot_start",
+                    f"cannot start {plan.argv[0]}: {exc}",
+                    {"program": plan.argv[0], "detail": str(exc)},
+                ),
+            )
             return
         engine.child, engine.started_at = child, time.time()
         engine.watch_task = asyncio.create_task(self._watch(engine, child))
@@ -68,7 +76,7 @@ class EngineLifecycle:
             engine.model = plan.model or (served.model if served else None) or profile.name
             engine.context = served.context if served else None
             engine.state, engine.ready_since = EngineState.ready, time.monotonic()
-            engine.healthy, engine.last_error = True, None
+            engine.healthy, engine.last_error, engine.last_error_notice = True, None, None
             engine.log.progress.done()
             child.log.note("ready")
             log.info("engine %s ready after %.1fs", profile.name, time.time() - engine.started_at)
@@ -76,7 +84,15 @@ class EngineLifecycle:
             engine.child = None  # ours to stop now, not an unexpected exit
             child.log.note(f"not healthy within {profile.timeouts.start:g}s, stopping it")
             await asyncio.shield(child.stop(STOP_GRACE_S))  # finishes even if we are cancelled
-            self._mark_failed(engine, f"did not become healthy within {profile.timeouts.start:g}s")
+            seconds = f"{profile.timeouts.start:g}"
+            self._mark_failed(
+                engine,
+                Notice(
+                    "engine_start_timeout",
+                    f"did not become healthy within {seconds}s",
+                    {"seconds": seconds},
+                ),
+            )
         else:
             await asyncio.wait({engine.watch_task})  # the watcher records the exit
 
@@ -116,19 +132,37 @@ class EngineLifecycle:
                 engine.child = None  # ours to stop: not an unexpected exit
                 child.log.note(f"no answer to {failures} health checks, restarting it")
                 await child.stop(STOP_GRACE_S)
-                self._mark_failed(engine, f"stopped answering health checks ({failures} times)")
+                self._mark_failed(
+                    engine,
+                    Notice(
+                        "engine_unhealthy",
+                        f"stopped answering health checks ({failures} times)",
+                        {"count": failures},
+                    ),
+                )
                 return
         if engine.child is child:  # nobody asked it to stop
-            when = "while starting" if engine.state is EngineState.starting else "unexpectedly"
-            self._mark_failed(engine, f"exited {when} with code {exited.result()}")
+            code = exited.result()
+            if engine.state is EngineState.starting:
+                why = Notice(
+                    "engine_exited_starting",
+                    f"exited while starting with code {code}",
+                    {"code": code},
+                )
+            else:
+                why = Notice(
+                    "engine_exited", f"exited unexpectedly with code {code}", {"code": code}
+                )
+            self._mark_failed(engine, why)
 
-    def _mark_failed(self, engine: EngineRuntime, message: str) -> None:
+    def _mark_failed(self, engine: EngineRuntime, why: Notice) -> None:
         engine.child, engine.plan, engine.healthy = None, None, None
         engine.state = EngineState.failed
         engine.log.progress.clear()
         tail = engine.log.tail()
-        engine.last_error = f"{message}\n--- last lines of {engine.log.path} ---\n{tail}"
-        log.warning("engine %s failed: %s", engine.profile.name, message)
+        engine.last_error = f"{why.message}\n--- last lines of {engine.log.path} ---\n{tail}"
+        engine.last_error_notice = why
+        log.warning("engine %s failed: %s", engine.profile.name, why.message)
         if self._closing or engine.held:
             return
         ready_for = time.monotonic() - engine.ready_since if engine.ready_since else 0.0

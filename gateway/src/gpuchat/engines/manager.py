@@ -15,8 +15,9 @@ import math
 import time
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
+from gpuchat.core.notices import Notice
 from gpuchat.engines import logs
 from gpuchat.engines.control import (
     RETRY_STOPPING_S,
@@ -151,8 +152,9 @@ class EngineManager(EngineLifecycle):
         reason = unavailable_reason(
             engine.profile, models_dir=self._models_dir, vllm_command=self._vllm_command
         )
-        if reason is not None:
-            raise ControlRefused(f"profile '{name}' cannot run on this host: {reason}")
+        if reason is not None:  # the UI shows the reason itself (on that profile's card)
+            message = f"profile '{name}' cannot run on this host: {reason.message}"
+            raise ControlRefused(Notice(reason.code, message, reason.params))
         previous = self._engines[self._active]
         victims = [
             other
@@ -176,7 +178,13 @@ class EngineManager(EngineLifecycle):
         """Drain and stop `name`; it stays stopped (not started on demand) until activated."""
         engine = self._named(name)
         if not engine.spawned:
-            raise ControlRefused(f"'{name}' is an external engine: gpuchat does not run it")
+            raise ControlRefused(
+                Notice(
+                    "external_engine",
+                    f"'{name}' is an external engine: gpuchat does not run it",
+                    {"name": name},
+                )
+            )
         self._refuse_concurrent_switch()
         engine.held = True
         self._start_draining(engine)
@@ -259,13 +267,14 @@ class EngineManager(EngineLifecycle):
             return engine.start_task
         name = engine.profile.name
         if self._closing:
-            raise EngineUnavailable("the server is shutting down", RETRY_STOPPING_S)
+            raise EngineUnavailable(SHUTTING_DOWN, RETRY_STOPPING_S)
         if engine.held:
-            raise EngineUnavailable(
-                f"model '{name}' was stopped by an administrator", RETRY_UNAVAILABLE_S
-            )
+            raise EngineUnavailable(_held(name), RETRY_UNAVAILABLE_S)
         if engine.state in (EngineState.draining, EngineState.stopping):
-            raise EngineUnavailable(f"model '{name}' is being stopped", RETRY_STOPPING_S)
+            raise EngineUnavailable(
+                Notice("model_stopping", f"model '{name}' is being stopped", {"name": name}),
+                RETRY_STOPPING_S,
+            )
         if engine.restart_task is not None and not engine.restart_task.done():
             raise self._not_ready(engine)
         holder = next(
@@ -277,8 +286,13 @@ class EngineManager(EngineLifecycle):
             None,
         )
         if holder is not None:  # never two engines on one GPU
+            holder_name = holder.profile.name
             raise EngineUnavailable(
-                f"model '{name}' is not loaded: its GPUs serve '{holder.profile.name}'",
+                Notice(
+                    "model_gpus_busy",
+                    f"model '{name}' is not loaded: its GPUs serve '{holder_name}'",
+                    {"name": name, "holder": holder_name},
+                ),
                 RETRY_UNAVAILABLE_S,
             )
         try:
@@ -288,7 +302,12 @@ class EngineManager(EngineLifecycle):
         except LaunchUnavailable as exc:
             log.warning("engine %s cannot start: %s", name, exc)
             raise EngineUnavailable(
-                f"model '{name}' is not available on this server", RETRY_UNAVAILABLE_S
+                Notice(
+                    "model_unavailable_here",
+                    f"model '{name}' is not available on this server",
+                    {"name": name},
+                ),
+                RETRY_UNAVAILABLE_S,
             ) from exc
         engine.state, engine.plan, engine.model = EngineState.starting, plan, None
         engine.context = None
@@ -300,12 +319,18 @@ class EngineManager(EngineLifecycle):
         name = engine.profile.name
         if engine.restart_at is not None and engine.state is EngineState.failed:
             wait = math.ceil(engine.restart_at - time.monotonic())
-            return EngineUnavailable(f"model '{name}' failed and is restarting", wait)
-        if engine.held:
             return EngineUnavailable(
-                f"model '{name}' was stopped by an administrator", RETRY_UNAVAILABLE_S
+                Notice(
+                    "model_restarting", f"model '{name}' failed and is restarting", {"name": name}
+                ),
+                wait,
             )
-        return EngineUnavailable(f"model '{name}' is not ready", RETRY_STOPPING_S)
+        if engine.held:
+            return EngineUnavailable(_held(name), RETRY_UNAVAILABLE_S)
+        return EngineUnavailable(
+            Notice("model_not_ready", f"model '{name}' is not ready", {"name": name}),
+            RETRY_STOPPING_S,
+        )
 
     def _named(self, name: str) -> EngineRuntime:
         try:
@@ -317,7 +342,7 @@ class EngineManager(EngineLifecycle):
         if self._switch is not None and not self._switch.done():
             raise SwitchConflict
         if self._closing:
-            raise ControlRefused("the server is shutting down")
+            raise ControlRefused(SHUTTING_DOWN)
 
     def _begin_switch(self, engines: set[EngineRuntime], work: Coroutine[Any, Any, None]) -> None:
         self._switching = frozenset(engines)
@@ -346,7 +371,7 @@ class EngineManager(EngineLifecycle):
             try:
                 task = self._begin_start(target)
             except EngineUnavailable as exc:
-                target.last_error = exc.message
+                target.last_error, target.last_error_notice = exc.message, exc.notice
                 return
         await asyncio.wait({task})
         if _is_ready(target):
@@ -396,3 +421,10 @@ class EngineManager(EngineLifecycle):
             vllm_command=self._vllm_command,
             load=self._loads.get(engine.profile.name),
         )
+
+
+SHUTTING_DOWN: Final = Notice("server_shutting_down", "the server is shutting down")
+
+
+def _held(name: str) -> Notice:
+    return Notice("model_held", f"model '{name}' was stopped by an administrator", {"name": name})

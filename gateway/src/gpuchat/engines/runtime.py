@@ -15,6 +15,7 @@ from typing import Final, NamedTuple
 
 import aiohttp
 
+from gpuchat.core.notices import Notice
 from gpuchat.engines.control import EngineState, EngineStatus, Lease, Upstream
 from gpuchat.engines.launchers import (
     ChildProcess,
@@ -50,6 +51,7 @@ class EngineRuntime:
     ready_since: float | None = None  # monotonic
     healthy: bool | None = None
     last_error: str | None = None
+    last_error_notice: Notice | None = None  # last_error's reason, as a code the UI translates
     failures: int = 0  # consecutive, for the restart backoff
     restart_at: float | None = None  # monotonic
     discover_after: float = 0.0  # monotonic; external engines' model discovery
@@ -161,6 +163,7 @@ def status_of(
     profile, plan, child = engine.profile, engine.plan, engine.child
     reason = unavailable_reason(profile, models_dir=models_dir, vllm_command=vllm_command)
     ready = engine.state is EngineState.ready
+    failure = engine.last_error_notice
     uptime = time.time() - engine.started_at if ready and engine.started_at else None
     return EngineStatus(
         name=profile.name,
@@ -177,12 +180,17 @@ def status_of(
         healthy=engine.healthy,
         progress=engine.log.progress.percent,
         phase=engine.log.progress.phase,
+        phase_code=engine.log.progress.phase_code,
         inflight=len(engine.leases),
         waiting=engine.waiting,
         held=engine.held,
         last_error=engine.last_error,
+        last_error_code=failure.code if failure else None,
+        last_error_params=failure.params if failure else {},
         available=reason is None,
-        reason=reason,
+        reason=reason.message if reason else None,
+        reason_code=reason.code if reason else None,
+        reason_params=reason.params if reason else {},
         replicas=engine.replicas.statuses() if engine.replicas is not None else (),
         load=load,
         switch_s=engine.switch_s,

@@ -6,10 +6,11 @@ the supervisor answers with it, `RemoteEngineControl` raises the same exception 
 
 from __future__ import annotations
 
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, get_args
 
 from pydantic import BaseModel
 
+from gpuchat.core.notices import Notice, NoticeCode
 from gpuchat.engines.control import (
     RETRY_STOPPING_S,
     ControlRefused,
@@ -50,25 +51,38 @@ def error_reply(exc: ControlError) -> tuple[int, dict[str, Any]]:
     """(HTTP status, JSON body) for a control error."""
     if isinstance(exc, UnknownModel):
         return 404, {"type": "unknown_model", "message": str(exc), "alias": exc.alias}
+    body: dict[str, Any] = {"message": exc.message}
+    if exc.notice is not None:
+        body |= {"code": exc.notice.code, "params": exc.notice.params}
     if isinstance(exc, EngineUnavailable):
-        body = {"type": "unavailable", "message": exc.message, "retry_after": exc.retry_after}
-        return 503, body
+        return 503, {"type": "unavailable", **body, "retry_after": exc.retry_after}
     if isinstance(exc, SwitchConflict):
-        return 409, {"type": "switch_conflict", "message": exc.message}
-    return 409, {"type": "refused", "message": exc.message}
+        return 409, {"type": "switch_conflict", **body}
+    return 409, {"type": "refused", **body}
+
+
+_CODES: Final = frozenset(get_args(NoticeCode))
 
 
 def raise_error(status: int, body: Any) -> NoReturn:
     """Raise the control error an error reply describes (a garbled one: unavailable)."""
     body = body if isinstance(body, dict) else {}
-    kind, message = body.get("type"), str(body.get("message") or f"supervisor said {status}")
+    kind = body.get("type")
+    message = str(body.get("message") or f"supervisor said {status}")
+    reason: str | Notice = message
+    code, params = body.get("code"), body.get("params")
+    if code in _CODES and isinstance(params, dict):  # an older supervisor sends no code
+        reason = Notice(code, message, params)
     if kind == "unknown_model":
         raise UnknownModel(str(body.get("alias", "")))
     if kind == "switch_conflict":
-        raise SwitchConflict(message)
+        raise SwitchConflict(reason)
     if kind == "refused":
-        raise ControlRefused(message)
+        raise ControlRefused(reason)
     retry = body.get("retry_after")
     if kind == "unavailable":
-        raise EngineUnavailable(message, retry if isinstance(retry, int) else RETRY_STOPPING_S)
-    raise EngineUnavailable("the engine supervisor refused the request", RETRY_STOPPING_S)
+        raise EngineUnavailable(reason, retry if isinstance(retry, int) else RETRY_STOPPING_S)
+    raise EngineUnavailable(
+        Notice("supervisor_refused", "the engine supervisor refused the request"),
+        RETRY_STOPPING_S,
+    )

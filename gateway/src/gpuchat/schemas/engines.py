@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from gpuchat.core.notices import NoticeCode, NoticeParams
+
 EngineStateName = Literal["stopped", "starting", "ready", "draining", "stopping", "failed"]
 EngineKindName = Literal["vllm", "llamacpp", "command", "external"]
 
@@ -48,12 +50,17 @@ class EnginePublic(BaseModel):
     healthy: bool | None = Field(description="The last health check (null: not running)")
     progress: float | None = Field(description="0-100 while starting, from the engine's log")
     phase: str | None
+    phase_code: NoticeCode | None = Field(description="`phase` as a code the UI translates")
     inflight: int = Field(description="Streams and requests in flight")
     waiting: int = Field(description="Requests waiting for it to start or for a switch")
     held: bool = Field(description="Stopped by an administrator: not started on demand")
-    last_error: str | None
+    last_error: str | None = Field(description="The reason, then the engine log's last lines")
+    last_error_code: NoticeCode | None = Field(description="The reason as a code")
+    last_error_params: NoticeParams
     available: bool
     reason: str | None = Field(description="Why it is not available on this host")
+    reason_code: NoticeCode | None = Field(description="`reason` as a code the UI translates")
+    reason_params: NoticeParams
     replicas: list[ReplicaPublic]
     load: EngineLoadPublic | None
     switch_s: float | None = Field(description="How long the last switch to it took")
@@ -88,5 +95,7 @@ class GpuPublic(BaseModel):
 class GpuReportPublic(BaseModel):
     available: bool
     reason: str | None
+    reason_code: NoticeCode | None = Field(description="`reason` as a code the UI translates")
+    reason_params: NoticeParams
     driver: str | None
     gpus: list[GpuPublic]

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from gpuchat.core.notices import NoticeCode, NoticeParams
+
+
+class ErrorNotice(BaseModel):
+    code: NoticeCode
+    params: NoticeParams
 
 
 class ErrorDetail(BaseModel):
@@ -12,6 +19,9 @@ class ErrorDetail(BaseModel):
     type: str
     code: str | None
     param: str | None
+    notice: ErrorNotice | None = Field(
+        None, description="`message` as a code the web UI translates (engine refusals)"
+    )
 
 
 class ErrorEnvelope(BaseModel):

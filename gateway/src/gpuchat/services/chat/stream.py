@@ -195,10 +195,13 @@ def _loading_event(engines: EngineControl, alias: str) -> bytes:
     status = next((s for s in engines.statuses() if s.name == name), None)
     progress = status.progress / 100 if status and status.progress is not None else None
     if status and status.phase:
-        message = status.phase
+        message, code = status.phase, status.phase_code
+    elif status and status.state is EngineState.starting:
+        message, code = "starting", "phase_starting"
     else:
-        message = "starting" if status and status.state is EngineState.starting else "waiting"
-    return event("loading", {"profile": name, "progress": progress, "message": message})
+        message, code = "waiting", "phase_waiting"
+    body = {"profile": name, "progress": progress, "message": message, "code": code}
+    return event("loading", body)
 
 
 def _upstream_body(upstream: Upstream, turn: Turn, prompt: Prompt, max_tokens: int) -> bytes:

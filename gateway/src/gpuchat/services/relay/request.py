@@ -58,7 +58,13 @@ def engine_error(exc: UnknownModel | EngineUnavailable) -> GatewayError:
         return GatewayError(
             404, f"The model '{exc.alias}' does not exist", code="model_not_found", param="model"
         )
-    return GatewayError(503, exc.message, code="engine_unavailable", retry_after=exc.retry_after)
+    return GatewayError(
+        503,
+        exc.message,
+        code="engine_unavailable",
+        retry_after=exc.retry_after,
+        notice=exc.notice,
+    )
 
 
 @dataclass(frozen=True, slots=True)

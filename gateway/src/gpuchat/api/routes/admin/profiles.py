@@ -35,13 +35,21 @@ def control_errors() -> Iterator[None]:
         ) from exc
     except SwitchConflict as exc:
         raise GatewayError(
-            409, exc.message, code="switch_in_progress", retry_after=SWITCH_RETRY_S
+            409,
+            exc.message,
+            code="switch_in_progress",
+            retry_after=SWITCH_RETRY_S,
+            notice=exc.notice,
         ) from exc
     except ControlRefused as exc:
-        raise GatewayError(409, exc.message, code="not_possible") from exc
+        raise GatewayError(409, exc.message, code="not_possible", notice=exc.notice) from exc
     except EngineUnavailable as exc:
         raise GatewayError(
-            503, exc.message, code="engine_unavailable", retry_after=exc.retry_after
+            503,
+            exc.message,
+            code="engine_unavailable",
+            retry_after=exc.retry_after,
+            notice=exc.notice,
         ) from exc
 
 
