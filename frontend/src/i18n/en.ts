@@ -260,6 +260,35 @@ const en = {
 
   'notFound.back': 'Back to chat',
   'notFound.title': 'This page does not exist.',
+
+  'feedback.addComment': 'Add a comment',
+  'feedback.bad': 'Bad answer',
+  'feedback.commentDown': 'What was wrong? (optional)',
+  'feedback.commentUp': 'What was good? (optional)',
+  'feedback.count': '{count} / {max}',
+  'feedback.editComment': 'Edit comment',
+  'feedback.good': 'Good answer',
+  'feedback.send': 'Send feedback',
+  'feedback.thanks': 'Thanks for your feedback.',
+
+  'admin.feedback': 'Feedback',
+  'feedbackAdmin.all': 'All',
+  'feedbackAdmin.answer': 'Answer',
+  'feedbackAdmin.comment': 'Comment',
+  'feedbackAdmin.down': 'Thumbs down',
+  'feedbackAdmin.empty': 'No feedback matches these filters.',
+  'feedbackAdmin.hasComment': 'Comment',
+  'feedbackAdmin.model': 'Model',
+  'feedbackAdmin.noComment': 'Without a comment',
+  'feedbackAdmin.profile': 'Profile',
+  'feedbackAdmin.question': 'Question',
+  'feedbackAdmin.rating': 'Rating',
+  'feedbackAdmin.table': 'Feedback on answers',
+  'feedbackAdmin.total': 'Ratings: {count} · {up} up · {down} down',
+  'feedbackAdmin.up': 'Thumbs up',
+  'feedbackAdmin.user': 'User',
+  'feedbackAdmin.when': 'When',
+  'feedbackAdmin.withComment': 'With a comment',
 } as const;
 
 export default en;

@@ -262,6 +262,35 @@ const ko: Record<keyof typeof en, string> = {
 
   'notFound.back': '채팅으로 돌아가기',
   'notFound.title': '없는 페이지입니다.',
+
+  'feedback.addComment': '의견 남기기',
+  'feedback.bad': '아쉬운 답변',
+  'feedback.commentDown': '어떤 점이 아쉬웠나요? (선택)',
+  'feedback.commentUp': '어떤 점이 좋았나요? (선택)',
+  'feedback.count': '{count} / {max}',
+  'feedback.editComment': '의견 고치기',
+  'feedback.good': '좋은 답변',
+  'feedback.send': '의견 보내기',
+  'feedback.thanks': '의견을 보내 주셔서 고맙습니다.',
+
+  'admin.feedback': '피드백',
+  'feedbackAdmin.all': '전체',
+  'feedbackAdmin.answer': '답변',
+  'feedbackAdmin.comment': '의견',
+  'feedbackAdmin.down': '싫어요',
+  'feedbackAdmin.empty': '조건에 맞는 피드백이 없습니다.',
+  'feedbackAdmin.hasComment': '의견',
+  'feedbackAdmin.model': '모델',
+  'feedbackAdmin.noComment': '의견 없음',
+  'feedbackAdmin.profile': '프로필',
+  'feedbackAdmin.question': '질문',
+  'feedbackAdmin.rating': '평가',
+  'feedbackAdmin.table': '답변 피드백',
+  'feedbackAdmin.total': '평가 {count}건 · 좋아요 {up} · 싫어요 {down}',
+  'feedbackAdmin.up': '좋아요',
+  'feedbackAdmin.user': '사용자',
+  'feedbackAdmin.when': '시각',
+  'feedbackAdmin.withComment': '의견 있음',
 };
 
 export default ko;
