@@ -111,7 +111,7 @@ function FeedbackTable({ page }: { page: FeedbackPage }) {
       label={t('feedbackAdmin.table')}
       columns={[
         { label: t('feedbackAdmin.when') },
-        { label: t('feedbackAdmin.rating') },
+        { label: <span className="whitespace-nowrap">{t('feedbackAdmin.rating')}</span> },
         { label: t('feedbackAdmin.comment') },
         { label: t('feedbackAdmin.question') },
         { label: t('feedbackAdmin.answer') },
