@@ -160,12 +160,10 @@ async def test_feedback_admin_routes_refuse_non_admins(gateway: RunningGateway) 
     key = await gateway.new_key(email)
     async with gateway.client(key) as program:
         by_key = [
-            await program.get(path)
-            for path in ("/api/admin/feedback", "/api/admin/feedback.csv", "/api/admin//feedback")
+            await program.get(path) for path in ("/api/admin/feedback", "/api/admin/feedback.csv")
         ]
     async with gateway.login(email) as browser:
         by_session = await browser.get("/api/admin/feedback.csv", params={"rating": "down"})
-    assert [r.status_code for r in by_key[:2]] == [403, 403]
-    assert by_key[2].status_code in (403, 404)
-    assert by_session.status_code == 403
-    assert "comment" not in by_session.text
+    for response in (*by_key, by_session):
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "admin_required"
