@@ -2,18 +2,20 @@ import type { ReactNode } from 'react';
 import { AdminTabs } from '../features/admin/AdminTabs';
 import { useSession } from '../features/auth/session';
 import { useT } from '../i18n';
+import { AdminFeedback } from './admin/AdminFeedback';
 import { AdminLive } from './admin/AdminLive';
 import { AdminModels } from './admin/AdminModels';
 import { AdminUsage } from './admin/AdminUsage';
 import { AdminUsers } from './admin/AdminUsers';
 import { Layout } from './Layout';
 
-export type AdminSection = 'models' | 'live' | 'usage' | 'users';
+export type AdminSection = 'models' | 'live' | 'usage' | 'feedback' | 'users';
 
 const SECTIONS: Record<AdminSection, () => ReactNode> = {
   models: () => <AdminModels />,
   live: () => <AdminLive />,
   usage: () => <AdminUsage />,
+  feedback: () => <AdminFeedback />,
   users: () => <AdminUsers />,
 };
 

@@ -447,6 +447,74 @@ test('the Korean admin page says the gateway’s engine and GPU messages in Kore
   }
 });
 
+test('thumbs down with a comment in the chat, and the admin sees it under Feedback', async (t) => {
+  const admin = await t.newPage({ locale: 'ko-KR' });
+  await login(admin);
+  const email = `rater-${Date.now()}@example.com`;
+  const password = 'rater-password-0123';
+  const created = await admin.evaluate(
+    ([email, password]) => fetch('/api/admin/users', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password, role: 'user' }) }).then((r) => r.status),
+    [email, password],
+  );
+  assert.equal(created, 201);
+  // The new user has no language of their own: the Korean browser decides.
+  const page = await t.newPage({ locale: 'ko-KR' });
+  await login(page, { email, password });
+  const question = '서울의 인구는 얼마인가요?';
+  const comment = '질문과 상관없는 답입니다. =HYPERLINK("x")';
+  await send(page, question);
+  const answer = await waitForAnswer(page);
+  const down = answer.getByRole('button', { name: '아쉬운 답변' });
+  const up = answer.getByRole('button', { name: '좋은 답변' });
+  assert.equal(await down.getAttribute('aria-pressed'), 'false');
+  await down.click();
+  const box = answer.getByRole('textbox', { name: '어떤 점이 아쉬웠나요? (선택)' });
+  await box.fill(comment);
+  assert.equal(await down.getAttribute('aria-pressed'), 'true');
+  await t.screenshot('chat-ko', page);
+  await answer.getByRole('button', { name: '의견 보내기' }).click();
+  await answer.getByText('의견을 보내 주셔서 고맙습니다.').waitFor();
+  // After a reload the chosen thumb is still pressed, with the comment kept.
+  await page.reload();
+  page.answersBefore = 0;
+  const stored = await waitForAnswer(page);
+  assert.equal(await stored.getByRole('button', { name: '아쉬운 답변' }).getAttribute('aria-pressed'), 'true');
+  assert.equal(await stored.getByRole('button', { name: '좋은 답변' }).getAttribute('aria-pressed'), 'false');
+  await stored.getByRole('button', { name: '의견 고치기' }).click();
+  assert.equal(await stored.getByRole('textbox').inputValue(), comment);
+  assert.equal(await up.count(), 1);
+  assert.deepEqual(page.errors, []);
+
+  await admin.evaluate(() => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: 'ko' }) }));
+  try {
+    await admin.goto('/admin/models');
+    await admin.getByRole('navigation', { name: '관리' }).getByRole('link', { name: '피드백' }).click();
+    const table = admin.getByRole('table', { name: '답변 피드백' });
+    const row = table.locator('tr', { hasText: email });
+    await row.getByText(comment).waitFor();
+    await row.getByText(question, { exact: true }).waitFor();
+    await row.getByText(`echo: ${question}`).waitFor(); // the fake engine's answer
+    await row.getByRole('img', { name: '싫어요' }).waitFor();
+    await admin.getByLabel('평가').selectOption('down');
+    await admin.getByLabel('의견', { exact: true }).selectOption('true');
+    await row.waitFor();
+    await t.screenshot('admin-ko', admin);
+    const [download] = await Promise.all([admin.waitForEvent('download'), admin.getByRole('link', { name: 'CSV 내려받기' }).click()]);
+    const text = await (await download.createReadStream()).toArray().then((chunks) => Buffer.concat(chunks).toString('utf8'));
+    const rows = parseCsv(text);
+    const header = rows[0];
+    const mine = rows.find((r) => r[header.indexOf('user_email')] === email);
+    assert.ok(mine, 'the feedback is in the CSV');
+    assert.equal(mine[header.indexOf('rating')], 'down');
+    assert.equal(mine[header.indexOf('question')], question);
+    assert.equal(mine[header.indexOf('comment')], comment); // starts with a letter: no quote added
+    assert.ok(mine[header.indexOf('answer')].length > 0);
+  } finally {
+    await admin.evaluate(() => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: 'en' }) }));
+  }
+  assert.deepEqual(admin.errors, []);
+});
+
 /** RFC 4180: quoted fields, doubled quotes, CRLF or LF rows. */
 function parseCsv(text) {
   const rows = [];

@@ -5,6 +5,7 @@ const TABS = [
   { to: '/admin/models', key: 'admin.models' },
   { to: '/admin/live', key: 'admin.live' },
   { to: '/admin/usage', key: 'admin.usage' },
+  { to: '/admin/feedback', key: 'admin.feedback' },
   { to: '/admin/users', key: 'admin.users' },
 ] as const;
 

@@ -4,6 +4,7 @@ import { Button, IconButton } from '../../components/ui/Button';
 import { ErrorNotice } from '../../components/ui/Feedback';
 import { inputClass } from '../../components/ui/Field';
 import { useFormat, useT } from '../../i18n';
+import { AnswerFeedback } from '../feedback/AnswerFeedback';
 import { copyText } from './clipboard';
 import { Markdown } from './Markdown';
 import { ReasoningSection } from './ReasoningSection';
@@ -11,6 +12,8 @@ import type { ChatMessage } from './store';
 
 interface Props {
   message: ChatMessage;
+  /** The conversation it belongs to (null: not stored yet); answers in it can be rated. */
+  conversationId: number | null;
   /** The last answer, while nothing streams: it can be regenerated or retried. */
   last: boolean;
   busy: boolean;
@@ -18,7 +21,7 @@ interface Props {
   onEdit: (id: number, content: string) => void;
 }
 
-function MessageItemView({ message, last, busy, onRegenerate, onEdit }: Props) {
+function MessageItemView({ message, conversationId, last, busy, onRegenerate, onEdit }: Props) {
   const t = useT();
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(message.content);
@@ -110,6 +113,9 @@ function MessageItemView({ message, last, busy, onRegenerate, onEdit }: Props) {
             <IconButton label={t('chat.regenerate')} onClick={onRegenerate}>
               <RefreshCw aria-hidden className="h-4 w-4" />
             </IconButton>
+          ) : null}
+          {!user && message.id !== null && conversationId !== null ? (
+            <AnswerFeedback conversationId={conversationId} messageId={message.id} initial={message.feedback ?? null} />
           ) : null}
         </div>
       ) : null}

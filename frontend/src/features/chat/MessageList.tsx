@@ -65,6 +65,7 @@ export function MessageList({ messages, busy, conversationKey, onRegenerate, onE
           <MessageItem
             key={message.key}
             message={message}
+            conversationId={conversationKey}
             last={hidden + i === lastAnswer && message.role === 'assistant'}
             busy={busy}
             onRegenerate={onRegenerate}

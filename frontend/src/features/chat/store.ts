@@ -17,6 +17,7 @@ import { useConversations } from './conversations';
 import type { ChatRequest, MessageStatus, StreamEvent } from './events';
 import { answerDraft } from './draft';
 import { streamChat } from './stream';
+import type { AnswerFeedback } from '../feedback/api';
 
 export type ChatStatus = 'idle' | 'loading' | 'submitted' | 'streaming';
 
@@ -37,6 +38,8 @@ export interface ChatMessage {
   latency_ms: number | null;
   tokens_per_s: number | null;
   error: ApiError | null;
+  /** The user's thumbs up or down on an answer, as stored (absent: none yet). */
+  feedback?: AnswerFeedback | null;
   /** A question the gateway refused before storing it (shown with the error, resent by retry). */
   unsent?: boolean;
 }
@@ -118,6 +121,7 @@ export function fromServer(message: Message): ChatMessage {
     latency_ms: message.latency_ms,
     tokens_per_s: speed(message.token_out, message.latency_ms, message.ttft_ms),
     error: null,
+    feedback: message.feedback ? { rating: message.feedback.rating, comment: message.feedback.comment } : null,
   };
 }
 

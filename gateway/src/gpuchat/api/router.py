@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gpuchat.api.routes import auth, chat, conversations, health, keys, me, metrics, openai, ui
+from gpuchat.api.routes import (
+    auth,
+    chat,
+    conversations,
+    feedback,
+    health,
+    keys,
+    me,
+    metrics,
+    openai,
+    ui,
+)
 from gpuchat.api.routes.admin import benchmarks as admin_benchmarks
 from gpuchat.api.routes.admin import engines as admin_engines
+from gpuchat.api.routes.admin import feedback as admin_feedback
 from gpuchat.api.routes.admin import filters as admin_filters
 from gpuchat.api.routes.admin import live as admin_live
 from gpuchat.api.routes.admin import profiles as admin_profiles
@@ -26,6 +38,8 @@ api_router.include_router(me.router)
 api_router.include_router(keys.router)  # GET|POST /api/keys, DELETE /api/keys/{id}
 # GET|POST /api/conversations, GET|PATCH|DELETE /api/conversations/{id}, GET .../{id}/export
 api_router.include_router(conversations.router)
+# PUT|DELETE /api/conversations/{id}/messages/{message_id}/feedback
+api_router.include_router(feedback.router)
 api_router.include_router(chat.router)  # POST /api/chat (SSE), POST /api/chat/{request_id}/stop
 # Admin: GET|POST /api/admin/users, PATCH /api/admin/users/{id}, POST .../{id}/password
 api_router.include_router(admin_users.router)
@@ -38,5 +52,7 @@ api_router.include_router(admin_benchmarks.router)  # GET /api/admin/benchmarks
 api_router.include_router(admin_filters.router)  # GET|PUT /api/admin/filters
 # Admin: GET /api/admin/usage, GET /api/admin/usage/series, GET /api/admin/usage.csv
 api_router.include_router(admin_usage.router)
+# Admin: GET /api/admin/feedback, GET /api/admin/feedback.csv
+api_router.include_router(admin_feedback.router)
 # Last: GET /assets/*, and index.html for any other page path (the web UI's SPA fallback)
 api_router.include_router(ui.router)

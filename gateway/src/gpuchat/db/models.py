@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -145,11 +146,42 @@ class Message(Base):
     reasoning_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     status: Mapped[str] = mapped_column(String(16), default=MessageStatus.complete)
     model: Mapped[str | None] = mapped_column(String(128), default=None)
+    # The profile that answered (an assistant message; unknown for answers before 0009).
+    profile: Mapped[str | None] = mapped_column(String(64), default=None)
     token_in: Mapped[int | None] = mapped_column(Integer, default=None)
     token_out: Mapped[int | None] = mapped_column(Integer, default=None)
     ttft_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     latency_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     created: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FeedbackRating(StrEnum):
+    up = "up"
+    down = "down"
+
+
+class Feedback(Base):
+    """A user's thumbs up or down, and an optional comment, on one answer of their own."""
+
+    __tablename__ = "message_feedback"
+    __table_args__ = (
+        UniqueConstraint("message_id", "user_id"),
+        Index("ix_message_feedback_created", "created"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    rating: Mapped[str] = mapped_column(String(8))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    # What answered, copied from the message (kept for the admin's filters).
+    model: Mapped[str | None] = mapped_column(String(128), default=None)
+    profile: Mapped[str | None] = mapped_column(String(64), default=None)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    updated: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class UsageRow(Base):

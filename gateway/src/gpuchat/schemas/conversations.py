@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuchat.schemas.common import DbId, WriteModel
+from gpuchat.schemas.feedback import FeedbackPublic
 
 Title = Annotated[str, Field(max_length=500)]
 SystemPrompt = Annotated[str, Field(max_length=20_000)]
@@ -69,6 +70,9 @@ class MessagePublic(BaseModel):
     ttft_ms: int | None
     latency_ms: int | None
     created: datetime
+    feedback: FeedbackPublic | None = Field(
+        default=None, description="The caller's thumbs up or down on this answer, if any."
+    )
 
 
 class ConversationDetail(ConversationPublic):

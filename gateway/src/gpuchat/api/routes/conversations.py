@@ -10,7 +10,7 @@ from starlette.responses import Response
 from gpuchat.api.deps import CurrentPrincipal, OwnedConversation, SessionDep
 from gpuchat.core.errors import GatewayError
 from gpuchat.db.models import Conversation
-from gpuchat.db.repositories import conversations
+from gpuchat.db.repositories import conversations, feedback
 from gpuchat.schemas.conversations import (
     ConversationCreate,
     ConversationDetail,
@@ -19,6 +19,7 @@ from gpuchat.schemas.conversations import (
     ConversationUpdate,
     MessagePublic,
 )
+from gpuchat.schemas.feedback import FeedbackPublic
 from gpuchat.services.chat.export import conversation_download
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
@@ -60,10 +61,18 @@ async def read_conversation(
 ) -> ConversationDetail:
     messages = await conversations.all_messages(session, conversation.id)
     shown = messages if all else conversations.active_thread(messages)
+    rated = await feedback.for_conversation(session, conversation.id)
     return ConversationDetail.model_validate(
         {
             **ConversationPublic.model_validate(conversation).model_dump(),
-            "messages": [MessagePublic.model_validate(m) for m in shown],
+            "messages": [
+                MessagePublic.model_validate(m).model_copy(
+                    update={"feedback": FeedbackPublic.model_validate(rated[m.id])}
+                    if m.id in rated
+                    else {}
+                )
+                for m in shown
+            ],
         }
     )
 

@@ -40,6 +40,7 @@ class AnswerRecord:
     conversation_id: int
     parent_id: int
     model: str
+    profile: str | None = None  # the profile that answered, once an engine took the turn
     status: MessageStatus = MessageStatus.error
     content: str = ""
     reasoning: str | None = None  # a reasoning model's thinking, as streamed
@@ -82,6 +83,7 @@ class AnswerRecord:
 
     def _measure(self, ctx: RelayContext, text: str) -> None:
         self.content = text
+        self.profile = ctx.upstream.profile.name
         self.token_in, self.token_out = ctx.input_tokens, ctx.output_tokens or ctx.content_chunks
         now = time.monotonic()
         if ctx.first_token_at is not None:
@@ -118,6 +120,7 @@ class ChatStore:
                 reasoning_ms=answer.reasoning_ms,
                 status=answer.status,
                 model=answer.model,
+                profile=answer.profile,
                 token_in=answer.token_in,
                 token_out=answer.token_out,
                 ttft_ms=answer.ttft_ms,

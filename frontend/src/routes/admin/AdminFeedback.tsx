@@ -1,0 +1,5 @@
+import { FeedbackPanel } from '../../features/feedback/FeedbackPanel';
+
+export function AdminFeedback() {
+  return <FeedbackPanel />;
+}
