@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gpuchat.api.routes import auth, chat, conversations, health, keys, me, metrics, openai, ui
+from gpuchat.api.routes import (
+    auth,
+    chat,
+    conversations,
+    health,
+    keys,
+    me,
+    metrics,
+    openai,
+    sso,
+    ui,
+)
 from gpuchat.api.routes.admin import benchmarks as admin_benchmarks
 from gpuchat.api.routes.admin import engines as admin_engines
 from gpuchat.api.routes.admin import filters as admin_filters
@@ -20,6 +31,8 @@ api_router.include_router(metrics.router)  # GET /metrics (Prometheus)
 api_router.include_router(openai.router)  # POST /v1/chat/completions, GET /v1/models
 # POST /api/auth/login, POST /api/auth/logout, POST /api/auth/logout-all
 api_router.include_router(auth.router)
+# GET /api/auth/options, GET /api/auth/oidc/login, GET /api/auth/oidc/callback (SSO)
+api_router.include_router(sso.router)
 # GET /api/me, PATCH /api/me/settings, POST /api/me/password, GET /api/me/usage
 api_router.include_router(me.router)
 api_router.include_router(keys.router)  # GET|POST /api/keys, DELETE /api/keys/{id}
