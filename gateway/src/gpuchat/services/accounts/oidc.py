@@ -12,11 +12,12 @@ server-side, so any worker or replica can finish a sign-in another one started.
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import aiohttp
 import jwt
@@ -101,6 +102,12 @@ def new_flow(next_path: str) -> Flow:
     return Flow(
         secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48), next_path
     )
+
+
+def _basic_auth(client_id: str, secret: str) -> str:
+    """RFC 6749 2.3.1: both parts form-encoded before the Basic scheme's base64."""
+    pair = f"{quote(client_id, safe='')}:{quote(secret, safe='')}"
+    return "Basic " + base64.b64encode(pair.encode()).decode()
 
 
 class OidcProvider:
@@ -193,12 +200,12 @@ class OidcProvider:
             "code_verifier": flow.verifier,
             "client_id": self.client_id,
         }
-        auth = None
+        headers = {}
         if self._client_secret:  # client_secret_basic, what every provider accepts
-            auth = aiohttp.BasicAuth(self.client_id, self._client_secret)
+            headers["Authorization"] = _basic_auth(self.client_id, self._client_secret)
         try:
             async with self._http.post(
-                metadata["token_endpoint"], data=form, auth=auth, allow_redirects=False
+                metadata["token_endpoint"], data=form, headers=headers, allow_redirects=False
             ) as response:
                 tokens = await response.json(content_type=None)
                 status = response.status
