@@ -28,6 +28,11 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 log = structlog.get_logger(__name__)
 
 LOGIN_URL = "/api/auth/oidc/login"
+# Codes can be long (Entra's run past 1,000 characters), so the query may approach the
+# server's header limit: beyond it the server itself answers 431 (core/server.py).
+TOO_LARGE: dict[int | str, dict[str, object]] = {
+    431: {"description": "The request line and headers are over the server's limit"}
+}
 Param = Annotated[str | None, Query(max_length=4096)]
 
 
@@ -72,7 +77,12 @@ def _clear_flow(response: RedirectResponse, settings: Settings) -> None:
     )
 
 
-@router.get("/oidc/login", response_class=RedirectResponse, status_code=302, responses={404: {}})
+@router.get(
+    "/oidc/login",
+    response_class=RedirectResponse,
+    status_code=302,
+    responses={404: {}, **TOO_LARGE},
+)
 async def oidc_login(
     request: Request,
     state: StateDep,
@@ -104,7 +114,11 @@ async def oidc_login(
 
 
 @router.get(
-    "/oidc/callback", name="oidc_callback", response_class=RedirectResponse, status_code=303
+    "/oidc/callback",
+    name="oidc_callback",
+    response_class=RedirectResponse,
+    status_code=303,
+    responses=TOO_LARGE,
 )
 async def oidc_callback(
     request: Request,
