@@ -151,3 +151,15 @@ async def test_oidc_a_forged_or_misdirected_id_token_is_refused(
     with pytest.raises(SignInFailed) as refused:
         await exchange(scripted, forge)
     assert refused.value.reason == "provider"
+
+
+async def test_oidc_an_unreachable_provider_is_unavailable() -> None:
+    provider = OidcProvider(
+        f"http://127.0.0.1:{free_port()}/.well-known/openid-configuration", CLIENT, None, "openid"
+    )
+    try:
+        with pytest.raises(SignInFailed) as refused:
+            await provider.authorization_url(FLOW, "http://127.0.0.1/cb")
+    finally:
+        await provider.close()
+    assert refused.value.reason == "unavailable"

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gpuchat.core.config import PasswordLogin, Settings
@@ -59,6 +60,17 @@ async def sign_in(
 ) -> User:
     """The user this identity signs in as: found, linked or created; the role re-evaluated
     from the groups when admin groups are configured. Raises SignInFailed."""
+    try:
+        return await _sign_in(sessions, settings, identity)
+    except IntegrityError:
+        # Two first sign-ins of one identity at once (two tabs): the other created the
+        # user, or took the email; this try finds it, or says why not.
+        return await _sign_in(sessions, settings, identity)
+
+
+async def _sign_in(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, identity: Identity
+) -> User:
     groups = provider_groups(identity.claims, settings.oidc_groups_claim)
     async with session_scope(sessions) as session:
         user = await _find_or_link(session, identity, settings)
