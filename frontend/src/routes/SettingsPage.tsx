@@ -5,7 +5,10 @@ import { DefaultsForm } from '../features/settings/DefaultsForm';
 import { KeysPanel } from '../features/settings/KeysPanel';
 import { PasswordForm } from '../features/settings/PasswordForm';
 import { SessionsPanel } from '../features/settings/SessionsPanel';
-import type { UsageFilters } from '../features/usage/api';
+import { Download } from 'lucide-react';
+import { csvUrl, type UsageFilters } from '../features/usage/api';
+import { QuotaPanel } from '../features/usage/QuotaPanel';
+import { UsageCharts } from '../features/usage/UsageCharts';
 import { UsageFiltersBar } from '../features/usage/UsageFiltersBar';
 import { UsageReportView } from '../features/usage/UsageReportView';
 import { useUsage } from '../features/usage/useUsage';
@@ -35,13 +38,26 @@ function MyUsage() {
   const t = useT();
   const [filters, setFilters] = useState<UsageFilters>({ group_by: 'day' });
   const usage = useUsage('me', filters);
+  const { group_by: _group, ...rowFilters } = filters;
   return (
     <Card className="flex flex-col gap-3">
-      <h2 className="font-semibold">{t('settings.myUsage')}</h2>
+      <div className="flex flex-wrap items-center gap-2" id="my-usage">
+        <h2 className="flex-1 font-semibold">{t('settings.myUsage')}</h2>
+        <a
+          href={csvUrl(rowFilters, 'me')}
+          download
+          className="inline-flex items-center gap-1.5 rounded-lg border border-zinc-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-zinc-50 dark:border-zinc-600 dark:bg-zinc-800 dark:hover:bg-zinc-700"
+        >
+          <Download aria-hidden className="h-4 w-4" />
+          {t('usage.csv')}
+        </a>
+      </div>
+      <QuotaPanel />
       <UsageFiltersBar filters={filters} onChange={setFilters} />
+      <UsageCharts scope="me" filters={filters} />
       {usage.error ? <ErrorNotice error={usage.error} /> : null}
       {usage.loading && !usage.report ? <Spinner label={t('common.loading')} /> : null}
-      {usage.report ? <UsageReportView report={usage.report} groupLabel={t(`usage.group.${filters.group_by}`)} /> : null}
+      {usage.report ? <UsageReportView report={usage.report} groupLabel={t(`usage.group.${filters.group_by}`)} bars={filters.group_by === 'user' || filters.group_by === 'model'} /> : null}
     </Card>
   );
 }

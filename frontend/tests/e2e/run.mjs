@@ -301,6 +301,95 @@ test('usage page shows the requests and the CSV parses', async (t) => {
   assert.ok(rows.length - 1 >= Math.min(total, 1));
 });
 
+/** Requests through /v1 from the signed-in page: two models, TTFTs, a few upstream errors. */
+async function makeUsage(page) {
+  await page.evaluate(async () => {
+    const ask = (model, text) =>
+      fetch('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: text }] }),
+      }).then((r) => r.text());
+    for (let i = 0; i < 6; i++) await ask('fake-model', `!tokens ${10 + 15 * i} !prefill ${0.02 * i}`);
+    for (let i = 0; i < 3; i++) await ask('default', `!tokens ${40 + 20 * i}`);
+    for (let i = 0; i < 2; i++) await ask('fake-model', '!reject 400');
+  });
+}
+
+/** The last seven days, as the date inputs want them (charts show today's spike in a week). */
+function lastWeek() {
+  const day = (offset) => new Date(Date.now() - offset * 86400000).toISOString().slice(0, 10);
+  return { from: day(6), to: day(0) };
+}
+
+test('usage charts on the admin page and in my usage', async (t) => {
+  const page = await t.newPage({ locale: 'ko-KR', viewport: { width: 1280, height: 1380 } });
+  await login(page);
+  await page.evaluate(() => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: 'ko' }) }));
+  await makeUsage(page);
+  page.errors.length = 0; // the console reports the refused requests
+  const { from, to } = lastWeek();
+
+  await page.goto('/admin/usage');
+  await page.getByLabel('시작일').fill(from);
+  await page.getByLabel('종료일').fill(to);
+  for (const metric of ['requests', 'tokens', 'errors', 'ttft']) {
+    await page.getByTestId(`usage-chart-${metric}`).locator('canvas').waitFor();
+  }
+  const requests = page.getByTestId('usage-chart-requests');
+  // The legend names both models; the table behind the chart holds today's requests.
+  await requests.locator('.u-legend').getByText('fake-model').waitFor();
+  await requests.locator('.u-legend').getByText('default', { exact: true }).waitFor();
+  await requests.getByText('표로 보기').click();
+  const cells = await requests.locator('tbody tr').last().locator('td').allInnerTexts();
+  assert.ok(cells.slice(1).some((cell) => Number(cell.replace(/[^\d]/g, '')) > 0), `requests in the table: ${cells}`);
+  const errors = await page.getByTestId('usage-chart-errors').locator('p.sr-only').innerText();
+  assert.match(errors, /fake-model: 합계 [1-9]/);
+  await requests.getByText('표로 보기').click();
+  // Hovering today's point shows its values in the legend (the chart's tooltip).
+  await page.evaluate(() => document.activeElement?.blur());
+  const over = requests.locator('.u-over');
+  const box = await over.boundingBox();
+  await over.hover({ position: { x: box.width - 1, y: box.height / 2 } });
+  const shown = await requests.locator('.u-legend .u-value').allInnerTexts();
+  assert.ok(shown.slice(1).some((value) => Number(value) > 0), `legend values: ${shown}`);
+  await t.screenshot('usage-charts-ko', page);
+
+  // A daily and monthly token quota on this account, shown against what was used.
+  const setLimits = (limits) =>
+    page.evaluate(async (body) => {
+      const me = await (await fetch('/api/me')).json();
+      const headers = { 'Content-Type': 'application/json' };
+      await fetch(`/api/admin/users/${me.id}`, { method: 'PATCH', headers, body: JSON.stringify({ limits: body }) });
+    }, limits);
+  await setLimits({ tokens_per_day: 2000, tokens_per_month: 100000, requests_per_minute: 600 });
+  await page.goto('/settings');
+  const usage = page.locator('#my-usage').locator('..');
+  await usage.getByTestId('quota-day').getByRole('progressbar').waitFor();
+  await usage.getByTestId('quota-day').getByText(/2,000 중 \d[\d,]* 사용/).waitFor();
+  await usage.getByText(/분당 요청 600/).waitFor();
+  const today = await usage.getByTestId('quota-day').innerText();
+  assert.ok(Number(today.match(/요청\s*([\d,]+)/)?.[1].replace(/,/g, '')) >= 11, today);
+  await usage.getByLabel('시작일').fill(from);
+  await usage.getByLabel('종료일').fill(to);
+  await usage.getByTestId('usage-chart-requests').locator('canvas').waitFor();
+  await usage.getByTestId('usage-chart-ttft').locator('.u-legend').getByText('fake-model').waitFor();
+  await page.evaluate(() => document.activeElement?.blur());
+  await usage.evaluate((element) => element.scrollIntoView());
+  await t.screenshot('my-usage-ko', page);
+  // Dark theme: the same charts, still drawn.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await usage.getByTestId('usage-chart-requests').locator('canvas').waitFor();
+  await t.screenshot('my-usage-dark-ko', page);
+  const [download] = await Promise.all([page.waitForEvent('download'), usage.getByRole('link', { name: 'CSV 내려받기' }).click()]);
+  const rows = parseCsv(await (await download.createReadStream()).toArray().then((chunks) => Buffer.concat(chunks).toString('utf8')));
+  assert.ok(rows.length >= 12, 'a header and my requests');
+  assert.ok(rows.slice(1).every((row) => row[4] === ADMIN.email), 'only my own rows');
+  await setLimits({ tokens_per_day: null, tokens_per_month: null, requests_per_minute: null });
+  await page.evaluate(() => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: 'en' }) }));
+  assert.deepEqual(page.errors, []);
+});
+
 test('screenshots of every page in Korean and English', async (t) => {
   for (const language of ['en', 'ko']) {
     const page = await t.newPage({ locale: language === 'ko' ? 'ko-KR' : 'en-US' });

@@ -9,7 +9,8 @@ from gpuchat.core.security import Principal
 from gpuchat.engines.control import Upstream
 from gpuchat.engines.environment import upstream_auth
 from gpuchat.engines.profiles import Profile
-from gpuchat.services.relay.stream import RelayContext, _upstream_headers
+from gpuchat.services.relay.context import RelayContext
+from gpuchat.services.relay.stream import _upstream_headers
 
 
 def _profile(**extra: object) -> Profile:

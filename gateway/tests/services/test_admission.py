@@ -12,7 +12,8 @@ import pytest
 
 from gpuchat.core.config import Settings
 from gpuchat.core.errors import GatewayError
-from gpuchat.services.limits.admission import Admission, Ticket
+from gpuchat.services.limits.admission import Admission
+from gpuchat.services.limits.queue import Ticket
 from tests.conftest import fake_profiles_yaml
 from tests.utils.chat import chat
 from tests.utils.gateway import RunningGateway, start_gateway

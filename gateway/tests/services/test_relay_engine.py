@@ -17,7 +17,8 @@ from gpuchat.engines.control import Upstream
 from gpuchat.engines.profiles import Profile, Timeouts
 from gpuchat.openai import sse
 from gpuchat.services.relay import deadlines
-from gpuchat.services.relay.stream import RelayContext, open_upstream, relay_stream
+from gpuchat.services.relay.context import RelayContext
+from gpuchat.services.relay.stream import open_upstream, relay_stream
 
 TOKEN = b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n'
 

@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from gpuchat.core.errors import GatewayError
-from gpuchat.services.limits.admission import Admission, Ticket
+from gpuchat.services.limits.admission import Admission
+from gpuchat.services.limits.queue import Ticket
 from gpuchat.services.limits.slots import SharedSlots
 
 REDIS_URL = os.environ.get("GPUCHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

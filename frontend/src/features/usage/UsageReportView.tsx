@@ -4,8 +4,9 @@ import type { UsageReport } from './api';
 import { BarChart } from './BarChart';
 import { DataTable } from '../../components/ui/DataTable';
 
-/** Totals, charts of requests and tokens per group, and the table behind them. */
-export function UsageReportView({ report, groupLabel }: { report: UsageReport; groupLabel: string }) {
+/** Totals, bars of requests and tokens per user or model (time groups are drawn as lines
+ * by `UsageCharts`), and the table behind them. */
+export function UsageReportView({ report, groupLabel, bars = true }: { report: UsageReport; groupLabel: string; bars?: boolean }) {
   const t = useT();
   const format = useFormat();
   const { totals, groups } = report;
@@ -30,7 +31,7 @@ export function UsageReportView({ report, groupLabel }: { report: UsageReport; g
           </Card>
         ))}
       </dl>
-      {groups.length > 0 ? (
+      {groups.length > 0 && bars ? (
         <Card className="grid gap-6 md:grid-cols-2">
           <BarChart
             title={t('usage.requestsBy', { group: groupLabel })}
@@ -45,9 +46,8 @@ export function UsageReportView({ report, groupLabel }: { report: UsageReport; g
             }))}
           />
         </Card>
-      ) : (
-        <p className="text-sm text-zinc-500">{t('usage.empty')}</p>
-      )}
+      ) : null}
+      {groups.length === 0 ? <p className="text-sm text-zinc-500">{t('usage.empty')}</p> : null}
       {groups.length > 0 ? (
         <DataTable
           label={t('usage.table')}

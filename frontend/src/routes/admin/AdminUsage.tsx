@@ -2,6 +2,7 @@ import { Download } from 'lucide-react';
 import { useState } from 'react';
 import { ErrorNotice, Spinner } from '../../components/ui/Feedback';
 import { csvUrl, type UsageFilters } from '../../features/usage/api';
+import { UsageCharts } from '../../features/usage/UsageCharts';
 import { UsageFiltersBar } from '../../features/usage/UsageFiltersBar';
 import { UsageReportView } from '../../features/usage/UsageReportView';
 import { useUsage } from '../../features/usage/useUsage';
@@ -26,9 +27,10 @@ export function AdminUsage() {
         </a>
       </div>
       <UsageFiltersBar admin filters={filters} onChange={setFilters} />
+      <UsageCharts scope="admin" filters={filters} />
       {usage.error ? <ErrorNotice error={usage.error} /> : null}
       {usage.loading && !usage.report ? <Spinner label={t('common.loading')} /> : null}
-      {usage.report ? <UsageReportView report={usage.report} groupLabel={t(`usage.group.${filters.group_by}`)} /> : null}
+      {usage.report ? <UsageReportView report={usage.report} groupLabel={t(`usage.group.${filters.group_by}`)} bars={filters.group_by === 'user' || filters.group_by === 'model'} /> : null}
     </>
   );
 }

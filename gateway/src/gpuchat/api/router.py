@@ -33,7 +33,8 @@ api_router.include_router(openai.router)  # POST /v1/chat/completions, GET /v1/m
 api_router.include_router(auth.router)
 # GET /api/auth/options, GET /api/auth/oidc/login, GET /api/auth/oidc/callback (SSO)
 api_router.include_router(sso.router)
-# GET /api/me, PATCH /api/me/settings, POST /api/me/password, GET /api/me/usage
+# GET /api/me, PATCH /api/me/settings, POST /api/me/password, GET /api/me/quota,
+# GET /api/me/usage, GET /api/me/usage/series, GET /api/me/usage.csv
 api_router.include_router(me.router)
 api_router.include_router(keys.router)  # GET|POST /api/keys, DELETE /api/keys/{id}
 # GET|POST /api/conversations, GET|PATCH|DELETE /api/conversations/{id}, GET .../{id}/export
@@ -48,6 +49,7 @@ api_router.include_router(admin_engines.router)  # GET /api/admin/engines/{name}
 api_router.include_router(admin_live.router)
 api_router.include_router(admin_benchmarks.router)  # GET /api/admin/benchmarks
 api_router.include_router(admin_filters.router)  # GET|PUT /api/admin/filters
-api_router.include_router(admin_usage.router)  # GET /api/admin/usage, GET /api/admin/usage.csv
+# Admin: GET /api/admin/usage, GET /api/admin/usage/series, GET /api/admin/usage.csv
+api_router.include_router(admin_usage.router)
 # Last: GET /assets/*, and index.html for any other page path (the web UI's SPA fallback)
 api_router.include_router(ui.router)

@@ -105,7 +105,7 @@ async def serve(
         )
     else:
         try:
-            with req.ending():
+            async with req:
                 response = Response(await req.read(watch), media_type="application/json")
         except ClientGone:
             response = Response(status_code=CLIENT_CLOSED)

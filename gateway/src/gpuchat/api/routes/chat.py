@@ -21,7 +21,7 @@ from gpuchat.services import completions
 from gpuchat.services.chat.stream import chat_stream
 from gpuchat.services.chat.turn import Turn, prepare_turn
 from gpuchat.services.filters import message_texts
-from gpuchat.services.limits.admission import Ticket
+from gpuchat.services.limits.queue import Ticket
 from gpuchat.services.relay.request import UpstreamRequest
 from gpuchat.state import AppState
 

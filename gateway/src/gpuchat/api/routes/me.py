@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
+from starlette.responses import StreamingResponse
 
 from gpuchat.api.deps import CurrentPrincipal, CurrentUser, SessionDep, StateDep
 from gpuchat.api.routes.auth import issue_session
 from gpuchat.core.errors import GatewayError
-from gpuchat.schemas.usage import Moment, StatusFilter, UsageReport
+from gpuchat.schemas.usage import Bucket, Moment, MyQuota, StatusFilter, UsageReport, UsageSeries
 from gpuchat.schemas.users import PasswordChange, SessionPublic, UserPublic, UserSettings
 from gpuchat.services.accounts import access
+from gpuchat.services.limits.my_quota import my_quota
+from gpuchat.services.usage.csv_export import csv_chunks, export_filename
 from gpuchat.services.usage.report import UsageFilter, build_report, parse_range
+from gpuchat.services.usage.series import build_series
 
 router = APIRouter(prefix="/api/me", tags=["me"])
 
@@ -48,17 +53,58 @@ async def change_password(
     return issue_session(response, user, state.settings)
 
 
-@router.get("/usage")
-async def my_usage(
+async def my_filter(
     principal: CurrentPrincipal,
-    state: StateDep,
     start: Annotated[Moment, Query(alias="from")] = None,
     end: Annotated[Moment, Query(alias="to")] = None,
     model: Annotated[str | None, Query(max_length=128)] = None,
     status: StatusFilter = None,
-    group_by: Literal["model", "day", "hour"] = "day",
+) -> UsageFilter:
+    """The caller's own rows only (the web chat and every API key of theirs). An API key may
+    read its owner's usage, as LiteLLM lets a key read its own spend: a script can see how
+    much of the quota is left. It reads, it cannot change anything."""
+    begin, finish = parse_range(start, end)
+    return UsageFilter(begin, finish, (principal.user_id,), None, model or None, status or None)
+
+
+MyFilterDep = Annotated[UsageFilter, Depends(my_filter)]
+
+
+@router.get("/usage")
+async def my_usage(
+    where: MyFilterDep, state: StateDep, group_by: Literal["model", "day", "hour"] = "day"
 ) -> UsageReport:
     """The caller's own usage (web chat and API keys together), grouped by day or model."""
-    begin, finish = parse_range(start, end)
-    where = UsageFilter(begin, finish, (principal.user_id,), None, model or None, status or None)
     return await build_report(state.sessions, where, group_by)
+
+
+@router.get("/usage/series", responses={422: {}})
+async def my_usage_series(
+    where: MyFilterDep, state: StateDep, bucket: Bucket = "day"
+) -> UsageSeries:
+    """The caller's own usage per UTC hour or day, one series per model (for the charts)."""
+    return await build_series(state.sessions, where, bucket)
+
+
+@router.get(
+    "/usage.csv", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}}
+)
+async def my_usage_csv(where: MyFilterDep, state: StateDep) -> StreamingResponse:
+    """The caller's own usage rows, oldest first, streamed."""
+    return StreamingResponse(
+        csv_chunks(state.sessions, where),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{export_filename(where)}"'},
+    )
+
+
+@router.get("/quota")
+async def my_quota_now(principal: CurrentPrincipal, state: StateDep) -> MyQuota:
+    """Requests and tokens this UTC day and month, the quotas, what is left and when it resets."""
+    return await my_quota(
+        state.sessions,
+        state.limits.user_policy,
+        principal.limits,
+        principal.user_id,
+        datetime.now(UTC),
+    )

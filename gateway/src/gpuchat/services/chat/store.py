@@ -23,7 +23,7 @@ from gpuchat.core.db import session_scope
 from gpuchat.core.errors import GatewayError, error_body
 from gpuchat.db.models import Conversation, Message, MessageStatus
 from gpuchat.db.repositories import conversations
-from gpuchat.services.relay.stream import RelayContext
+from gpuchat.services.relay.context import RelayContext
 
 log = structlog.get_logger(__name__)
 

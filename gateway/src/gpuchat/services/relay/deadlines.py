@@ -15,7 +15,7 @@ import aiohttp
 from gpuchat.openai.sse import KEEPALIVE_SECONDS
 
 if TYPE_CHECKING:
-    from gpuchat.services.relay.stream import RelayContext
+    from gpuchat.services.relay.context import RelayContext
 
 
 class StreamDeadlines:

@@ -25,7 +25,7 @@ from gpuchat.schemas.live import LiveProcesses, LiveSnapshot, LiveStreamPublic
 from gpuchat.services.cluster import Cluster, process_name
 
 if TYPE_CHECKING:
-    from gpuchat.services.relay.stream import RelayContext
+    from gpuchat.services.relay.context import RelayContext
 
 T = TypeVar("T")
 

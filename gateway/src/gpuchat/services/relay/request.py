@@ -11,7 +11,7 @@ same way, through an `UpstreamRequest`:
 flag, not a convention): the engine lease, the queue ticket and the caller's holds (a rate-
 limit grant) released, the live-view entry gone, one usage row recorded. `end(exc)` first
 says why a request that had not ended did so (the client gone, a timeout, a refusal). As an
-async context manager, or with `ending()`, leaving the block ends the request; a request
+async context manager, leaving the block ends the request; a request
 handed on (a stream returned to the client) is ended by its relay when the stream ends.
 """
 
@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -34,12 +34,13 @@ from gpuchat.core.streaming import ClientGone, DisconnectWatch
 from gpuchat.core.tracing import Tracing
 from gpuchat.engines.control import EngineControl, EngineUnavailable, UnknownModel, Upstream
 from gpuchat.engines.profiles import Profile
-from gpuchat.services.limits.admission import Admission, Ticket
+from gpuchat.services.limits.admission import Admission
+from gpuchat.services.limits.queue import Ticket
+from gpuchat.services.relay.context import RelayContext
 from gpuchat.services.relay.live import LiveStreams
 from gpuchat.services.relay.stream import (
     CLIENT_CLOSED,
     STOPPED,
-    RelayContext,
     finish,
     interrupt,
     open_upstream,
@@ -285,16 +286,6 @@ class UpstreamRequest:
             self.ticket.close()
         for release in self._holds:
             release()
-
-    @contextlib.contextmanager
-    def ending(self) -> Iterator[UpstreamRequest]:
-        """The request ends with the block: `end(exc)` if it raised, else `finish()`."""
-        try:
-            yield self
-        except BaseException as exc:
-            self.end(exc)
-            raise
-        self.finish()
 
     async def __aenter__(self) -> UpstreamRequest:
         return self

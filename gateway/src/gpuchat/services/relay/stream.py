@@ -11,28 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
 import structlog
 
-from gpuchat.core.errors import GatewayError, error_body
-from gpuchat.core.security import Principal
+from gpuchat.core.errors import GatewayError
 from gpuchat.core.tracing import Tracing
-from gpuchat.engines.control import EngineUnavailable, Upstream
+from gpuchat.engines.control import EngineUnavailable
 from gpuchat.engines.environment import upstream_auth
 from gpuchat.openai import sse
 from gpuchat.services.filters import mask_pii
+from gpuchat.services.relay.context import RelayContext
 from gpuchat.services.relay.deadlines import StreamDeadlines
-from gpuchat.services.usage.recorder import UsageRecord, UsageRecorder
-
-if TYPE_CHECKING:
-    from gpuchat.services.relay.live import LiveStreams
+from gpuchat.services.relay.frames import error_frame, error_message, observe
+from gpuchat.services.usage.recorder import UsageRecorder
 
 log = structlog.get_logger("gpuchat.sample")
 warnings = structlog.get_logger("gpuchat.relay")
@@ -52,73 +47,9 @@ STOPPED = {
     "user": ("stopped", "Stopped"),
 }
 
-# A token of the answer or of a reasoning model's thinking (vLLM's `reasoning`, formerly
-# `reasoning_content`): either counts for the first token.
-_CONTENT = re.compile(rb'"(?:content|reasoning|reasoning_content)":\s*"(?!")')
-_USAGE = re.compile(rb'"usage":\s*\{')
-
 
 class UpstreamBroken(Exception):
     """The engine broke the stream (closed early, reset, sent garbage)."""
-
-
-@dataclass(slots=True)
-class RelayContext:
-    """One upstream request: who asked, where it goes, and what was learned on the way."""
-
-    request_id: str  # the gateway's own id (unique; the usage row's key)
-    principal: Principal
-    alias: str
-    upstream: Upstream
-    client: str
-    wants_usage: bool
-    collect_text: bool = False
-    started: float = field(default_factory=time.monotonic)
-    queue_ms: int | None = None
-    # Observations
-    first_token_at: float | None = None
-    content_chunks: int = 0
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    text: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)  # the thinking, when collecting text
-    done: bool = False
-    status_code: int = 200
-    error_type: str | None = None
-    live: LiveStreams | None = None  # the admin's live view, when the caller keeps one
-    stopped_by: str | None = None  # "admin" or "switch": who closed the upstream on purpose
-    log: dict[str, object] | None = None  # the access-log line's fields, filled in at the end
-    # Released in `finish()`, once: the admission slot and the caller's stream grant.
-    holds: tuple[Callable[[], None], ...] = ()
-    tracing: Tracing | None = None  # set only when traces are exported
-    sample_prompt: str | None = None  # set when this request's prompt and answer are logged
-    client_request_id: str | None = None  # the client's X-Request-Id: a label, never a key
-
-    def usage_record(self) -> UsageRecord:
-        now = time.monotonic()
-        estimated = self.output_tokens is None and self.content_chunks > 0
-        return UsageRecord(
-            request_id=self.request_id,
-            client_request_id=self.client_request_id,
-            client=self.client,
-            model_alias=self.alias,
-            status_code=self.status_code,
-            user_id=self.principal.user_id,
-            api_key_id=self.principal.api_key_id,
-            profile=self.upstream.profile.name,
-            engine=self.upstream.profile.engine.value,
-            ctx_len=self.input_tokens,
-            input_tokens=self.input_tokens,
-            output_tokens=self.content_chunks if estimated else self.output_tokens,
-            tokens_estimated=estimated,
-            ttft_ms=_ms(self.first_token_at - self.started) if self.first_token_at else None,
-            latency_ms=_ms(now - self.started),
-            queue_ms=self.queue_ms,
-            error_type=self.error_type,
-        )
-
-    def fail(self, status: int, error_type: str) -> None:
-        self.status_code, self.error_type = status, error_type
 
 
 def _upstream_headers(ctx: RelayContext) -> dict[str, str]:
@@ -127,10 +58,6 @@ def _upstream_headers(ctx: RelayContext) -> dict[str, str]:
     if ctx.client_request_id is not None:
         headers["X-Client-Request-Id"] = ctx.client_request_id
     return headers
-
-
-def _ms(seconds: float) -> int:
-    return round(seconds * 1000)
 
 
 async def open_upstream(
@@ -235,7 +162,7 @@ async def _upstream_error(response: aiohttp.ClientResponse, ctx: RelayContext) -
     try:
         async with asyncio.timeout(ctx.upstream.profile.timeouts.connect):
             payload = await response.read()
-        message = _error_message(orjson.loads(payload))
+        message = error_message(orjson.loads(payload))
     except (TimeoutError, aiohttp.ClientError, orjson.JSONDecodeError):
         message = None
     if 400 <= response.status < 500:
@@ -257,17 +184,6 @@ async def _upstream_error(response: aiohttp.ClientResponse, ctx: RelayContext) -
     )
 
 
-def _error_message(payload: Any) -> str | None:
-    if isinstance(payload, dict):
-        error = payload.get("error", payload)
-        message = error.get("message") if isinstance(error, dict) else None
-        if isinstance(message, str):
-            return message[:2000]
-        if isinstance(error, str):
-            return error[:2000]
-    return None
-
-
 async def relay_stream(
     response: aiohttp.ClientResponse,
     ctx: RelayContext,
@@ -285,25 +201,25 @@ async def relay_stream(
                 continue
             if not chunk:
                 raise UpstreamBroken("the model server closed the stream before it finished")
-            out = _observe(splitter.feed(chunk), ctx)
+            out = observe(splitter.feed(chunk), ctx)
             if out:
                 yield out
             if ctx.error_type:
                 return
     except TimeoutError as exc:
         ctx.fail(504, "upstream_timeout")
-        yield _error_frame(504, str(exc) or "The model server timed out", "upstream_timeout")
+        yield error_frame(504, str(exc) or "The model server timed out", "upstream_timeout")
     except (UpstreamBroken, aiohttp.ClientError, OSError) as exc:
         if ctx.stopped_by is not None:
             code, message = STOPPED[ctx.stopped_by]
             ctx.fail(503, code)
-            yield _error_frame(503, message, code)
+            yield error_frame(503, message, code)
         else:
             ctx.fail(502, "upstream_broken")
             message = (
                 str(exc) if isinstance(exc, UpstreamBroken) else "The model server broke the stream"
             )
-            yield _error_frame(502, message, "upstream_broken")
+            yield error_frame(502, message, "upstream_broken")
     except (asyncio.CancelledError, GeneratorExit):
         ctx.fail(CLIENT_CLOSED, "client_closed")
         raise
@@ -375,78 +291,3 @@ def _trace(ctx: RelayContext, tracing: Tracing) -> None:
         },
         events={"first_token": ctx.first_token_at},
     )
-
-
-def _observe(frames: list[bytes], ctx: RelayContext) -> bytes:
-    """Note what the frames say; return the bytes to forward."""
-    keep: list[bytes] = []
-    for frame in frames:
-        if frame == sse.DONE:
-            ctx.done = True
-            keep.append(frame)
-            break
-        if frame.startswith(b'data: {"error"'):
-            keep.append(_upstream_error_frame(frame, ctx))
-            break
-        if _CONTENT.search(frame):
-            ctx.content_chunks += 1
-            if ctx.first_token_at is None:
-                ctx.first_token_at = time.monotonic()
-            if ctx.collect_text:
-                text, thought = _delta_texts(frame)
-                ctx.text.append(text)
-                if thought:
-                    ctx.reasoning.append(thought)
-        if _USAGE.search(frame):
-            frame = _take_usage(frame, ctx)
-        if frame:
-            keep.append(frame)
-    return b"".join(keep)
-
-
-def _take_usage(frame: bytes, ctx: RelayContext) -> bytes:
-    """Record the usage numbers; drop or rewrite the frame when the client did not ask."""
-    try:
-        payload = orjson.loads(frame[5:])
-    except orjson.JSONDecodeError:
-        return frame
-    usage = payload.get("usage") or {}
-    ctx.input_tokens = usage.get("prompt_tokens", ctx.input_tokens)
-    ctx.output_tokens = usage.get("completion_tokens", ctx.output_tokens)
-    if ctx.wants_usage:
-        return frame
-    if not payload.get("choices"):
-        return b""
-    payload.pop("usage", None)
-    return sse.data_frame(payload)
-
-
-def _delta_texts(frame: bytes) -> tuple[str, str]:
-    """(answer text, thinking text) of one chunk."""
-    try:
-        payload = orjson.loads(frame[5:])
-        delta = payload["choices"][0]["delta"]
-        thought = delta.get("reasoning") or delta.get("reasoning_content") or ""
-        return str(delta.get("content") or ""), str(thought)
-    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
-        return "", ""
-
-
-def _upstream_error_frame(frame: bytes, ctx: RelayContext) -> bytes:
-    try:
-        message = _error_message(orjson.loads(frame[5:]))
-    except orjson.JSONDecodeError:
-        message = None
-    ctx.fail(502, "upstream_error")
-    return sse.data_frame(
-        error_body(
-            message or "The model server reported an error",
-            502,
-            code="upstream_error",
-            source="upstream",
-        )
-    )
-
-
-def _error_frame(status: int, message: str, code: str) -> bytes:
-    return sse.data_frame(error_body(message, status, code=code))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.responses import StreamingResponse
 
 from gpuchat.api.deps import AdminPrincipal, StateDep
-from gpuchat.schemas.usage import GroupBy, Moment, StatusFilter, UsageReport
+from gpuchat.schemas.usage import Bucket, GroupBy, Moment, StatusFilter, UsageReport, UsageSeries
 from gpuchat.services.usage.csv_export import csv_chunks, export_filename
 from gpuchat.services.usage.report import (
     UsageFilter,
@@ -17,6 +17,7 @@ from gpuchat.services.usage.report import (
     resolve_key,
     resolve_user,
 )
+from gpuchat.services.usage.series import build_series
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -46,6 +47,14 @@ async def usage(
 ) -> UsageReport:
     """Totals and groups (by user, model, day or hour) with p50/p95 TTFT and latency."""
     return await build_report(state.sessions, where, group_by)
+
+
+@router.get("/usage/series", responses={422: {}})
+async def usage_series(
+    _: AdminPrincipal, where: FilterDep, state: StateDep, bucket: Bucket = "day"
+) -> UsageSeries:
+    """Requests, tokens, errors and TTFT p95 per UTC hour or day, one series per model."""
+    return await build_series(state.sessions, where, bucket)
 
 
 @router.get(
