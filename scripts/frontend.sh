@@ -109,9 +109,15 @@ profiles:
     max_concurrency: 4
     timeouts: {connect: 2, first_token: 5, idle: 5, total: 60, start: 30}
 EOF
-    local port
+    local port oidc_port
     port="$(free_port)"
     GATEWAY_URL="http://127.0.0.1:$port"
+    # A real OpenID provider for the single sign-on tests (tests/e2e/sso.mjs).
+    oidc_port="$(free_port)"
+    (cd "$FRONTEND" && OIDC_PORT="$oidc_port" \
+        OIDC_REDIRECT_URIS="$GATEWAY_URL/api/auth/oidc/callback" \
+        exec node tests/oidc/provider.mjs) >"$E2E_DIR/oidc-provider.log" 2>&1 &
+    OIDC_PID=$!
     # Run from the temp dir, so a developer's own .env does not reach the test gateway.
     # Every test signs in from this one address, and every attempt counts (not only
     # failures): the per-address login limit is raised for the suite.
@@ -127,6 +133,10 @@ EOF
             GPUCHAT_UI_DIR="$FRONTEND/dist" \
             GPUCHAT_ADMIN_EMAIL="$E2E_ADMIN_EMAIL" \
             GPUCHAT_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" \
+            GPUCHAT_OIDC_DISCOVERY_URL="http://127.0.0.1:$oidc_port/.well-known/openid-configuration" \
+            GPUCHAT_OIDC_CLIENT_ID=gpuchat \
+            GPUCHAT_OIDC_CLIENT_SECRET=test-client-secret \
+            GPUCHAT_OIDC_DISPLAY_NAME="Company SSO" \
             "$ROOT/.venv/bin/gpuchat" serve
     ) >"$E2E_DIR/gateway.log" 2>&1 &
     GATEWAY_PID=$!
@@ -146,6 +156,10 @@ EOF
 }
 
 stop_gateway() {
+    if [ -n "${OIDC_PID:-}" ] && kill -0 "$OIDC_PID" 2>/dev/null; then
+        kill "$OIDC_PID" 2>/dev/null || true
+        wait "$OIDC_PID" 2>/dev/null || true
+    fi
     if [ -n "${GATEWAY_PID:-}" ] && kill -0 "$GATEWAY_PID" 2>/dev/null; then
         kill "$GATEWAY_PID" 2>/dev/null || true
         wait "$GATEWAY_PID" 2>/dev/null || true
@@ -165,8 +179,9 @@ e2e() {
     start_gateway
     echo "Browser tests against $GATEWAY_URL (gateway log: $E2E_DIR/gateway.log)" >&2
     local status=0
-    (cd "$FRONTEND" && GPUCHAT_URL="$GATEWAY_URL" GPUCHAT_E2E_EMAIL="$E2E_ADMIN_EMAIL" \
-        GPUCHAT_E2E_PASSWORD="$E2E_ADMIN_PASSWORD" node tests/e2e/run.mjs "$@") || status=$?
+    (cd "$FRONTEND" && export GPUCHAT_URL="$GATEWAY_URL" GPUCHAT_E2E_EMAIL="$E2E_ADMIN_EMAIL" \
+        GPUCHAT_E2E_PASSWORD="$E2E_ADMIN_PASSWORD" && node tests/e2e/run.mjs "$@" \
+        && node tests/e2e/sso.mjs "$@") || status=$?
     if [ "$status" -ne 0 ]; then
         if ! kill -0 "$GATEWAY_PID" 2>/dev/null; then
             echo "The test gateway exited during the tests." >&2

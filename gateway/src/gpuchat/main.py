@@ -28,6 +28,7 @@ from gpuchat.engines.manager import EngineManager
 from gpuchat.engines.profiles import load_profiles
 from gpuchat.engines.remote import RemoteEngineControl
 from gpuchat.services.accounts.bootstrap import ensure_first_admin
+from gpuchat.services.accounts.oidc import OidcProvider
 from gpuchat.services.accounts.principals import PrincipalCache
 from gpuchat.services.benchmarks import AutoBenchmarks
 from gpuchat.services.chat.store import ChatStore
@@ -147,6 +148,15 @@ def _build_state(
         ),
     )
     state.benchmarks = AutoBenchmarks(engines, http, sessions)
+    if settings.oidc_enabled:
+        assert settings.oidc_discovery_url and settings.oidc_client_id  # oidc_enabled says so
+        secret = settings.oidc_client_secret
+        state.oidc = OidcProvider(
+            settings.oidc_discovery_url,
+            settings.oidc_client_id,
+            secret.get_secret_value() if secret else None,
+            settings.oidc_scopes,
+        )
     return state
 
 
@@ -201,6 +211,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             sampler.cancel()
             forget_process(os.getpid())
         await state.http.close()
+        if state.oidc is not None:
+            await state.oidc.close()
         await engines.close()
         await db.dispose()
         await state.tracing.close()

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from gpuchat.core.config import Settings
 from gpuchat.core.tracing import Tracing
 from gpuchat.engines.control import EngineControl
+from gpuchat.services.accounts.oidc import OidcProvider
 from gpuchat.services.accounts.principals import PrincipalCache
 from gpuchat.services.benchmarks import AutoBenchmarks
 from gpuchat.services.chat.store import ChatStore
@@ -46,3 +47,4 @@ class AppState:
     cluster: Cluster  # every gateway process: the live view and stop reach them all
     upstreams: Upstreams  # what every upstream request uses (admission, engines, http...)
     benchmarks: AutoBenchmarks | None = None  # benchmarks after a switch
+    oidc: OidcProvider | None = None  # the single sign-on provider, when configured

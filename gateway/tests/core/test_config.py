@@ -38,6 +38,28 @@ def test_production_refuses_unsafe_settings(
         )
 
 
+def test_production_refuses_a_sample_sso_client_secret() -> None:
+    with pytest.raises(ValidationError, match="GPUCHAT_OIDC_CLIENT_SECRET"):
+        Settings(
+            env="production",
+            secret_key=SecretStr(STRONG),
+            oidc_client_secret=SecretStr("replace-me-with-the-client-secret"),
+        )
+
+
+def test_sso_lists_and_empty_values_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GPUCHAT_OIDC_ADMIN_GROUPS", "gpuchat-admins, ops ,")
+    monkeypatch.setenv("GPUCHAT_OIDC_CLIENT_SECRET", "")
+    monkeypatch.setenv("GPUCHAT_PASSWORD_LOGIN", "off")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.oidc_admin_groups == ["gpuchat-admins", "ops"]
+    assert settings.oidc_client_secret is None
+    assert settings.password_login == "off"
+    assert not settings.oidc_enabled
+
+
 def test_production_accepts_safe_settings() -> None:
     assert Settings(env="production", secret_key=SecretStr(STRONG)).is_production
 

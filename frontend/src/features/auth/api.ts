@@ -1,4 +1,5 @@
 import { get, patch, post } from '../../api/client';
+import type { Schema } from '../../api/schemas';
 
 export type Role = 'user' | 'admin';
 export type Theme = 'light' | 'dark' | 'system';
@@ -40,3 +41,7 @@ export const saveSettings = (settings: Partial<UserSettings>) =>
   patch<Me>('/api/me/settings', settings);
 export const changePassword = (current_password: string, new_password: string) =>
   post<unknown>('/api/me/password', { current_password, new_password });
+
+export type AuthOptions = Schema<'AuthOptions'>;
+/** What the login page offers: the SSO button (when configured) and the password form. */
+export const fetchAuthOptions = () => get<AuthOptions>('/api/auth/options');

@@ -14,6 +14,7 @@ from gpuchat.api.routes import (
     me,
     metrics,
     openai,
+    sso,
     ui,
 )
 from gpuchat.api.routes.admin import benchmarks as admin_benchmarks
@@ -32,6 +33,8 @@ api_router.include_router(metrics.router)  # GET /metrics (Prometheus)
 api_router.include_router(openai.router)  # POST /v1/chat/completions, GET /v1/models
 # POST /api/auth/login, POST /api/auth/logout, POST /api/auth/logout-all
 api_router.include_router(auth.router)
+# GET /api/auth/options, GET /api/auth/oidc/login, GET /api/auth/oidc/callback (SSO)
+api_router.include_router(sso.router)
 # GET /api/me, PATCH /api/me/settings, POST /api/me/password, GET /api/me/quota,
 # GET /api/me/usage, GET /api/me/usage/series, GET /api/me/usage.csv
 api_router.include_router(me.router)

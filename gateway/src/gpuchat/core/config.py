@@ -16,6 +16,8 @@ from typing import Annotated, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gpuchat.core.security import Role
+
 SAMPLE_ADMIN_PASSWORD = "change-me-admin-password"  # noqa: S105 - the value production refuses
 MIN_SECRET_LENGTH = 32
 # The sample values shipped in this repository (.env.sample, deploy/env.production.sample,
@@ -59,6 +61,15 @@ def stored_secret(path: Path) -> str:
 class Environment(StrEnum):
     development = "development"
     production = "production"
+
+
+class PasswordLogin(StrEnum):
+    """Who may sign in with a password (GPUCHAT_PASSWORD_LOGIN). The first admin
+    (GPUCHAT_ADMIN_EMAIL) always may: a broken identity provider never locks the team out."""
+
+    all = "all"  # every account that has a password
+    admins = "admins"  # accounts with the admin role, and the first admin
+    off = "off"  # only the first admin
 
 
 class Settings(BaseSettings):
@@ -144,15 +155,37 @@ class Settings(BaseSettings):
     # /metrics without the token. Production answers nobody else; development, with no
     # token set, anyone.
     metrics_sources: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    password_login: PasswordLogin = PasswordLogin.all
+    # Single sign-on (OpenID Connect, authorization code + PKCE): on when the discovery URL
+    # and client id are set. docs/sso.md has examples per provider.
+    oidc_discovery_url: str | None = None  # .../.well-known/openid-configuration
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_display_name: str = Field(default="SSO", min_length=1, max_length=60)
+    oidc_scopes: str = "openid email profile"
+    # The callback the provider redirects to, as registered there (unset: this gateway's
+    # own URL + /api/auth/oidc/callback; set it behind a proxy that rewrites the host).
+    oidc_redirect_url: str | None = None
+    oidc_default_role: Role = Role.user  # the role of a user created at first sign-in
+    oidc_groups_claim: str = "groups"  # the ID token / userinfo claim holding group names
+    # Group names that make an admin. Set: re-evaluated at every SSO sign-in (admin when in
+    # one, otherwise the default role). Empty: roles are managed in gpuchat only.
+    oidc_admin_groups: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
     def _split_origins(cls, data: dict[str, object]) -> dict[str, object]:
-        for name in ("cors_origins", "trusted_proxies", "allowed_hosts", "metrics_sources"):
+        for name in (
+            "cors_origins",
+            "trusted_proxies",
+            "allowed_hosts",
+            "metrics_sources",
+            "oidc_admin_groups",
+        ):
             value = data.get(name)
             if isinstance(value, str):
                 data[name] = [item.strip() for item in value.split(",") if item.strip()]
-        for name in ("secret_key", "supervisor_secret", "metrics_token"):
+        for name in ("secret_key", "supervisor_secret", "metrics_token", "oidc_client_secret"):
             if data.get(name) in ("", SecretStr("")):
                 data[name] = None  # `GPUCHAT_SECRET_KEY=` means unset
         return data
@@ -172,6 +205,9 @@ class Settings(BaseSettings):
         password = self.admin_password.get_secret_value() if self.admin_password else None
         if password is not None and is_sample(password):
             raise ValueError("GPUCHAT_ADMIN_PASSWORD still has the sample value")
+        oidc_secret = self.oidc_client_secret.get_secret_value() if self.oidc_client_secret else ""
+        if is_sample(oidc_secret):
+            raise ValueError("GPUCHAT_OIDC_CLIENT_SECRET still has the sample value")
         if "*" in self.cors_origins:
             raise ValueError("GPUCHAT_CORS_ORIGINS cannot be '*' in production")
         if self.supervisor_url and is_weak_secret(self.supervisor_secret_value or ""):
@@ -252,6 +288,10 @@ class Settings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_discovery_url and self.oidc_client_id)
 
     @property
     def is_production(self) -> bool:

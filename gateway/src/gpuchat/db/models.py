@@ -77,11 +77,18 @@ class Client(StrEnum):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_users_oidc_identity"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     role: Mapped[str] = mapped_column(String(16), default=Role.user)
-    password_hash: Mapped[str] = mapped_column(String(255))
+    # None: no password (created by single sign-on); password login and reset refuse it.
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The single sign-on identity (the ID token's `iss` and `sub`), once signed in by SSO.
+    oidc_issuer: Mapped[str | None] = mapped_column(String(512), default=None)
+    oidc_subject: Mapped[str | None] = mapped_column(String(255), default=None)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Per-user overrides of the default rate limits and quotas (admin-set).

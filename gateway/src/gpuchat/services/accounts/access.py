@@ -17,6 +17,7 @@ from gpuchat.core.network import client_address
 from gpuchat.core.security import Principal
 from gpuchat.db.models import User
 from gpuchat.db.repositories import users
+from gpuchat.services.accounts.sso import may_use_password
 from gpuchat.services.limits.login_throttle import LimiterUnavailable, LoginThrottle
 
 # Verifying against this when the email is unknown makes both failures cost the same.
@@ -79,11 +80,17 @@ async def login(
     # a hashing thread must not hold every database connection.
     async with read_session(sessions) as session:
         user = await users.get_user_by_email(session, email)
-    valid = await security.verify_password_async(
-        password, user.password_hash if user else _DUMMY_HASH
-    )
-    if user is None or not valid or user.disabled:
+    stored_hash = user.password_hash if user is not None else None
+    valid = await security.verify_password_async(password, stored_hash or _DUMMY_HASH)
+    if user is None or stored_hash is None or not valid or user.disabled:
         raise GatewayError(401, INVALID_LOGIN, code="invalid_credentials")
+    if not may_use_password(user, settings):
+        # Told only after the right password: the policy, not whether an account exists.
+        raise GatewayError(
+            403,
+            "Password sign-in is turned off for this account; use single sign-on",
+            code="password_login_disabled",
+        )
     await _forget_attempts(limiter, settings.login_attempts_per_account, "login-account", account)
     return user
 
@@ -104,6 +111,10 @@ async def change_password(
         user = await session.get(User, user_id)
     if user is None:
         raise GatewayError(401, "The user no longer exists", code="invalid_credentials")
+    if user.password_hash is None:
+        raise GatewayError(
+            409, "This account signs in with single sign-on and has no password", code="no_password"
+        )
     if not await security.verify_password_async(current, user.password_hash):
         raise GatewayError(
             400, "The current password is wrong", code="wrong_password", param="current_password"

@@ -89,12 +89,17 @@ async def update_user(
     return UserPublic.model_validate(user)
 
 
-@router.post("/{user_id}/password", responses={404: {}})
+@router.post("/{user_id}/password", responses={404: {}, 409: {}})
 async def reset_password(
     user_id: PathId, body: PasswordReset, _: AdminPrincipal, session: SessionDep
 ) -> PasswordResetDone:
-    """Set (or generate) a new password; the user's sessions end at once."""
+    """Set (or generate) a new password; the user's sessions end at once. An account
+    created by single sign-on has no password and gets none (409)."""
     user = await _user(session, user_id)
+    if user.password_hash is None:
+        raise GatewayError(
+            409, "This account signs in with single sign-on and has no password", code="no_password"
+        )
     password = body.password or security.new_password()
     await users.set_password(user, password)
     await session.commit()
