@@ -419,7 +419,8 @@ export interface paths {
         };
         /**
          * List Profiles
-         * @description Every profile: state, health, pid, port, uptime, progress, GPUs, last error.
+         * @description Every profile: state, health, pid, port, uptime, progress, GPUs, last error, and the
+         *     policy it applies (sampling defaults, system prompt).
          */
         get: operations["list_profiles_api_admin_profiles_get"];
         put?: never;
@@ -1197,8 +1198,8 @@ export interface components {
         };
         /**
          * ModelCard
-         * @description One model (`GET /v1/models`), by alias. `root` and `ready` go beyond OpenAI's
-         *     fields, as vLLM's `root` does; clients ignore what they do not know.
+         * @description One model (`GET /v1/models`), by alias. `root`, `ready` and the policy fields go
+         *     beyond OpenAI's fields, as vLLM's `root` does; clients ignore what they do not know.
          */
         ModelCard: {
             /** Id */
@@ -1223,6 +1224,37 @@ export interface components {
              * @description Its engine is ready now
              */
             ready: boolean;
+            defaults?: components["schemas"]["ModelDefaults"];
+            /**
+             * Has System Prompt
+             * @description An administrator's system prompt comes first in every chat
+             * @default false
+             */
+            has_system_prompt: boolean;
+            /**
+             * System Prompt
+             * @description That system prompt's text
+             */
+            system_prompt?: string | null;
+        };
+        /**
+         * ModelDefaults
+         * @description The sampling values the gateway sends for fields a request leaves unset (null: the
+         *     engine's own default). A value the client sets is kept.
+         */
+        ModelDefaults: {
+            /** Temperature */
+            temperature?: number | null;
+            /** Top P */
+            top_p?: number | null;
+            /** Max Tokens */
+            max_tokens?: number | null;
+            /** Repetition Penalty */
+            repetition_penalty?: number | null;
+            /** Frequency Penalty */
+            frequency_penalty?: number | null;
+            /** Presence Penalty */
+            presence_penalty?: number | null;
         };
         /** ModelList */
         ModelList: {
@@ -1262,6 +1294,23 @@ export interface components {
             /** P95 */
             p95: number | null;
         };
+        /**
+         * ProfilePolicyPublic
+         * @description What the profiles file sets for every chat with this profile.
+         */
+        ProfilePolicyPublic: {
+            defaults: components["schemas"]["SamplingDefaultsPublic"];
+            /**
+             * Max Tokens Cap
+             * @description `limits.max_tokens`: no answer is longer
+             */
+            max_tokens_cap: number;
+            /**
+             * System Prompt
+             * @description The administrator's system prompt ('' for none)
+             */
+            system_prompt: string;
+        };
         /** ProfilesPublic */
         ProfilesPublic: {
             /**
@@ -1271,6 +1320,13 @@ export interface components {
             active: string;
             /** Data */
             data: components["schemas"]["EnginePublic"][];
+            /**
+             * Policies
+             * @description Each profile's sampling defaults and system prompt, by profile name
+             */
+            policies: {
+                [key: string]: components["schemas"]["ProfilePolicyPublic"];
+            };
         };
         /** Readiness */
         Readiness: {
@@ -1299,6 +1355,24 @@ export interface components {
             healthy: boolean;
             /** Outstanding */
             outstanding: number;
+        };
+        /**
+         * SamplingDefaultsPublic
+         * @description Sent for each field a request leaves unset (null: the engine's own default).
+         */
+        SamplingDefaultsPublic: {
+            /** Temperature */
+            temperature: number | null;
+            /** Top P */
+            top_p: number | null;
+            /** Max Tokens */
+            max_tokens: number | null;
+            /** Repetition Penalty */
+            repetition_penalty: number | null;
+            /** Frequency Penalty */
+            frequency_penalty: number | null;
+            /** Presence Penalty */
+            presence_penalty: number | null;
         };
         /** SessionPublic */
         SessionPublic: {
