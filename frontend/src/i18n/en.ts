@@ -178,6 +178,7 @@ const en = {
   'models.defaultsNone': "The engine's own",
   'models.maxTokensCap': 'at most {count}',
   'models.repetitionPenalty': 'Repetition penalty',
+  'models.repetitionWindow': 'Repetition window',
   'models.frequencyPenalty': 'Frequency penalty',
   'models.presencePenalty': 'Presence penalty',
   'models.systemPrompt': 'System prompt',

@@ -180,6 +180,7 @@ const ko: Record<keyof typeof en, string> = {
   'models.defaultsNone': '엔진 기본값',
   'models.maxTokensCap': '최대 {count}',
   'models.repetitionPenalty': '반복 패널티',
+  'models.repetitionWindow': '반복 검사 범위',
   'models.frequencyPenalty': '빈도 패널티',
   'models.presencePenalty': '존재 패널티',
   'models.systemPrompt': '시스템 프롬프트',

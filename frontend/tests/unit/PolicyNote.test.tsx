@@ -11,7 +11,7 @@ const card = (id: string, systemPrompt: string | null): ModelEntry => ({
   owned_by: 'gpuchat',
   root: id,
   ready: true,
-  defaults: { temperature: 0.7, top_p: null, max_tokens: 768, repetition_penalty: 1.1, frequency_penalty: null, presence_penalty: null },
+  defaults: { temperature: 0.7, top_p: null, max_tokens: 768, repetition_penalty: 1.1, repetition_window: null, frequency_penalty: null, presence_penalty: null },
   has_system_prompt: systemPrompt !== null,
   system_prompt: systemPrompt,
 });

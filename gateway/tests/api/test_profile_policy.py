@@ -184,6 +184,7 @@ async def test_models_list_shows_defaults_and_the_system_prompt_flag(
         "top_p": 0.8,
         "max_tokens": 200,
         "repetition_penalty": 1.15,
+        "repetition_window": None,
         "frequency_penalty": None,
         "presence_penalty": 0.5,
     }

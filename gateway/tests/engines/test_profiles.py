@@ -132,6 +132,7 @@ profiles:
         ("    defaults: {presence_penalty: 3}", "profile 'local' defaults.presence_penalty"),
         ("    defaults: {frequency_penalty: -3}", "profile 'local' defaults.frequency_penalty"),
         ("    defaults: {max_tokens: 0}", "profile 'local' defaults.max_tokens"),
+        ("    defaults: {repetition_window: -2}", "profile 'local' defaults.repetition_window"),
         ("    defaults: {temprature: 0.7}", "profile 'local' defaults.temprature"),
         ("    defaults: {repeat_penalty: 1.1}", "profile 'local' defaults.repeat_penalty"),
         ("    defaults: {max_tokens: 2048}", "defaults.max_tokens 2048 is above limits.max_tokens"),
@@ -153,7 +154,7 @@ def test_policy_old_default_max_tokens_is_read_as_the_default(tmp_path: Path) ->
     profile = load_profiles(write(tmp_path, old)).default_profile
     assert profile.defaults.max_tokens == 300 and profile.limits.max_tokens == 1024
     both = old + "    defaults: {max_tokens: 200}\n"
-    with pytest.raises(ProfilesError, match=r"default_max_tokens and defaults\.max_tokens disagree"):
+    with pytest.raises(ProfilesError, match=r"default_max_tokens and defaults\.max_tokens"):
         load_profiles(write(tmp_path, both))
 
 
@@ -172,6 +173,9 @@ def test_policy_repetition_penalty_goes_under_the_engines_name(
     sampling = Sampling(temperature=0.5, repetition_penalty=1.1)
     assert sampling.engine_fields(kind) == {"temperature": 0.5, field: 1.1}
     assert Sampling().engine_fields(kind) == {}
+    # Only llama.cpp has a window for its penalties; vLLM's cover the whole text.
+    window = Sampling(repetition_window=256).engine_fields(kind)
+    assert window == ({"repeat_last_n": 256} if kind is EngineKind.llamacpp else {})
 
 
 def test_shipped_default_profile_has_a_policy_against_loops() -> None:

@@ -1224,18 +1224,17 @@ export interface components {
              * @description Its engine is ready now
              */
             ready: boolean;
-            defaults?: components["schemas"]["ModelDefaults"];
+            defaults: components["schemas"]["ModelDefaults"];
             /**
              * Has System Prompt
              * @description An administrator's system prompt comes first in every chat
-             * @default false
              */
             has_system_prompt: boolean;
             /**
              * System Prompt
              * @description That system prompt's text
              */
-            system_prompt?: string | null;
+            system_prompt: string | null;
         };
         /**
          * ModelDefaults
@@ -1251,6 +1250,8 @@ export interface components {
             max_tokens?: number | null;
             /** Repetition Penalty */
             repetition_penalty?: number | null;
+            /** Repetition Window */
+            repetition_window?: number | null;
             /** Frequency Penalty */
             frequency_penalty?: number | null;
             /** Presence Penalty */
@@ -1369,6 +1370,8 @@ export interface components {
             max_tokens: number | null;
             /** Repetition Penalty */
             repetition_penalty: number | null;
+            /** Repetition Window */
+            repetition_window: number | null;
             /** Frequency Penalty */
             frequency_penalty: number | null;
             /** Presence Penalty */

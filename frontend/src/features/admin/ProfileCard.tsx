@@ -132,6 +132,7 @@ function PolicyLines({ name, policy }: { name: string; policy: ProfilePolicy }) 
     [t('params.topP'), d.top_p],
     [t('params.maxTokens'), d.max_tokens],
     [t('models.repetitionPenalty'), d.repetition_penalty],
+    [t('models.repetitionWindow'), d.repetition_window],
     [t('models.frequencyPenalty'), d.frequency_penalty],
     [t('models.presencePenalty'), d.presence_penalty],
   ];

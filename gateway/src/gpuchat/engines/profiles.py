@@ -131,6 +131,10 @@ class Sampling(_Strict):
     max_tokens: int | None = Field(default=None, ge=1)
     # 1 is off; above 1 discourages tokens already in the recent context (multiplicative).
     repetition_penalty: float | None = Field(default=None, gt=0, le=10)
+    # llama.cpp only (`repeat_last_n`): how many recent tokens the penalties look at (its
+    # default 64 misses a sentence repeated a list item later; -1: the whole context).
+    # vLLM's repetition penalty always covers the whole prompt and answer.
+    repetition_window: int | None = Field(default=None, ge=-1, le=65_536)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
 
@@ -140,6 +144,9 @@ class Sampling(_Strict):
         penalty = values.pop("repetition_penalty", None)
         if penalty is not None:
             values[REPETITION_PENALTY_FIELD[kind]] = penalty
+        window = values.pop("repetition_window", None)
+        if window is not None and kind is EngineKind.llamacpp:
+            values["repeat_last_n"] = window
         return values
 
 

@@ -79,6 +79,7 @@ class ModelDefaults(BaseModel):
     top_p: float | None = None
     max_tokens: int | None = None
     repetition_penalty: float | None = None
+    repetition_window: int | None = None
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
 
@@ -93,11 +94,11 @@ class ModelCard(BaseModel):
     owned_by: str
     root: str = Field(description="The profile that serves this alias")
     ready: bool = Field(description="Its engine is ready now")
-    defaults: ModelDefaults = Field(default_factory=ModelDefaults)
+    defaults: ModelDefaults
     has_system_prompt: bool = Field(
-        default=False, description="An administrator's system prompt comes first in every chat"
+        description="An administrator's system prompt comes first in every chat"
     )
-    system_prompt: str | None = Field(default=None, description="That system prompt's text")
+    system_prompt: str | None = Field(description="That system prompt's text")
 
 
 class ModelList(BaseModel):

@@ -72,6 +72,7 @@ class SamplingDefaultsPublic(BaseModel):
     top_p: float | None
     max_tokens: int | None
     repetition_penalty: float | None
+    repetition_window: int | None
     frequency_penalty: float | None
     presence_penalty: float | None
 

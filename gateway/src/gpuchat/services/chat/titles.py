@@ -74,7 +74,7 @@ async def _ask(upstreams: Upstreams, principal: Principal, turn: Turn, answer: s
             await request.wait_turn()
         await request.acquire()
         # Not the profile's policy: its system prompt and sampling defaults are for answers;
-        # a title has its own instruction, length and temperature (docs/profiles.md).
+        # a title has its own instruction, length and temperature (docs/operations.md).
         body = {
             "model": request.upstream.model,
             "messages": [
