@@ -112,6 +112,7 @@ const en = {
 
   'params.default': 'Default',
   'params.maxTokens': 'Max tokens',
+  'params.modelDefault': 'Model default: {value}',
   'params.temperature': 'Temperature',
   'params.topP': 'Top P',
 

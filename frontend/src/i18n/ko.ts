@@ -114,6 +114,7 @@ const ko: Record<keyof typeof en, string> = {
 
   'params.default': '기본값',
   'params.maxTokens': '최대 토큰',
+  'params.modelDefault': '모델 기본값: {value}',
   'params.temperature': '온도 (temperature)',
   'params.topP': 'Top P',
 
