@@ -8,6 +8,7 @@ import { ConversationList } from '../features/chat/ConversationList';
 import { EngineChip } from '../features/chat/EngineChip';
 import { MessageList } from '../features/chat/MessageList';
 import { ModelPicker } from '../features/chat/ModelPicker';
+import { PolicyNote } from '../features/chat/PolicyNote';
 import { useModelPolling } from '../features/chat/models';
 import { StreamStatus } from '../features/chat/StreamStatus';
 import { useChatStore } from '../features/chat/store';
@@ -45,6 +46,7 @@ export function ChatPage({ conversationId }: { conversationId: number | null }) 
               }}
             />
             <EngineChip model={model} waiting={chat.waiting} />
+            <PolicyNote model={model} />
             <IconButton label={t('chat.settings')} aria-expanded={panel} onClick={() => setPanel((p) => !p)}>
               <SlidersHorizontal aria-hidden className="h-4 w-4" />
             </IconButton>

@@ -12,6 +12,9 @@ const card = (id: string, root: string, ready: boolean): ModelEntry => ({
   owned_by: 'gpuchat',
   root,
   ready,
+  defaults: {},
+  has_system_prompt: false,
+  system_prompt: null,
 });
 const models = [card('default', 'local', true), card('local', 'local', true), card('big', 'vllm-70b', false)];
 

@@ -73,6 +73,23 @@ describe('ProfileCard', () => {
     expect(screen.getByRole('meter', { name: 'Memory of GPU 0' })).toHaveAttribute('aria-valuenow', '61440');
     expect(screen.getByText(/60 \/ 80 GB · 87% busy/)).toBeInTheDocument();
   });
+
+  it('shows the profile policy: defaults, the cap and the system prompt', () => {
+    const policy = {
+      defaults: { temperature: 0.7, top_p: 0.8, max_tokens: 768, repetition_penalty: 1.1, repetition_window: 256, frequency_penalty: null, presence_penalty: null },
+      max_tokens_cap: 2048,
+      system_prompt: 'Answer briefly.',
+    };
+    const { rerender } = render(<ProfileCard engine={engine()} gpus={null} benchmark={undefined} policy={policy} onChanged={vi.fn()} />);
+    const lines = screen.getByTestId('policy-big');
+    expect(lines).toHaveTextContent('Temperature 0.7 · Top P 0.8 · Max tokens 768 · Repetition penalty 1.1 · Repetition window 256 (Max tokens at most 2,048)');
+    expect(lines).toHaveTextContent('System prompt: Answer briefly.');
+    useLanguage.getState().setLanguage('ko');
+    const none = { ...policy, defaults: { ...policy.defaults, temperature: null, top_p: null, max_tokens: null, repetition_penalty: null, repetition_window: null }, system_prompt: '' };
+    rerender(<ProfileCard engine={engine()} gpus={null} benchmark={undefined} policy={none} onChanged={vi.fn()} />);
+    expect(screen.getByTestId('policy-big')).toHaveTextContent('미지정 시 기본값: 엔진 기본값');
+    expect(screen.getByTestId('policy-big')).toHaveTextContent('시스템 프롬프트: 없음');
+  });
 });
 
 describe('LiveStreams', () => {

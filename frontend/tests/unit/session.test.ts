@@ -23,7 +23,7 @@ function leaveUserData() {
     messages: [{ key: 'k', id: 1, role: 'user', content: 'A’s secret', reasoning: null, reasoning_ms: null, status: 'complete', model: null, token_in: null, token_out: null, ttft_ms: null, latency_ms: null, tokens_per_s: null, error: null }],
   });
   useConversations.setState({ items: [conversation] });
-  useModels.setState({ models: [{ id: 'a-only', object: 'model', created: 1767225600, owned_by: 'gpuchat', root: 'a-only', ready: true }], loaded: true });
+  useModels.setState({ models: [{ id: 'a-only', object: 'model', created: 1767225600, owned_by: 'gpuchat', root: 'a-only', ready: true, defaults: {}, has_system_prompt: false, system_prompt: null }], loaded: true });
 }
 
 function expectNothingOfA() {

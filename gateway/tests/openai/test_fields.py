@@ -22,9 +22,7 @@ def request(**fields: Any) -> ChatCompletionRequest:
 
 def sent(chat: ChatCompletionRequest, kind: str) -> dict[str, Any]:
     apply_engine_fields(chat, kind, CAP)
-    body: dict[str, Any] = orjson.loads(
-        upstream_body(chat, model="e", max_tokens_cap=CAP, default_max_tokens=None)
-    )
+    body: dict[str, Any] = orjson.loads(upstream_body(chat, model="e", max_tokens_cap=CAP))
     return body
 
 

@@ -10,9 +10,7 @@ def test_upstream_body_caps_tokens_forces_usage_and_keeps_unknown_fields() -> No
         b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": true,'
         b' "max_tokens": 100000, "min_p": 0.1}'
     )
-    body = orjson.loads(
-        upstream_body(request, model="engine", max_tokens_cap=64, default_max_tokens=None)
-    )
+    body = orjson.loads(upstream_body(request, model="engine", max_tokens_cap=64))
     assert body["model"] == "engine"
     assert body["max_tokens"] == 64
     assert body["stream_options"] == {"include_usage": True}
@@ -22,6 +20,8 @@ def test_upstream_body_caps_tokens_forces_usage_and_keeps_unknown_fields() -> No
 
 def test_upstream_body_applies_default_max_tokens() -> None:
     request = parse_chat_request(b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}')
-    body = orjson.loads(upstream_body(request, model="e", max_tokens_cap=64, default_max_tokens=16))
+    body = orjson.loads(
+        upstream_body(request, model="e", max_tokens_cap=64, defaults={"max_tokens": 16})
+    )
     assert body["max_tokens"] == 16
     assert "stream_options" not in body

@@ -5,7 +5,7 @@ import { ConfirmDialog } from '../../components/ui/Dialog';
 import { Badge, Card, ErrorNotice, ProgressBar, type Tone } from '../../components/ui/Feedback';
 import { useFormat, useT } from '../../i18n';
 import { noticeText } from '../../i18n/notices';
-import { activateProfile, stopProfile, type Benchmark, type EngineState, type EngineStatus, type GpuReport } from './api';
+import { activateProfile, stopProfile, type Benchmark, type EngineState, type EngineStatus, type GpuReport, type ProfilePolicy } from './api';
 import { GpuBars } from './GpuBars';
 import { LogViewer } from './LogViewer';
 
@@ -22,10 +22,11 @@ interface Props {
   engine: EngineStatus;
   gpus: GpuReport | null;
   benchmark: Benchmark | undefined;
+  policy?: ProfilePolicy;
   onChanged: () => void;
 }
 
-export function ProfileCard({ engine, gpus, benchmark, onChanged }: Props) {
+export function ProfileCard({ engine, gpus, benchmark, policy, onChanged }: Props) {
   const t = useT();
   const format = useFormat();
   const [confirm, setConfirm] = useState<'activate' | 'stop' | null>(null);
@@ -76,6 +77,7 @@ export function ProfileCard({ engine, gpus, benchmark, onChanged }: Props) {
         <Stat label={t('models.process')} value={engine.pid !== null ? `pid ${engine.pid} · :${engine.port ?? '—'}` : '—'} />
         {engine.switch_s != null ? <Stat label={t('models.switchTime')} value={duration(engine.switch_s)} /> : null}
       </dl>
+      {policy ? <PolicyLines name={engine.name} policy={policy} /> : null}
       {engine.gpus.length ? <GpuBars report={gpus} only={engine.gpus} /> : null}
       {!engine.available ? (
         <p className="text-xs text-amber-700 dark:text-amber-400">
@@ -133,6 +135,42 @@ function Stat({ label, value }: { label: string; value: string }) {
     <div>
       <dt className="text-zinc-500">{label}</dt>
       <dd className="tabular-nums">{value}</dd>
+    </div>
+  );
+}
+
+/** What the profiles file sets for every chat: sampling defaults, the cap, the system prompt. */
+function PolicyLines({ name, policy }: { name: string; policy: ProfilePolicy }) {
+  const t = useT();
+  const format = useFormat();
+  const d = policy.defaults;
+  const values: [string, number | null][] = [
+    [t('params.temperature'), d.temperature],
+    [t('params.topP'), d.top_p],
+    [t('params.maxTokens'), d.max_tokens],
+    [t('models.repetitionPenalty'), d.repetition_penalty],
+    [t('models.repetitionWindow'), d.repetition_window],
+    [t('models.frequencyPenalty'), d.frequency_penalty],
+    [t('models.presencePenalty'), d.presence_penalty],
+  ];
+  const set = values.filter((entry): entry is [string, number] => entry[1] !== null);
+  return (
+    <div className="flex flex-col gap-1 text-xs" data-testid={`policy-${name}`}>
+      <p>
+        <span className="text-zinc-500">{t('models.defaults')}: </span>
+        <span className="tabular-nums">
+          {set.length ? set.map(([label, value]) => `${label} ${format.number(value, 2)}`).join(' · ') : t('models.defaultsNone')}
+          {` (${t('params.maxTokens')} ${t('models.maxTokensCap', { count: format.number(policy.max_tokens_cap) })})`}
+        </span>
+      </p>
+      <div>
+        <span className="text-zinc-500">{t('models.systemPrompt')}: </span>
+        {policy.system_prompt ? (
+          <p className="mt-0.5 max-h-24 overflow-y-auto rounded bg-zinc-50 p-2 break-words whitespace-pre-wrap dark:bg-zinc-800">{policy.system_prompt}</p>
+        ) : (
+          <span>{t('models.systemPromptNone')}</span>
+        )}
+      </div>
     </div>
   );
 }

@@ -21,6 +21,7 @@ export type GpuReport = Schema<'GpuReportPublic'>;
 export type LiveStream = Schema<'LiveStreamPublic'>;
 export type LiveSnapshot = Schema<'LiveSnapshot'>;
 export type Benchmark = Schema<'BenchmarkPublic'>;
+export type ProfilePolicy = Schema<'ProfilePolicyPublic'>;
 
 export const listProfiles = () => get<Schema<'ProfilesPublic'>>('/api/admin/profiles');
 export const activateProfile = (name: string) =>

@@ -5,6 +5,7 @@ import { ErrorNotice } from '../../components/ui/Feedback';
 import { TextArea, TextInput } from '../../components/ui/Field';
 import { useT } from '../../i18n';
 import { exportConversation } from './api';
+import { findModel, useModels } from './models';
 import { useChatStore, type ChatOptions } from './store';
 
 /** The open conversation's system prompt and this session's sampling parameters. */
@@ -22,6 +23,10 @@ export function ChatSettingsPanel({ onClose }: { onClose: () => void }) {
   }
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
+  // An empty field takes the model's default from its profile, when it has one.
+  const defaults = useModels((s) => findModel(s.models, options.model)?.defaults);
+  const fallback = (value: number | null | undefined) =>
+    value === null || value === undefined ? t('params.default') : t('params.modelDefault', { value });
 
   const savePrompt = async () => {
     setError(null);
@@ -82,7 +87,7 @@ export function ChatSettingsPanel({ onClose }: { onClose: () => void }) {
         min={0}
         max={2}
         step={0.1}
-        placeholder={t('params.default')}
+        placeholder={fallback(defaults?.temperature)}
         value={options.temperature ?? ''}
         onChange={(event) => number('temperature', event.target.value)}
       />
@@ -92,7 +97,7 @@ export function ChatSettingsPanel({ onClose }: { onClose: () => void }) {
         min={0.01}
         max={1}
         step={0.05}
-        placeholder={t('params.default')}
+        placeholder={fallback(defaults?.top_p)}
         value={options.topP ?? ''}
         onChange={(event) => number('topP', event.target.value)}
       />
@@ -101,7 +106,7 @@ export function ChatSettingsPanel({ onClose }: { onClose: () => void }) {
         type="number"
         min={1}
         step={1}
-        placeholder={t('params.default')}
+        placeholder={fallback(defaults?.max_tokens)}
         value={options.maxTokens ?? ''}
         onChange={(event) => number('maxTokens', event.target.value, true)}
       />

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
 import { Badge, Card, ErrorNotice, Spinner } from '../../components/ui/Feedback';
-import { listBenchmarks, listProfiles, type Benchmark, type EngineStatus } from '../../features/admin/api';
+import { listBenchmarks, listProfiles, type Benchmark, type EngineStatus, type ProfilePolicy } from '../../features/admin/api';
 import { GpuBars } from '../../features/admin/GpuBars';
 import { ProfileCard } from '../../features/admin/ProfileCard';
 import { useLive } from '../../features/admin/useLive';
@@ -10,6 +10,8 @@ export function AdminModels() {
   const t = useT();
   const live = useLive();
   const [polled, setPolled] = useState<EngineStatus[] | null>(null);
+  // Policies come from the profiles file: the plain list carries them, the live feed does not.
+  const [policies, setPolicies] = useState<Record<string, ProfilePolicy>>({});
   const [benchmarks, setBenchmarks] = useState<Benchmark[]>([]);
   const [error, setError] = useState<unknown>(null);
 
@@ -19,6 +21,7 @@ export function AdminModels() {
     () =>
       listProfiles().then((profiles) => {
         setPolled(profiles.data);
+        setPolicies(profiles.policies);
         setError(null);
       }, setError),
     [],
@@ -59,6 +62,7 @@ export function AdminModels() {
               engine={engine}
               gpus={live.snapshot?.gpus ?? null}
               benchmark={latest(engine.name)}
+              policy={policies[engine.name]}
               onChanged={() => void refresh()}
             />
           ))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Final, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -105,10 +105,49 @@ class VllmArgs(_Strict):
 
 
 class Limits(_Strict):
-    """Caps applied to every request for this profile."""
+    """Caps applied to every request for this profile (a client's larger value is lowered)."""
 
     max_tokens: int = Field(default=4096, ge=1)
-    default_max_tokens: int | None = Field(default=None, ge=1)
+
+
+# The repetition penalty under the name each engine reads (llama.cpp's server ignores
+# `repetition_penalty`; vLLM's OpenAI server reads only `repetition_penalty`). `command`
+# and `external` engines get vLLM's name: vLLM is what they front in production.
+REPETITION_PENALTY_FIELD: Final = {
+    EngineKind.llamacpp: "repeat_penalty",
+    EngineKind.vllm: "repetition_penalty",
+    EngineKind.command: "repetition_penalty",
+    EngineKind.external: "repetition_penalty",
+}
+MAX_SYSTEM_PROMPT_CHARS = 8000
+
+
+class Sampling(_Strict):
+    """The profile's sampling defaults: sent for each field a request leaves unset (a value
+    the client sets is kept; `limits.max_tokens` still caps). None: the engine's own default."""
+
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    # 1 is off; above 1 discourages tokens already in the recent context (multiplicative).
+    repetition_penalty: float | None = Field(default=None, gt=0, le=10)
+    # llama.cpp only (`repeat_last_n`): how many recent tokens the penalties look at (its
+    # default 64 misses a sentence repeated a list item later; -1: the whole context).
+    # vLLM's repetition penalty always covers the whole prompt and answer.
+    repetition_window: int | None = Field(default=None, ge=-1, le=65_536)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+
+    def engine_fields(self, kind: EngineKind) -> dict[str, float | int]:
+        """The set defaults under the field names the engine kind understands."""
+        values = self.model_dump(exclude_none=True)
+        penalty = values.pop("repetition_penalty", None)
+        if penalty is not None:
+            values[REPETITION_PENALTY_FIELD[kind]] = penalty
+        window = values.pop("repetition_window", None)
+        if window is not None and kind is EngineKind.llamacpp:
+            values["repeat_last_n"] = window
+        return values
 
 
 class AutoBenchmark(_Strict):
@@ -146,11 +185,36 @@ class Profile(_Strict):
     # cache, from its /metrics), below max_concurrency; the rest wait in gpuchat's queue.
     engine_aware_admission: bool = True
     limits: Limits = Field(default_factory=Limits)
+    defaults: Sampling = Field(default_factory=Sampling)
+    # The administrator's system prompt: first in every chat prompt for this profile, before
+    # the user's own; users see that there is one and cannot remove it.
+    system_prompt: str = Field(default="", max_length=MAX_SYSTEM_PROMPT_CHARS)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     benchmark: AutoBenchmark = Field(default_factory=AutoBenchmark)
     description: str = ""
     # Another profile or alias that writes conversation titles (a small, fast model).
     title_model: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_default_max_tokens(cls, data: Any) -> Any:
+        """The older `limits.default_max_tokens` is still read, as `defaults.max_tokens`."""
+        if not isinstance(data, dict) or not isinstance(data.get("limits"), dict):
+            return data
+        limits = dict(data["limits"])
+        if "default_max_tokens" not in limits:
+            return data
+        old = limits.pop("default_max_tokens")
+        defaults = data.get("defaults")
+        defaults = dict(defaults) if isinstance(defaults, dict) else {}
+        if old is not None and defaults.get("max_tokens") not in (None, old):
+            raise ValueError(
+                "limits.default_max_tokens and defaults.max_tokens disagree; "
+                "keep only defaults.max_tokens"
+            )
+        if old is not None:
+            defaults["max_tokens"] = old
+        return {**data, "limits": limits, "defaults": defaults}
 
     @model_validator(mode="after")
     def _engine_fields(self) -> Self:
@@ -162,6 +226,9 @@ class Profile(_Strict):
             raise ValueError(f"a {self.engine} profile needs `model`")
         if len(set(self.gpus)) != len(self.gpus) or any(gpu < 0 for gpu in self.gpus):
             raise ValueError("`gpus` must list distinct device ids >= 0")
+        wanted, cap = self.defaults.max_tokens, self.limits.max_tokens
+        if wanted is not None and wanted > cap:
+            raise ValueError(f"defaults.max_tokens {wanted} is above limits.max_tokens {cap}")
         tp = self.vllm.tensor_parallel_size
         if self.engine is EngineKind.vllm and self.gpus and len(self.gpus) < tp:
             raise ValueError(f"tensor_parallel_size {tp} needs {tp} gpus; `gpus` lists fewer")

@@ -7,12 +7,14 @@ Requests are `extra="allow"`: fields beyond these are kept for the engine only w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gpuchat.core.errors import GatewayError
+from gpuchat.openai.policy import fill_unset, with_system_prompt
 
 MAX_MESSAGES = 1000
 MAX_CONTENT_CHARS = 1_000_000
@@ -69,9 +71,22 @@ class ChatCompletionRequest(BaseModel):
         return bool(self.stream_options and self.stream_options.include_usage)
 
 
+class ModelDefaults(BaseModel):
+    """The sampling values the gateway sends for fields a request leaves unset (null: the
+    engine's own default). A value the client sets is kept."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    repetition_penalty: float | None = None
+    repetition_window: int | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+
+
 class ModelCard(BaseModel):
-    """One model (`GET /v1/models`), by alias. `root` and `ready` go beyond OpenAI's
-    fields, as vLLM's `root` does; clients ignore what they do not know."""
+    """One model (`GET /v1/models`), by alias. `root`, `ready` and the policy fields go
+    beyond OpenAI's fields, as vLLM's `root` does; clients ignore what they do not know."""
 
     id: str
     object: Literal["model"] = "model"
@@ -79,6 +94,11 @@ class ModelCard(BaseModel):
     owned_by: str
     root: str = Field(description="The profile that serves this alias")
     ready: bool = Field(description="Its engine is ready now")
+    defaults: ModelDefaults
+    has_system_prompt: bool = Field(
+        description="An administrator's system prompt comes first in every chat"
+    )
+    system_prompt: str | None = Field(description="That system prompt's text")
 
 
 class ModelList(BaseModel):
@@ -118,18 +138,23 @@ def upstream_body(
     *,
     model: str,
     max_tokens_cap: int,
-    default_max_tokens: int | None,
+    defaults: Mapping[str, Any] | None = None,
+    system_prompt: str = "",
 ) -> bytes:
-    """The body sent to the engine: the client's fields, the engine's model name, caps applied,
-    and usage always requested on streams (the relay strips it again if the client did not ask).
+    """The body sent to the engine: the client's fields, the profile's defaults for those it
+    left unset and its system prompt first (`policy.py`), the engine's model name, caps
+    applied, and usage always requested on streams (the relay strips it again if the client
+    did not ask).
     """
     body = request.model_dump(exclude_unset=True, exclude_none=False)
     body["model"] = model
+    body["messages"] = with_system_prompt(body["messages"], system_prompt)
+    fill_unset(body, defaults or {})
     for field in ("max_tokens", "max_completion_tokens"):
         if body.get(field) is not None and body[field] > max_tokens_cap:
             body[field] = max_tokens_cap
     if body.get("max_tokens") is None and body.get("max_completion_tokens") is None:
-        body["max_tokens"] = min(default_max_tokens or max_tokens_cap, max_tokens_cap)
+        body["max_tokens"] = max_tokens_cap
     if request.stream:
         options = dict(body.get("stream_options") or {})
         options["include_usage"] = True

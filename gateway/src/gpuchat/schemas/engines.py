@@ -72,9 +72,32 @@ class EngineSwitched(EnginePublic):
     benchmark: bool
 
 
+class SamplingDefaultsPublic(BaseModel):
+    """Sent for each field a request leaves unset (null: the engine's own default)."""
+
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    repetition_penalty: float | None
+    repetition_window: int | None
+    frequency_penalty: float | None
+    presence_penalty: float | None
+
+
+class ProfilePolicyPublic(BaseModel):
+    """What the profiles file sets for every chat with this profile."""
+
+    defaults: SamplingDefaultsPublic
+    max_tokens_cap: int = Field(description="`limits.max_tokens`: no answer is longer")
+    system_prompt: str = Field(description="The administrator's system prompt ('' for none)")
+
+
 class ProfilesPublic(BaseModel):
     active: str = Field(description="The profile `default` names")
     data: list[EnginePublic]
+    policies: dict[str, ProfilePolicyPublic] = Field(
+        description="Each profile's sampling defaults and system prompt, by profile name"
+    )
 
 
 class EngineLog(BaseModel):

@@ -132,8 +132,8 @@ async def _queued_stream(req: UpstreamRequest, chat: ChatCompletionRequest) -> A
 
 
 def _body(chat: ChatCompletionRequest, upstream: Upstream) -> bytes:
-    limits = upstream.profile.limits
-    cap = limits.max_tokens
+    profile = upstream.profile
+    cap = profile.limits.max_tokens
     if upstream.context is not None:
         # vLLM refuses max_tokens above its context outright; within it, it trims to what
         # the prompt leaves.
@@ -142,5 +142,6 @@ def _body(chat: ChatCompletionRequest, upstream: Upstream) -> bytes:
         chat,
         model=upstream.model,
         max_tokens_cap=cap,
-        default_max_tokens=limits.default_max_tokens,
+        defaults=profile.defaults.engine_fields(profile.engine),
+        system_prompt=profile.system_prompt,
     )

@@ -12,6 +12,7 @@ from gpuchat.openai.fields import apply_engine_fields
 from gpuchat.openai.protocol import (
     ChatCompletionRequest,
     ModelCard,
+    ModelDefaults,
     ModelList,
     inline_schema,
     parse_chat_request,
@@ -52,6 +53,7 @@ async def list_models(_: CurrentPrincipal, state: StateDep) -> ModelList:
         names = [status.name, *status.aliases]
         if status.name == default and "default" not in names:
             names.append("default")
+        profile = state.engines.profile_for(status.name)
         data.extend(
             ModelCard(
                 id=name,
@@ -59,6 +61,9 @@ async def list_models(_: CurrentPrincipal, state: StateDep) -> ModelList:
                 owned_by="gpuchat",
                 root=status.name,
                 ready=status.state == "ready",
+                defaults=ModelDefaults.model_validate(profile.defaults.model_dump()),
+                has_system_prompt=bool(profile.system_prompt),
+                system_prompt=profile.system_prompt or None,
             )
             for name in names
         )

@@ -162,7 +162,7 @@ async def _turn(upstreams: Upstreams, turn: Turn, handle: ChatHandle) -> AsyncIt
         yield _loading_event(upstreams.engines, turn.alias)
     upstream = request.upstream
     limits = upstream.profile.limits
-    wanted = turn.parameters.get("max_tokens") or limits.default_max_tokens
+    wanted = turn.parameters.get("max_tokens")  # the request's, the user's or the profile's
     room = answer_room(upstream.context, limits.max_tokens, wanted)
     handle.prompt = prompt = await fit_exactly(upstreams.http, upstream, turn.prompt, room)
     max_tokens = answer_budget(upstream.context, prompt, limits.max_tokens, wanted)

@@ -73,6 +73,8 @@ async def _ask(upstreams: Upstreams, principal: Principal, turn: Turn, answer: s
         if not await request.admit(profile):
             await request.wait_turn()
         await request.acquire()
+        # Not the profile's policy: its system prompt and sampling defaults are for answers;
+        # a title has its own instruction, length and temperature (docs/operations.md).
         body = {
             "model": request.upstream.model,
             "messages": [

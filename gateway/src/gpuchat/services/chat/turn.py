@@ -15,6 +15,7 @@ from gpuchat.core.errors import GatewayError
 from gpuchat.db.models import Conversation, Message, User
 from gpuchat.db.repositories import conversations
 from gpuchat.engines.profiles import Profile
+from gpuchat.openai.policy import join_system
 from gpuchat.schemas.conversations import ChatRequest
 from gpuchat.services.chat.prompt import Prompt, answer_room, build_prompt
 
@@ -121,26 +122,28 @@ async def prepare_turn(
     conversation = await _conversation(session, user, body, defaults)
     profile: Profile = profile_for(conversation.model)
     thread, question = await _thread_with_question(session, conversation, body)
-    max_tokens = _choose(body.max_tokens, defaults.get("max_tokens"))
-    limits = profile.limits
-    wanted = max_tokens or limits.default_max_tokens
-    reserve = answer_room(profile.context, limits.max_tokens, wanted)
-    prompt = build_prompt(
-        conversation.system_prompt, thread, context=profile.context, reserve=reserve
-    )
-    conversations.touch(conversation)
-    parameters = {
+    # Each sampling field: the request's value, else the user's setting, else the profile's
+    # default, else the engine's own (penalties are the profile's alone).
+    chosen = {
         "temperature": _choose(body.temperature, defaults.get("temperature")),
         "top_p": _choose(body.top_p, defaults.get("top_p")),
-        "max_tokens": max_tokens,
+        "max_tokens": _choose(body.max_tokens, defaults.get("max_tokens")),
     }
+    parameters = profile.defaults.engine_fields(profile.engine)
+    parameters.update({k: v for k, v in chosen.items() if v is not None})
+    limits = profile.limits
+    wanted = parameters.get("max_tokens")
+    reserve = answer_room(profile.context, limits.max_tokens, int(wanted) if wanted else None)
+    system = join_system(profile.system_prompt, conversation.system_prompt)
+    prompt = build_prompt(system, thread, context=profile.context, reserve=reserve)
+    conversations.touch(conversation)
     first = next((m for m in thread if m.role == "user"), question)
     return Turn(
         conversation_id=conversation.id,
         user_message_id=question.id,
         alias=conversation.model,
         prompt=prompt,
-        parameters={k: v for k, v in parameters.items() if v is not None},
+        parameters=parameters,
         needs_title=not conversation.title,
         first_question=first.content,
     )

@@ -17,7 +17,14 @@ from gpuchat.engines.control import (
     SwitchConflict,
     UnknownModel,
 )
-from gpuchat.schemas.engines import EnginePublic, EngineSwitched, ProfilesPublic
+from gpuchat.engines.profiles import Profile
+from gpuchat.schemas.engines import (
+    EnginePublic,
+    EngineSwitched,
+    ProfilePolicyPublic,
+    ProfilesPublic,
+    SamplingDefaultsPublic,
+)
 
 router = APIRouter(prefix="/api/admin/profiles", tags=["admin"])
 
@@ -55,12 +62,23 @@ def control_errors() -> Iterator[None]:
 
 @router.get("")
 async def list_profiles(_: AdminPrincipal, state: StateDep) -> ProfilesPublic:
-    """Every profile: state, health, pid, port, uptime, progress, GPUs, last error."""
+    """Every profile: state, health, pid, port, uptime, progress, GPUs, last error, and the
+    policy it applies (sampling defaults, system prompt)."""
+    statuses = state.engines.statuses()
     return ProfilesPublic(
         active=state.engines.profile_for("default").name,
-        data=[
-            EnginePublic.model_validate(status.model_dump()) for status in state.engines.statuses()
-        ],
+        data=[EnginePublic.model_validate(status.model_dump()) for status in statuses],
+        policies={
+            status.name: _policy(state.engines.profile_for(status.name)) for status in statuses
+        },
+    )
+
+
+def _policy(profile: Profile) -> ProfilePolicyPublic:
+    return ProfilePolicyPublic(
+        defaults=SamplingDefaultsPublic.model_validate(profile.defaults.model_dump()),
+        max_tokens_cap=profile.limits.max_tokens,
+        system_prompt=profile.system_prompt,
     )
 
 
