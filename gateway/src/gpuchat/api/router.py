@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from gpuchat.api.routes import auth, chat, conversations, health, keys, me, metrics, openai, ui
+from gpuchat.api.routes.admin import audit as admin_audit
 from gpuchat.api.routes.admin import benchmarks as admin_benchmarks
 from gpuchat.api.routes.admin import engines as admin_engines
 from gpuchat.api.routes.admin import filters as admin_filters
@@ -38,5 +39,6 @@ api_router.include_router(admin_benchmarks.router)  # GET /api/admin/benchmarks
 api_router.include_router(admin_filters.router)  # GET|PUT /api/admin/filters
 # Admin: GET /api/admin/usage, GET /api/admin/usage/series, GET /api/admin/usage.csv
 api_router.include_router(admin_usage.router)
+api_router.include_router(admin_audit.router)  # GET /api/admin/audit, GET /api/admin/audit.csv
 # Last: GET /assets/*, and index.html for any other page path (the web UI's SPA fallback)
 api_router.include_router(ui.router)
