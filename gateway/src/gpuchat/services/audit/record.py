@@ -43,8 +43,9 @@ class Action(StrEnum):
 
 CLI_ACTOR: Final = "cli"
 
-# A field whose name contains one of these is never stored, before or after.
-_SECRET_PARTS: Final = ("password", "hash", "sha256", "digest", "secret", "token")
+# A field named like a secret is never stored, before or after (`tokens_per_day` is not).
+_SECRET_NAMES: Final = frozenset({"password", "token", "key", "api_key", "sha256", "secret"})
+_SECRET_ENDINGS: Final = ("password", "_hash", "_digest", "_secret", "_token", "sha256")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,7 @@ class Target:
 
 def is_secret(field: str) -> bool:
     lowered = field.lower()
-    return any(part in lowered for part in _SECRET_PARTS)
+    return lowered in _SECRET_NAMES or lowered.endswith(_SECRET_ENDINGS)
 
 
 def changed(

@@ -2,9 +2,10 @@
 audit log entries.
 
 A conversation goes when nothing happened in it since the cutoff (its `updated`), with all
-its messages: pruning single messages would cut threads in half. Usage rows go by their
-`created`, audit entries too. Rows are deleted in batches, each its own short transaction, so the gateway keeps
-serving (SQLite has one writer) and an interrupted prune leaves a consistent database.
+its messages: pruning single messages would cut threads in half. Usage rows and audit
+entries go by their `created`. Rows are deleted in batches, each its own short transaction,
+so the gateway keeps serving (SQLite has one writer) and an interrupted prune leaves a
+consistent database.
 
 Usage rows of the current month are the memory of the monthly token quotas (they are
 re-read after a restart), so a cutoff inside the current UTC month is refused for them.

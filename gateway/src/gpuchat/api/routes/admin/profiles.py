@@ -19,6 +19,7 @@ from gpuchat.engines.control import (
 )
 from gpuchat.schemas.engines import EnginePublic, EngineSwitched, ProfilesPublic
 from gpuchat.services.audit.record import Action, Target, record
+from gpuchat.state import AppState
 
 router = APIRouter(prefix="/api/admin/profiles", tags=["admin"])
 
@@ -54,6 +55,10 @@ def control_errors() -> Iterator[None]:
         ) from exc
 
 
+def _state(state: AppState, name: str) -> str | None:
+    return next((str(s.state) for s in state.engines.statuses() if s.name == name), None)
+
+
 @router.get("")
 async def list_profiles(_: AdminPrincipal, state: StateDep) -> ProfilesPublic:
     """Every profile: state, health, pid, port, uptime, progress, GPUs, last error."""
@@ -69,20 +74,16 @@ async def list_profiles(_: AdminPrincipal, state: StateDep) -> ProfilesPublic:
 async def activate_profile(name: str, actor: AuditActor, state: StateDep) -> EngineSwitched:
     """Begin the switch and answer at once; its progress shows in GET and in the live feed.
     The choice is kept: a restarted gateway (or supervisor) comes back on this profile."""
-    previous = state.engines.profile_for("default").name
+    # An activation of the profile already chosen (to start it after a stop) has no change
+    # to show, but is recorded all the same.
+    before = {"active": state.engines.profile_for("default").name}
     with control_errors():
         status = await state.engines.activate(name)
     async with session_scope(state.sessions) as session:
         await runtime.put(session, runtime.ACTIVE_PROFILE, status.name, user_id=actor.user_id)
+        after = {"active": status.name}
         target = Target("profile", status.name, status.name)
-        record(
-            session,
-            actor,
-            Action.engine_switch,
-            target,
-            {"active": previous},
-            {"active": status.name},
-        )
+        record(session, actor, Action.engine_switch, target, before, after)
     benchmark = state.benchmarks is not None and state.benchmarks.after_switch(name)
     return EngineSwitched.model_validate({**status.model_dump(), "benchmark": benchmark})
 
@@ -90,7 +91,7 @@ async def activate_profile(name: str, actor: AuditActor, state: StateDep) -> Eng
 @router.post("/{name}/stop", status_code=202)
 async def stop_profile(name: str, actor: AuditActor, state: StateDep) -> EnginePublic:
     """Drain and stop the engine; it is not started on demand until activated again."""
-    before = next((str(s.state) for s in state.engines.statuses() if s.name == name), None)
+    before = _state(state, name)
     with control_errors():
         status = await state.engines.stop(name)
     async with session_scope(state.sessions) as session:
