@@ -2,19 +2,21 @@ import type { ReactNode } from 'react';
 import { AdminTabs } from '../features/admin/AdminTabs';
 import { useSession } from '../features/auth/session';
 import { useT } from '../i18n';
+import { AdminAudit } from './admin/AdminAudit';
 import { AdminLive } from './admin/AdminLive';
 import { AdminModels } from './admin/AdminModels';
 import { AdminUsage } from './admin/AdminUsage';
 import { AdminUsers } from './admin/AdminUsers';
 import { Layout } from './Layout';
 
-export type AdminSection = 'models' | 'live' | 'usage' | 'users';
+export type AdminSection = 'models' | 'live' | 'usage' | 'users' | 'audit';
 
 const SECTIONS: Record<AdminSection, () => ReactNode> = {
   models: () => <AdminModels />,
   live: () => <AdminLive />,
   usage: () => <AdminUsage />,
   users: () => <AdminUsers />,
+  audit: () => <AdminAudit />,
 };
 
 export function AdminPage({ section }: { section: AdminSection }) {

@@ -6,6 +6,7 @@ const TABS = [
   { to: '/admin/live', key: 'admin.live' },
   { to: '/admin/usage', key: 'admin.usage' },
   { to: '/admin/users', key: 'admin.users' },
+  { to: '/admin/audit', key: 'admin.audit' },
 ] as const;
 
 export function AdminTabs() {
