@@ -1,4 +1,3 @@
-import { ArrowRight } from 'lucide-react';
 import { useCallback, useEffect, useState } from 'react';
 import { Button } from '../../components/ui/Button';
 import { DataTable } from '../../components/ui/DataTable';
@@ -40,17 +39,23 @@ function useActionLabel() {
   };
 }
 
+/** `field: old → new` per changed field; a creation shows only the new values, a removal
+ * only the old ones. */
 function Changes({ entry }: { entry: AuditEntry }) {
   const lines = changeLines(entry.before, entry.after);
   if (lines.length === 0) return <span className="text-zinc-400">—</span>;
+  const old = (text: string) => (
+    <span className="rounded bg-red-50 px-1 text-red-800 line-through decoration-red-400/60 dark:bg-red-950/50 dark:text-red-200">{text}</span>
+  );
+  const now = (text: string) => <span className="rounded bg-green-50 px-1 text-green-800 dark:bg-green-950/50 dark:text-green-200">{text}</span>;
   return (
     <ul className="flex flex-col gap-0.5">
       {lines.map((line) => (
         <li key={line.field} className="flex flex-wrap items-center gap-1 text-xs">
           <span className="font-medium text-zinc-600 dark:text-zinc-300">{line.field}:</span>
-          <span className="rounded bg-red-50 px-1 text-red-800 line-through decoration-red-400/60 dark:bg-red-950/50 dark:text-red-200">{line.before}</span>
-          <ArrowRight aria-label="→" className="h-3 w-3 text-zinc-400" />
-          <span className="rounded bg-green-50 px-1 text-green-800 dark:bg-green-950/50 dark:text-green-200">{line.after}</span>
+          {entry.before ? old(line.before) : null}
+          {entry.before && entry.after ? <span className="text-zinc-400">→</span> : null}
+          {entry.after ? now(line.after) : null}
         </li>
       ))}
     </ul>
@@ -96,7 +101,7 @@ export function AuditPanel({ filters, page, onPage }: { filters: AuditFilters; p
               <td className="max-w-48 truncate" title={entry.actor_email}>
                 {entry.actor_email === 'cli' ? t('audit.cli') : entry.actor_email}
               </td>
-              <td>
+              <td className="whitespace-nowrap">
                 <span className="block">{label(entry.action)}</span>
                 <code className="text-xs text-zinc-500">{entry.action}</code>
               </td>
@@ -112,9 +117,9 @@ export function AuditPanel({ filters, page, onPage }: { filters: AuditFilters; p
               <td>
                 <Changes entry={entry} />
               </td>
-              <td className="text-xs text-zinc-500">
+              <td className="text-xs whitespace-nowrap text-zinc-500">
                 <span className="block">{entry.client_ip ?? '—'}</span>
-                {entry.request_id ? <code title={t('audit.requestId')}>{entry.request_id.slice(0, 12)}</code> : null}
+                {entry.request_id ? <code title={`${t('audit.requestId')}: ${entry.request_id}`}>{entry.request_id.slice(0, 8)}</code> : null}
               </td>
             </tr>
           ))}
