@@ -218,7 +218,7 @@ async def test_quotes_and_wildcards_in_actor_and_target_are_just_characters(
     gateway: RunningGateway,
 ) -> None:
     async with gateway.client() as admin:
-        for value in ("' OR 1=1 --", "%", "_", "\\", "user:%", "user:' OR '1'='1"):
+        for value in ("' OR 1=1 --", "%", "_", "\\", "²", "user:%", "user:' OR '1'='1"):
             assert await entries(admin, actor=value, target=value) == []
 
 

@@ -57,7 +57,7 @@ class AuditFilter:
 
 
 def _actor(value: str) -> ColumnElement[bool]:
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to isdigit(), not to int()
         return AuditEntry.actor_id == (int(value) if int(value) <= MAX_DB_ID else -1)
     if value.lower() == CLI_ACTOR:
         return AuditEntry.actor_email == CLI_ACTOR
