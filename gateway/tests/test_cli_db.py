@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner, Result
 
 from gpuchat.commands.app import app
+from gpuchat.core import security
 from gpuchat.core.db import create_engine, create_sessionmaker, session_scope
 from gpuchat.db import migrate
-from gpuchat.db.models import Conversation, Message, UsageRow, User
+from gpuchat.db.models import AuditEntry, Conversation, Message, UsageRow, User
 from gpuchat.services.usage import retention
 from tests.conftest import POSTGRES_URL
 
@@ -118,6 +119,15 @@ async def _seed(url: str) -> None:
                         created=created,
                     )
                 )
+                session.add(
+                    AuditEntry(
+                        actor_email="cli",
+                        action="user.role",
+                        target_type="user",
+                        target_id=request_id,
+                        created=created,
+                    )
+                )
     finally:
         await engine.dispose()
 
@@ -126,6 +136,7 @@ TITLES = sa.select(Conversation.title).order_by(Conversation.title)
 EMAILS = sa.select(User.email).order_by(User.email)
 MESSAGES = sa.select(sa.func.count()).select_from(Message)
 REQUESTS = sa.select(UsageRow.request_id).order_by(UsageRow.request_id)
+AUDIT = sa.select(AuditEntry.target_id).order_by(AuditEntry.target_id)
 
 
 def test_backup_then_restore_brings_back_exactly_what_was_saved(database_url: str) -> None:
@@ -255,14 +266,52 @@ def test_prune_deletes_old_conversations_with_their_messages_and_old_usage(
     counted = gpuchat("db", "prune", "--older-than", "90d", "--dry-run")
     assert counted.exit_code == 0, counted.output
     assert "Would delete 1 conversations (2 messages) and 1 usage rows" in counted.output
+    assert "and 1 audit entries" in counted.output
     assert sql(database_url, MESSAGES)[0] == [(4,)]
 
     pruned = gpuchat("db", "prune", "--older-than", "90d")
     assert pruned.exit_code == 0, pruned.output
-    titles, messages, requests = sql(database_url, TITLES, MESSAGES, REQUESTS)
+    titles, messages, requests, audit = sql(database_url, TITLES, MESSAGES, REQUESTS, AUDIT)
     assert titles == [("this week",)]
     assert messages == [(2,)]
     assert requests == [("new-request",)]
+    assert audit == [("new-request",)]
+
+
+def test_prune_can_keep_the_audit_log(database_url: str) -> None:
+    asyncio.run(_seed(database_url))
+    pruned = gpuchat("db", "prune", "--older-than", "90d", "--no-audit")
+    assert pruned.exit_code == 0, pruned.output
+    assert sql(database_url, REQUESTS, AUDIT) == [
+        [("new-request",)],
+        [("new-request",), ("old-request",)],
+    ]
+
+
+def test_cli_user_and_key_creation_is_in_the_audit_log_as_cli(database_url: str) -> None:
+    created = gpuchat("users", "create", "cli-made@example.com", "--admin")
+    failed = gpuchat("users", "create", "CLI-made@example.com")
+    key = gpuchat("keys", "create", "--user", "cli-made@example.com", "--name", "=cmd")
+    assert (created.exit_code, failed.exit_code, key.exit_code) == (0, 1, 0)
+    columns = (AuditEntry.actor_id, AuditEntry.actor_email, AuditEntry.action)
+    details = (AuditEntry.target_type, AuditEntry.target_name, AuditEntry.after)
+    [rows] = sql(database_url, sa.select(*columns, *details).order_by(AuditEntry.id))
+    shown = security.api_key_prefix(key.stdout.strip())
+    assert rows == [
+        (
+            None,
+            "cli",
+            "user.create",
+            "user",
+            "cli-made@example.com",
+            {
+                "email": "cli-made@example.com",
+                "role": "admin",
+                "disabled": False,
+            },
+        ),
+        (None, "cli", "key.create", "key", f"{shown} =cmd", {"owner": "cli-made@example.com"}),
+    ]
 
 
 def test_prune_keeps_this_months_usage_rows_which_feed_the_quotas(database_url: str) -> None:

@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 import { AdminTabs } from '../features/admin/AdminTabs';
 import { useSession } from '../features/auth/session';
 import { useT } from '../i18n';
+import { AdminAudit } from './admin/AdminAudit';
 import { AdminFeedback } from './admin/AdminFeedback';
 import { AdminLive } from './admin/AdminLive';
 import { AdminModels } from './admin/AdminModels';
@@ -9,7 +10,7 @@ import { AdminUsage } from './admin/AdminUsage';
 import { AdminUsers } from './admin/AdminUsers';
 import { Layout } from './Layout';
 
-export type AdminSection = 'models' | 'live' | 'usage' | 'feedback' | 'users';
+export type AdminSection = 'models' | 'live' | 'usage' | 'feedback' | 'users' | 'audit';
 
 const SECTIONS: Record<AdminSection, () => ReactNode> = {
   models: () => <AdminModels />,
@@ -17,6 +18,7 @@ const SECTIONS: Record<AdminSection, () => ReactNode> = {
   usage: () => <AdminUsage />,
   feedback: () => <AdminFeedback />,
   users: () => <AdminUsers />,
+  audit: () => <AdminAudit />,
 };
 
 export function AdminPage({ section }: { section: AdminSection }) {

@@ -515,6 +515,47 @@ test('thumbs down with a comment in the chat, and the admin sees it under Feedba
   assert.deepEqual(admin.errors, []);
 });
 
+test('audit log shows an admin role change, in Korean', async (t) => {
+  const page = await t.newPage({ locale: 'ko-KR' });
+  await login(page);
+  const setLanguage = (lang) =>
+    page.evaluate((l) => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: l }) }), lang);
+  await setLanguage('ko');
+  const email = `audited-${Date.now()}@example.com`;
+  const created = await page.evaluate(
+    (e) => fetch('/api/admin/users', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: e }) }).then((r) => r.status),
+    email,
+  );
+  assert.equal(created, 201);
+  await page.goto('/admin/users');
+  await page.getByRole('searchbox').fill(email);
+  const role = page.getByLabel(`${email}의 역할`);
+  await role.selectOption('admin');
+  await page.waitForFunction((e) => document.querySelector(`select[aria-label="${e}의 역할"]`)?.value === 'admin', email);
+  await page.getByRole('link', { name: '감사 로그' }).click();
+  await page.getByRole('heading', { name: '감사 로그' }).waitFor();
+  const row = page.locator('tr', { hasText: email }).filter({ hasText: '역할 변경' });
+  await row.waitFor();
+  const changes = (await row.innerText()).replace(/\s+/g, ' ');
+  assert.match(changes, /role: user → admin/);
+  assert.match(changes, /user\.role/);
+  await page.locator('tr', { hasText: email }).filter({ hasText: '사용자 생성' }).waitFor();
+  // The action filter narrows the list to the chosen kind.
+  await page.getByLabel('작업').selectOption('engine');
+  await page.getByText('조건에 맞는 기록이 없습니다.').or(page.locator('tr', { hasText: 'engine.' }).first()).waitFor();
+  assert.equal(await page.locator('tr', { hasText: email }).count(), 0);
+  await page.getByLabel('작업').selectOption('');
+  await row.waitFor();
+  await t.screenshot('admin-audit-ko', page);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'CSV 다운로드' }).click()]);
+  const text = await (await download.createReadStream()).toArray().then((chunks) => Buffer.concat(chunks).toString('utf8'));
+  const rows = parseCsv(text);
+  assert.equal(rows[0].join(','), 'created,actor_id,actor_email,action,target_type,target_id,target_name,before,after,request_id,client_ip');
+  assert.ok(rows.some((r) => r[3] === 'user.role' && r[6] === email && r[8] === '{"role": "admin"}'));
+  await setLanguage('en');
+  assert.deepEqual(page.errors, []);
+});
+
 /** RFC 4180: quoted fields, doubled quotes, CRLF or LF rows. */
 function parseCsv(text) {
   const rows = [];

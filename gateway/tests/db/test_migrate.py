@@ -40,3 +40,23 @@ asyncio.run(main())
         [sys.executable, "-c", program], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["True", "False"]  # a new database is migrated; a current one is not
+
+
+async def test_the_migrated_schema_matches_the_models(tmp_path: Path) -> None:
+    """Every table, column and index of db/models.py exists as the migrations build it."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from gpuchat.core.db import create_engine
+    from gpuchat.db.models import Base
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'gpuchat.db'}")
+    try:
+        await migrate.upgrade(engine)
+        async with engine.connect() as connection:
+            differences = await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+            )
+    finally:
+        await engine.dispose()
+    assert differences == []

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gpuchat.core import security
 from gpuchat.core.db import read_session
 from gpuchat.core.errors import GatewayError
+from gpuchat.core.network import client_address
 from gpuchat.core.origins import SAFE_METHODS, cross_origin_reason
 from gpuchat.core.security import Principal
 from gpuchat.db.models import Conversation, User
@@ -27,6 +28,7 @@ from gpuchat.db.repositories import conversations
 from gpuchat.db.repositories.keys import principal_for_api_key
 from gpuchat.db.repositories.users import principal_for_session
 from gpuchat.schemas.common import PathId
+from gpuchat.services.audit.record import Actor
 from gpuchat.state import AppState
 
 SESSION_COOKIE = "gpuchat_session"
@@ -138,6 +140,27 @@ async def get_admin(principal: CurrentPrincipal) -> Principal:
 
 
 AdminPrincipal = Annotated[Principal, Depends(get_admin)]
+
+
+async def get_actor(request: Request, principal: CurrentPrincipal, state: StateDep) -> Actor:
+    """The caller as the audit log records them (services/audit)."""
+    return Actor(
+        user_id=principal.user_id,
+        email=principal.email,
+        request_id=request.scope.get("state", {}).get("request_id"),
+        client_ip=client_address(request, state.settings.trusted_proxies)[:64],
+    )
+
+
+RequestActor = Annotated[Actor, Depends(get_actor)]
+
+
+async def get_audit_actor(_: AdminPrincipal, actor: RequestActor) -> Actor:
+    """The admin making this request, for routes that record what they change."""
+    return actor
+
+
+AuditActor = Annotated[Actor, Depends(get_audit_actor)]
 
 
 async def get_current_user(principal: CurrentPrincipal, session: SessionDep) -> User:

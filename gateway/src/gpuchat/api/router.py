@@ -17,6 +17,7 @@ from gpuchat.api.routes import (
     sso,
     ui,
 )
+from gpuchat.api.routes.admin import audit as admin_audit
 from gpuchat.api.routes.admin import benchmarks as admin_benchmarks
 from gpuchat.api.routes.admin import engines as admin_engines
 from gpuchat.api.routes.admin import feedback as admin_feedback
@@ -57,5 +58,6 @@ api_router.include_router(admin_filters.router)  # GET|PUT /api/admin/filters
 api_router.include_router(admin_usage.router)
 # Admin: GET /api/admin/feedback, GET /api/admin/feedback.csv
 api_router.include_router(admin_feedback.router)
+api_router.include_router(admin_audit.router)  # GET /api/admin/audit, GET /api/admin/audit.csv
 # Last: GET /assets/*, and index.html for any other page path (the web UI's SPA fallback)
 api_router.include_router(ui.router)

@@ -32,6 +32,7 @@ from gpuchat.engines import hf_export, packaged
 from gpuchat.engines.launchers import unavailable_reason
 from gpuchat.engines.profiles import EngineKind, ProfilesError, load_profiles
 from gpuchat.loadtest.command import bench
+from gpuchat.services.audit.record import Action, Actor, Target, record
 from gpuchat.services.usage.csv_export import csv_chunks
 from gpuchat.services.usage.report import UsageFilter, parse_moment
 
@@ -177,7 +178,10 @@ def users_create(
         raise typer.Exit(2)
 
     async def work(session: AsyncSession) -> None:
-        await users.create_user(session, email, password, admin=admin)
+        user = await users.create_user(session, email, password, admin=admin)
+        after = {"email": user.email, "role": user.role, "disabled": False, "limits": None}
+        target = Target("user", user.id, user.email)
+        record(session, Actor.cli(), Action.user_create, target, None, after)
 
     try:
         with_session(work)
@@ -200,7 +204,9 @@ def keys_create(
         owner = await users.get_user_by_email(session, user)
         if owner is None:
             return None
-        _, secret = await keys.create_api_key(session, owner, name)
+        key, secret = await keys.create_api_key(session, owner, name)
+        target = Target("key", key.id, f"{key.prefix} {key.name}")
+        record(session, Actor.cli(), Action.key_create, target, None, {"owner": owner.email})
         return secret
 
     secret = with_session(work)

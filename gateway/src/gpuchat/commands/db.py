@@ -87,9 +87,13 @@ def db_prune(
         bool, typer.Option(help="Delete conversations untouched since then, with messages.")
     ] = True,
     usage: Annotated[bool, typer.Option(help="Delete usage rows recorded before then.")] = True,
+    audit: Annotated[
+        bool, typer.Option(help="Delete audit log entries recorded before then.")
+    ] = True,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
 ) -> None:
-    """Retention: delete old conversations (with their messages) and old usage rows."""
+    """Retention: delete old conversations (with their messages), usage rows and audit
+    log entries."""
     try:
         cutoff = parse_cutoff(older_than)
     except ValueError as exc:
@@ -99,7 +103,12 @@ def db_prune(
     try:
         report = with_database(
             lambda sessions: prune(
-                sessions, cutoff, conversations=conversations, usage=usage, dry_run=dry_run
+                sessions,
+                cutoff,
+                conversations=conversations,
+                usage=usage,
+                audit=audit,
+                dry_run=dry_run,
             )
         )
     except ValueError as exc:
@@ -108,5 +117,6 @@ def db_prune(
     verb = "Would delete" if dry_run else "Deleted"
     err(
         f"{verb} {report.conversations} conversations ({report.messages} messages) and "
-        f"{report.usage_rows} usage rows from before {report.cutoff:%Y-%m-%d %H:%M} UTC."
+        f"{report.usage_rows} usage rows and {report.audit_rows} audit entries "
+        f"from before {report.cutoff:%Y-%m-%d %H:%M} UTC."
     )

@@ -258,3 +258,31 @@ class RuntimeSetting(Base):
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
     updated: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """One admin action (`services/audit`): who, when, what, on what, and what changed.
+    `actor_email` is the email at that time (the user may change or go); `before` and
+    `after` hold only the fields that changed, never a secret."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_created", "created"),
+        Index("ix_audit_log_action_created", "action", "created"),
+        Index("ix_audit_log_actor_created", "actor_id", "created"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    actor_email: Mapped[str] = mapped_column(String(320))  # or "cli" for `gpuchat ...`
+    action: Mapped[str] = mapped_column(String(64))  # a stable dotted code: `user.role`
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    target_name: Mapped[str | None] = mapped_column(String(320), default=None)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    client_ip: Mapped[str | None] = mapped_column(String(64), default=None)

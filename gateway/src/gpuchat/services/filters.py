@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gpuchat.core.db import read_session, session_scope
 from gpuchat.core.errors import GatewayError
 from gpuchat.db.models import ForbiddenWord
+from gpuchat.services.audit.record import Action, Actor, Target, record
 
 log = structlog.get_logger(__name__)
 
@@ -140,11 +141,24 @@ class ForbiddenWords:
             rows = await session.scalars(select(ForbiddenWord.word).order_by(ForbiddenWord.word))
             self._use(tuple(rows.all()))
 
-    async def replace(self, words: Iterable[str]) -> tuple[str, ...]:
+    async def replace(self, words: Iterable[str], actor: Actor | None = None) -> tuple[str, ...]:
+        """The new list; with an `actor`, the change goes to the audit log in the same
+        transaction (the whole list before and after; nothing when it is the same)."""
         unique = tuple(sorted({w.strip() for w in words if w.strip()}, key=str.casefold))
         async with session_scope(self._sessions) as session:
+            old = sorted(await session.scalars(select(ForbiddenWord.word)), key=str.casefold)
             await session.execute(delete(ForbiddenWord))
             session.add_all(ForbiddenWord(word=word) for word in unique)
+            if actor is not None and set(old) != set(unique):
+                target = Target("filters", name="forbidden_words")
+                record(
+                    session,
+                    actor,
+                    Action.filter_update,
+                    target,
+                    {"words": old},
+                    {"words": list(unique)},
+                )
         self._use(unique)
         return unique
 

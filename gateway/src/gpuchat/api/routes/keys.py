@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gpuchat.api.deps import CurrentPrincipal, CurrentUser, SessionDep, StateDep
+from gpuchat.api.deps import CurrentPrincipal, CurrentUser, RequestActor, SessionDep, StateDep
 from gpuchat.core.errors import GatewayError
 from gpuchat.db.repositories import keys
 from gpuchat.schemas.common import PathId
 from gpuchat.schemas.keys import KeyCreate, KeyCreated, KeyPublic, KeysPublic
 from gpuchat.services.accounts.access import new_key_scope
+from gpuchat.services.audit.record import Action, Target, record
 
 router = APIRouter(prefix="/api/keys", tags=["keys"])
 
@@ -35,11 +36,20 @@ async def create_key(
 
 @router.delete("/{key_id}", status_code=204, responses={404: {}})
 async def revoke_key(
-    key_id: PathId, user: CurrentUser, session: SessionDep, state: StateDep
+    key_id: PathId,
+    user: CurrentUser,
+    principal: CurrentPrincipal,
+    actor: RequestActor,
+    session: SessionDep,
+    state: StateDep,
 ) -> None:
+    """A key an admin revokes is in the audit log (a user's own revocations are not)."""
     key = await keys.get_own_key(session, user.id, key_id)
     if key is None:
         raise GatewayError(404, "API key not found", code="key_not_found")
     key.revoked = True
+    if principal.is_admin:
+        target = Target("key", key.id, f"{key.prefix} {key.name}")
+        record(session, actor, Action.key_revoke, target, {"revoked": False}, {"revoked": True})
     await session.commit()
     state.principals.forget_key(key.id)

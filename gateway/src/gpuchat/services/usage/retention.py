@@ -1,9 +1,11 @@
-"""Retention: `gpuchat db prune --older-than 90d` deletes old conversations and usage rows.
+"""Retention: `gpuchat db prune --older-than 90d` deletes old conversations, usage rows and
+audit log entries.
 
 A conversation goes when nothing happened in it since the cutoff (its `updated`), with all
-its messages: pruning single messages would cut threads in half. Usage rows go by their
-`created`. Rows are deleted in batches, each its own short transaction, so the gateway keeps
-serving (SQLite has one writer) and an interrupted prune leaves a consistent database.
+its messages: pruning single messages would cut threads in half. Usage rows and audit
+entries go by their `created`. Rows are deleted in batches, each its own short transaction,
+so the gateway keeps serving (SQLite has one writer) and an interrupted prune leaves a
+consistent database.
 
 Usage rows of the current month are the memory of the monthly token quotas (they are
 re-read after a restart), so a cutoff inside the current UTC month is refused for them.
@@ -20,7 +22,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gpuchat.core.db import session_scope
-from gpuchat.db.models import Conversation, Message, UsageRow
+from gpuchat.db.models import AuditEntry, Conversation, Message, UsageRow
 
 BATCH = 2000
 _AGE = re.compile(r"^\s*(\d+)\s*([dw])\s*$", re.IGNORECASE)
@@ -62,6 +64,7 @@ class PruneReport:
     conversations: int = 0
     messages: int = 0
     usage_rows: int = 0
+    audit_rows: int = 0
 
 
 async def prune(
@@ -70,6 +73,7 @@ async def prune(
     *,
     conversations: bool = True,
     usage: bool = True,
+    audit: bool = True,
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> PruneReport:
@@ -81,6 +85,7 @@ async def prune(
         )
     old_conversations = select(Conversation.id).where(Conversation.updated < cutoff)
     old_usage = select(UsageRow.id).where(UsageRow.created < cutoff)
+    old_audit = select(AuditEntry.id).where(AuditEntry.created < cutoff)
     async with session_scope(sessions) as session:
         counts = {
             "conversations": await _count(session, old_conversations) if conversations else 0,
@@ -91,6 +96,7 @@ async def prune(
             if conversations
             else 0,
             "usage_rows": await _count(session, old_usage) if usage else 0,
+            "audit_rows": await _count(session, old_audit) if audit else 0,
         }
     if not dry_run:
         # Messages go with their conversation (ON DELETE CASCADE).
@@ -98,6 +104,8 @@ async def prune(
             await _delete_in_batches(sessions, Conversation, old_conversations)
         if usage:
             await _delete_in_batches(sessions, UsageRow, old_usage)
+        if audit:
+            await _delete_in_batches(sessions, AuditEntry, old_audit)
     return PruneReport(cutoff=cutoff, **counts)
 
 

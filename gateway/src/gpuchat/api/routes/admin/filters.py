@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gpuchat.api.deps import AdminPrincipal, StateDep
+from gpuchat.api.deps import AdminPrincipal, AuditActor, StateDep
 from gpuchat.schemas.filters import ForbiddenWordsPublic
 
 router = APIRouter(prefix="/api/admin/filters", tags=["admin"])
@@ -19,7 +19,8 @@ async def read_filters(_: AdminPrincipal, state: StateDep) -> ForbiddenWordsPubl
 
 @router.put("")
 async def replace_filters(
-    body: ForbiddenWordsPublic, _: AdminPrincipal, state: StateDep
+    body: ForbiddenWordsPublic, actor: AuditActor, state: StateDep
 ) -> ForbiddenWordsPublic:
-    """Replace the whole list (an empty list switches the filter off)."""
-    return ForbiddenWordsPublic(words=list(await state.filters.replace(body.words)))
+    """Replace the whole list (an empty list switches the filter off). The audit log keeps
+    the words added and removed."""
+    return ForbiddenWordsPublic(words=list(await state.filters.replace(body.words, actor)))

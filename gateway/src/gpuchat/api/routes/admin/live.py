@@ -7,10 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
-from gpuchat.api.deps import AdminPrincipal, StateDep
+from gpuchat.api.deps import AdminPrincipal, AuditActor, StateDep
+from gpuchat.core.db import session_scope
 from gpuchat.core.errors import GatewayError
 from gpuchat.openai import sse
 from gpuchat.schemas.live import LiveSnapshot, StreamStopped
+from gpuchat.services.audit.record import Action, Target, record
 from gpuchat.services.relay.live import live_feed, snapshot, wants_event_stream
 
 _STREAM_OR_JSON: dict[int | str, dict[str, Any]] = {
@@ -42,10 +44,12 @@ async def live(
 
 
 @router.post("/streams/{request_id}/stop")
-async def stop_stream(request_id: str, _: AdminPrincipal, state: StateDep) -> StreamStopped:
+async def stop_stream(request_id: str, actor: AuditActor, state: StateDep) -> StreamStopped:
     """End one request in flight, in whichever gateway process relays it: its client gets
     an error event, the engine stops."""
     answers = await state.cluster.ask("stop_stream", {"request_id": request_id}, first=True)
     if not any(answers.values):
         raise GatewayError(404, "No such request in flight", code="stream_not_found")
+    async with session_scope(state.sessions) as session:
+        record(session, actor, Action.stream_stop, Target("stream", request_id))
     return StreamStopped(request_id=request_id, stopped=True)

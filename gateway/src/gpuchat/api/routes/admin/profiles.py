@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from fastapi import APIRouter
 
-from gpuchat.api.deps import AdminPrincipal, StateDep
+from gpuchat.api.deps import AdminPrincipal, AuditActor, StateDep
 from gpuchat.core.db import session_scope
 from gpuchat.core.errors import GatewayError
 from gpuchat.db.repositories import runtime
@@ -25,6 +25,8 @@ from gpuchat.schemas.engines import (
     ProfilesPublic,
     SamplingDefaultsPublic,
 )
+from gpuchat.services.audit.record import Action, Target, record
+from gpuchat.state import AppState
 
 router = APIRouter(prefix="/api/admin/profiles", tags=["admin"])
 
@@ -60,6 +62,10 @@ def control_errors() -> Iterator[None]:
         ) from exc
 
 
+def _state(state: AppState, name: str) -> str | None:
+    return next((str(s.state) for s in state.engines.statuses() if s.name == name), None)
+
+
 @router.get("")
 async def list_profiles(_: AdminPrincipal, state: StateDep) -> ProfilesPublic:
     """Every profile: state, health, pid, port, uptime, progress, GPUs, last error, and the
@@ -83,20 +89,37 @@ def _policy(profile: Profile) -> ProfilePolicyPublic:
 
 
 @router.post("/{name}/activate", status_code=202)
-async def activate_profile(name: str, admin: AdminPrincipal, state: StateDep) -> EngineSwitched:
+async def activate_profile(name: str, actor: AuditActor, state: StateDep) -> EngineSwitched:
     """Begin the switch and answer at once; its progress shows in GET and in the live feed.
     The choice is kept: a restarted gateway (or supervisor) comes back on this profile."""
+    # An activation of the profile already chosen (to start it after a stop) has no change
+    # to show, but is recorded all the same.
+    before = {"active": state.engines.profile_for("default").name}
     with control_errors():
         status = await state.engines.activate(name)
     async with session_scope(state.sessions) as session:
-        await runtime.put(session, runtime.ACTIVE_PROFILE, status.name, user_id=admin.user_id)
+        await runtime.put(session, runtime.ACTIVE_PROFILE, status.name, user_id=actor.user_id)
+        after = {"active": status.name}
+        target = Target("profile", status.name, status.name)
+        record(session, actor, Action.engine_switch, target, before, after)
     benchmark = state.benchmarks is not None and state.benchmarks.after_switch(name)
     return EngineSwitched.model_validate({**status.model_dump(), "benchmark": benchmark})
 
 
 @router.post("/{name}/stop", status_code=202)
-async def stop_profile(name: str, _: AdminPrincipal, state: StateDep) -> EnginePublic:
+async def stop_profile(name: str, actor: AuditActor, state: StateDep) -> EnginePublic:
     """Drain and stop the engine; it is not started on demand until activated again."""
+    before = _state(state, name)
     with control_errors():
         status = await state.engines.stop(name)
+    async with session_scope(state.sessions) as session:
+        target = Target("profile", status.name, status.name)
+        record(
+            session,
+            actor,
+            Action.engine_stop,
+            target,
+            {"state": before},
+            {"state": str(status.state)},
+        )
     return EnginePublic.model_validate(status.model_dump())

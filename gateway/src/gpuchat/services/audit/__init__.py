@@ -1,0 +1,1 @@
+"""The audit log: every admin action, recorded in the transaction that makes it."""
