@@ -332,6 +332,8 @@ const en = {
   'users.disabled': 'Disabled',
   'users.email': 'Email',
   'users.limitsOf': 'Limits of {email}',
+  'users.keysOf': 'API keys of {email}',
+  'users.revokeNow': 'Revoke now',
   'users.password': 'Password',
   'users.passwordGenerated': 'Leave empty to generate one.',
   'users.passwordOnce': 'The password of {email}. Copy it now: it will not be shown again.',

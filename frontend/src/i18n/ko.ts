@@ -333,6 +333,8 @@ const ko: Record<keyof typeof en, string> = {
   'users.disabled': '비활성',
   'users.email': '이메일',
   'users.limitsOf': '{email}의 한도',
+  'users.keysOf': '{email}의 API 키',
+  'users.revokeNow': '지금 폐기',
   'users.password': '비밀번호',
   'users.passwordGenerated': '비워 두면 자동으로 만듭니다.',
   'users.passwordOnce': '{email}의 비밀번호입니다. 지금 복사하세요. 다시는 표시되지 않습니다.',

@@ -1,4 +1,4 @@
-import { Gauge, KeyRound, Plus, Search } from 'lucide-react';
+import { Gauge, KeyRound, KeySquare, Plus, Search } from 'lucide-react';
 import { useCallback, useEffect, useState } from 'react';
 import { Button, IconButton } from '../../components/ui/Button';
 import { ConfirmDialog, Dialog } from '../../components/ui/Dialog';
@@ -9,6 +9,7 @@ import type { Role } from '../auth/api';
 import { useSession } from '../auth/session';
 import { createUser, listUsers, resetPassword, updateUser, type UserPublic } from './api';
 import { LimitsDialog } from './LimitsDialog';
+import { UserKeysDialog } from './UserKeysDialog';
 import { DataTable } from '../../components/ui/DataTable';
 
 const PAGE = 50;
@@ -23,6 +24,7 @@ export function UsersPanel() {
   const [error, setError] = useState<unknown>(null);
   const [creating, setCreating] = useState(false);
   const [limitsOf, setLimitsOf] = useState<UserPublic | null>(null);
+  const [keysOf, setKeysOf] = useState<UserPublic | null>(null);
   const [resetting, setResetting] = useState<UserPublic | null>(null);
   const [secret, setSecret] = useState<{ email: string; password: string } | null>(null);
 
@@ -131,6 +133,9 @@ export function UsersPanel() {
                   <IconButton label={t('users.limitsOf', { email: user.email })} onClick={() => setLimitsOf(user)}>
                     <Gauge aria-hidden className="h-4 w-4" />
                   </IconButton>
+                  <IconButton label={t('users.keysOf', { email: user.email })} onClick={() => setKeysOf(user)}>
+                    <KeySquare aria-hidden className="h-4 w-4" />
+                  </IconButton>
                   <IconButton label={t('users.resetPassword')} onClick={() => setResetting(user)}>
                     <KeyRound aria-hidden className="h-4 w-4" />
                   </IconButton>
@@ -160,6 +165,7 @@ export function UsersPanel() {
         }}
       />
       <LimitsDialog user={limitsOf} onClose={() => setLimitsOf(null)} onSaved={() => void refresh()} />
+      <UserKeysDialog user={keysOf} onClose={() => setKeysOf(null)} />
       <ConfirmDialog
         open={resetting !== null}
         title={t('users.resetPassword')}

@@ -1,6 +1,7 @@
-import { get, patch, post, query } from '../../api/client';
+import { del, get, patch, post, query } from '../../api/client';
 import type { Schema } from '../../api/schemas';
 import type { Me, Role, UserLimits } from '../auth/api';
+import type { ApiKey } from '../settings/api';
 
 export type UserPublic = Me;
 
@@ -12,6 +13,10 @@ export const updateUser = (id: number, body: { role?: Role; disabled?: boolean; 
   patch<UserPublic>(`/api/admin/users/${id}`, body);
 export const resetPassword = (id: number, password?: string) =>
   post<{ password: string | null }>(`/api/admin/users/${id}/password`, password ? { password } : {});
+
+export const listUserKeys = (id: number) =>
+  get<{ data: ApiKey[] }>(`/api/admin/users/${id}/keys`).then((body) => body.data);
+export const revokeUserKey = (id: number, keyId: number) => del<unknown>(`/api/admin/users/${id}/keys/${keyId}`);
 
 export type EngineStatus = Schema<'EnginePublic'>;
 export type EngineState = EngineStatus['state'];

@@ -53,8 +53,7 @@ async def rate(
         try:
             async with session.begin_nested():
                 session.add(row)
-        except IntegrityError:
-            session.expunge(row)
+        except IntegrityError:  # the savepoint's rollback has already let go of our row
             row = await _mine(session, user_id, answer.id)
             created = False
             if row is None:  # the answer itself went away meanwhile
