@@ -53,6 +53,7 @@ class Supervisor:
         self._engine_routes: dict[str, tuple[str, str]] = {}  # profile -> (token, base url)
         self._expiry: asyncio.Task[None] | None = None
         self.boot = secrets.token_hex(8)
+        self.profiles_version = ""  # set by the app whenever its profile set is replaced
         self._seq = 0
 
     def start(self) -> None:
