@@ -57,7 +57,6 @@ from gpuchat.engines.wire import CONTROL_PREFIX, PROXY_PREFIX, ControlReply, err
 log = logging.getLogger(__name__)
 
 SUPERVISOR: Final = web.AppKey("supervisor", Supervisor)
-PROFILES: Final = web.AppKey("profiles", ProfilesFile)
 HTTP: Final = web.AppKey("http", aiohttp.ClientSession)
 MAX_BODY_BYTES: Final = 16 * 1024 * 1024  # the gateway caps bodies itself (2 MiB default)
 PROXIED_HEADERS: Final = ("Content-Type", "Accept")
@@ -202,9 +201,8 @@ async def _control_errors(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def _set_profiles(app: web.Application, profiles: ProfilesFile) -> None:
-    app[PROFILES] = profiles
     digest = hashlib.sha256(profiles.model_dump_json().encode()).hexdigest()[:16]
-    app[SUPERVISOR].profiles_version = digest
+    app[SUPERVISOR].profiles, app[SUPERVISOR].profiles_version = profiles, digest
 
 
 async def _body(request: web.Request, model: type[M]) -> M:
@@ -231,7 +229,9 @@ async def healthz(_: web.Request) -> web.Response:
 
 @routes.get(f"{CONTROL_PREFIX}/profiles")
 async def profiles(request: web.Request) -> web.Response:
-    return web.json_response(text=request.app[PROFILES].model_dump_json())
+    profiles = request.app[SUPERVISOR].profiles
+    assert profiles is not None  # set when the app is built
+    return web.json_response(text=profiles.model_dump_json())
 
 
 @routes.put(f"{CONTROL_PREFIX}/profiles")

@@ -188,9 +188,10 @@ async def test_clone_copies_without_aliases_and_delete_removes_it(
 
     assert clone.status_code == 201, clone.text
     assert "aliases" not in clone.json()["document"]
-    assert clone.json()["document"]["command"][-2:] == ["--load-seconds", "1", "--progress"][
-        -2:
-    ] or clone.json()["document"]["engine"] == "command"
+    assert (
+        clone.json()["document"]["command"][-2:] == ["--load-seconds", "1", "--progress"][-2:]
+        or clone.json()["document"]["engine"] == "command"
+    )
     assert "beta-copy" in engines
     assert error(again)[:2] == (409, "profile_exists")
     assert error(missing)[:2] == (404, "profile_not_found")
@@ -270,7 +271,11 @@ async def test_preview_shows_the_command_line_and_no_secret(
             "gpus": [0, 1],
             "hf_token_env": "PREVIEW_HF_TOKEN",
             "api_key_env": "PREVIEW_API_KEY",
-            "vllm": {"tensor_parallel_size": 2, "max_model_len": 8192, "extra_args": ["--seed", "1"]},
+            "vllm": {
+                "tensor_parallel_size": 2,
+                "max_model_len": 8192,
+                "extra_args": ["--seed", "1"],
+            },
         }
     )
     async with editor_gateway.client() as client:
@@ -288,3 +293,38 @@ async def test_preview_shows_the_command_line_and_no_secret(
     assert "secret-value" not in response.text
     assert "big" not in listed  # a preview stores nothing
     assert os.environ["PREVIEW_API_KEY"]  # still set: the check above was meaningful
+
+
+async def test_every_change_passes_the_audit_hook_with_before_and_after(
+    editor_gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded: list[dict[str, Any]] = []
+
+    async def record(_: Any, **change: Any) -> None:
+        recorded.append(change)
+
+    monkeypatch.setattr("gpuchat.services.profiles.catalog.record_profile_change", record)
+    async with editor_gateway.client() as client:
+        await client.post(f"{BASE}/definitions", json={"text": gamma_yaml("audited")})
+        await client.put(
+            f"{BASE}/definitions/audited", json={"text": gamma_yaml("audited", description="x")}
+        )
+        await client.post(f"{BASE}/definitions/audited/clone", json={"name": "audited-copy"})
+        await client.delete(f"{BASE}/definitions/audited-copy")
+        await client.delete(f"{BASE}/definitions/audited")
+        refused = await client.delete(f"{BASE}/definitions/alpha")
+
+    assert refused.status_code == 409
+    summary = [(c["action"].value, c["target"]) for c in recorded]
+    assert summary == [
+        ("profile.create", "audited"),
+        ("profile.update", "audited"),
+        ("profile.create", "audited-copy"),
+        ("profile.delete", "audited-copy"),
+        ("profile.delete", "audited"),
+    ]
+    assert recorded[0]["before"] is None
+    assert recorded[1]["before"].get("description") is None
+    assert recorded[1]["after"]["description"] == "x"
+    assert recorded[4]["after"] is None
+    assert all(c["actor_id"] == 1 for c in recorded)
