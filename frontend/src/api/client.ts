@@ -8,7 +8,7 @@ import { fromResponse, toApiError } from './errors';
 export const UNAUTHORIZED_EVENT = 'gpuchat:unauthorized';
 
 export interface RequestOptions {
-  method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   body?: unknown;
   signal?: AbortSignal;
   accept?: string;
@@ -53,6 +53,7 @@ export const get = <T>(path: string, signal?: AbortSignal) =>
   api<T>(path, signal ? { signal } : {});
 export const post = <T>(path: string, body?: unknown) => api<T>(path, { method: 'POST', body });
 export const patch = <T>(path: string, body: unknown) => api<T>(path, { method: 'PATCH', body });
+export const put = <T>(path: string, body: unknown) => api<T>(path, { method: 'PUT', body });
 export const del = <T>(path: string) => api<T>(path, { method: 'DELETE' });
 
 /** `?a=1&b=x` from the defined, non-empty values. */

@@ -4,14 +4,16 @@ import { useSession } from '../features/auth/session';
 import { useT } from '../i18n';
 import { AdminLive } from './admin/AdminLive';
 import { AdminModels } from './admin/AdminModels';
+import { AdminProfiles } from './admin/AdminProfiles';
 import { AdminUsage } from './admin/AdminUsage';
 import { AdminUsers } from './admin/AdminUsers';
 import { Layout } from './Layout';
 
-export type AdminSection = 'models' | 'live' | 'usage' | 'users';
+export type AdminSection = 'models' | 'profiles' | 'live' | 'usage' | 'users';
 
 const SECTIONS: Record<AdminSection, () => ReactNode> = {
   models: () => <AdminModels />,
+  profiles: () => <AdminProfiles />,
   live: () => <AdminLive />,
   usage: () => <AdminUsage />,
   users: () => <AdminUsers />,
