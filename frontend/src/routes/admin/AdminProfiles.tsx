@@ -32,6 +32,13 @@ export function AdminProfiles() {
 
   const selected = selection?.kind === 'edit' ? (list?.data.find((d) => d.name === selection.name) ?? null) : null;
   const saved = (definition: ProfileDefinition) => {
+    // The answer is the stored profile: show it at once, then read the list again.
+    setList((current) => {
+      if (!current) return current;
+      const others = current.data.filter((d) => d.name !== definition.name);
+      const known = others.length !== current.data.length;
+      return { ...current, data: known ? current.data.map((d) => (d.name === definition.name ? definition : d)) : [...others, definition] };
+    });
     setSelection({ kind: 'edit', name: definition.name });
     void refresh();
   };
@@ -96,7 +103,7 @@ export function AdminProfiles() {
               </div>
             ))}
           </Card>
-          {selection === null ? (
+          {selection === null || (selection.kind === 'edit' && selected === null) ? (
             <p className="text-sm text-zinc-500">{t('profiles.empty')}</p>
           ) : (
             <ProfileEditor

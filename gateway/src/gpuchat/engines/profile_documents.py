@@ -38,6 +38,21 @@ class ProfileInvalid(ValueError):
         self.path = path
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load that refuses a key written twice (YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                raise ProfileInvalid("a mapping key must be a plain value")
+            if key in seen:
+                raise ProfileInvalid(f"'{key}' is written twice", str(key))
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_document(text: str) -> object:
     """YAML (a superset of JSON) to plain data; refuses what is too big or uses aliases."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
@@ -48,7 +63,7 @@ def parse_document(text: str) -> object:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 raise ProfileInvalid("YAML anchors and aliases are not allowed")
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         raise ProfileInvalid(f"not valid YAML: {exc}") from exc
     except RecursionError as exc:

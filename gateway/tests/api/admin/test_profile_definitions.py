@@ -225,6 +225,8 @@ async def test_deleting_the_active_or_a_running_profile_is_refused(
         ("- a list\n", None),
         ("name: [unclosed\n", None),
         ("a: &x [1]\nb: *x\n", None),
+        ("name: d\nengine: command\ncommand: [x]\nname: e\n", "name"),
+        ("name: d\nengine: command\ncommand: [x]\n? [1, 2]\n: 3\n", None),
         ("x" * (70 * 1024), "text"),
     ],
 )
