@@ -38,9 +38,8 @@ from gpuchat.engines.launchers import (
 )
 from gpuchat.engines.lifecycle import EngineLifecycle, is_ready
 from gpuchat.engines.load import EngineLoads
-from gpuchat.engines.profile_sets import aliases, plan_replacement
+from gpuchat.engines.profile_sets import aliases, plan_replacement, take_profile
 from gpuchat.engines.profiles import Profile, ProfilesFile
-from gpuchat.engines.replicas import ReplicaSet
 from gpuchat.engines.runtime import Avoid, EngineRuntime, Probes, status_of
 
 # Re-exported: the names callers knew from here before control.py existed.
@@ -127,7 +126,7 @@ class EngineManager(EngineLifecycle):
             if engine.spawned and engine.state is not EngineState.stopped:
                 engine.pending = profile  # it runs on; the next start takes the new settings
             else:
-                self._replan(engine, profile)
+                take_profile(engine, profile, self._models_dir, self._vllm_command)
         for engine in self._engines.values():
             if engine.profile.name in change.unchanged:
                 engine.pending = None  # edited back to what runs
@@ -329,21 +328,8 @@ class EngineManager(EngineLifecycle):
     def _new_engine(self, profile: Profile) -> EngineRuntime:
         engine = EngineRuntime(profile, EngineLog(self._logs_dir / f"{profile.name}.log"))
         if not engine.spawned:
-            self._replan(engine, profile)
+            take_profile(engine, profile, self._models_dir, self._vllm_command)
         return engine
-
-    def _replan(self, engine: EngineRuntime, profile: Profile) -> None:
-        """A stopped (or external) engine takes new settings now."""
-        engine.profile, engine.pending = profile, None
-        if engine.spawned:
-            engine.plan, engine.replicas, engine.state = None, None, EngineState.stopped
-            return
-        engine.plan = plan_launch(
-            profile, models_dir=self._models_dir, vllm_command=self._vllm_command
-        )
-        engine.replicas = ReplicaSet(engine.plan.base_urls)
-        engine.model = None  # learnt again from the new URLs
-        engine.state = EngineState.ready  # nothing to run; health is the upstream's
 
     def _named(self, name: str) -> EngineRuntime:
         try:

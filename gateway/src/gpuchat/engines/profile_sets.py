@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gpuchat.engines.control import ControlRefused, EngineState
+from gpuchat.engines.launchers import plan_launch
 from gpuchat.engines.profiles import EngineKind, Profile, ProfilesFile
+from gpuchat.engines.replicas import ReplicaSet
 from gpuchat.engines.runtime import EngineRuntime
 
 
@@ -63,3 +66,20 @@ def plan_replacement(
                 raise ControlRefused(f"'{profile.name}' is running: stop it first")
             change.edited.append((current, profile))
     return change
+
+
+def take_profile(
+    engine: EngineRuntime,
+    profile: Profile,
+    models_dir: Path,
+    vllm_command: tuple[str, ...] | None,
+) -> None:
+    """A stopped (or external) engine takes new settings now (the manager's call)."""
+    engine.profile, engine.pending = profile, None
+    if engine.spawned:
+        engine.plan, engine.replicas, engine.state = None, None, EngineState.stopped
+        return
+    engine.plan = plan_launch(profile, models_dir=models_dir, vllm_command=vllm_command)
+    engine.replicas = ReplicaSet(engine.plan.base_urls)
+    engine.model = None  # learnt again from the new URLs
+    engine.state = EngineState.ready  # nothing to run; health is the upstream's
