@@ -7211,7 +7211,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/yaml": unknown;
                 };
             };
             /** @description Bad Request */

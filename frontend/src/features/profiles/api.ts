@@ -1,4 +1,4 @@
-import { del, get, post, put, request } from '../../api/client';
+import { del, get, post, put } from '../../api/client';
 import type { Schema } from '../../api/schemas';
 
 export type ProfileDefinition = Schema<'ProfileDefinitionPublic'>;
@@ -14,4 +14,3 @@ export const updateDefinition = (name: string, text: string) => put<ProfileDefin
 export const deleteDefinition = (name: string) => del<undefined>(named(name));
 export const cloneDefinition = (name: string, copy: string) => post<ProfileDefinition>(`${named(name)}/clone`, { name: copy });
 export const previewProfile = (text: string) => post<ProfilePreview>(`${BASE}/preview`, { text });
-export const exportProfiles = async () => (await request(`${BASE}/export`, { accept: 'application/yaml' })).text();

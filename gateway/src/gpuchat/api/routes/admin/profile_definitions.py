@@ -121,7 +121,9 @@ async def preview_profile(
     )
 
 
-@router.get("/export")
+@router.get(
+    "/export", response_class=Response, responses={200: {"content": {"application/yaml": {}}}}
+)
 async def export_profiles(_: AdminPrincipal, catalog: CatalogDep) -> Response:
     """The profile set as profiles.yaml (`gpuchat profiles import` reads it back)."""
     headers = {"Content-Disposition": 'attachment; filename="profiles.yaml"'}
