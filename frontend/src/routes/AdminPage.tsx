@@ -6,14 +6,16 @@ import { AdminAudit } from './admin/AdminAudit';
 import { AdminFeedback } from './admin/AdminFeedback';
 import { AdminLive } from './admin/AdminLive';
 import { AdminModels } from './admin/AdminModels';
+import { AdminProfiles } from './admin/AdminProfiles';
 import { AdminUsage } from './admin/AdminUsage';
 import { AdminUsers } from './admin/AdminUsers';
 import { Layout } from './Layout';
 
-export type AdminSection = 'models' | 'live' | 'usage' | 'feedback' | 'users' | 'audit';
+export type AdminSection = 'models' | 'profiles' | 'live' | 'usage' | 'feedback' | 'users' | 'audit';
 
 const SECTIONS: Record<AdminSection, () => ReactNode> = {
   models: () => <AdminModels />,
+  profiles: () => <AdminProfiles />,
   live: () => <AdminLive />,
   usage: () => <AdminUsage />,
   feedback: () => <AdminFeedback />,

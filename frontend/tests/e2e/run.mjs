@@ -264,6 +264,52 @@ test('admin activates another profile and watches its state change', async (t) =
   await page.locator('[data-testid=state-fake][data-state=ready]').waitFor({ timeout: 30000 });
 });
 
+test('admin creates a profile by cloning, edits it with a live preview, and saves it', async (t) => {
+  const page = await t.newPage({ locale: 'ko-KR' });
+  await login(page);
+  await page.evaluate(() => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: 'ko' }) }));
+  await page.goto('/admin/profiles');
+  const source = page.getByTestId('definition-fake-slow-start');
+  await source.getByRole('button', { name: '복제' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('복사본 이름').fill('e2e-clone');
+  await dialog.getByRole('button', { name: '복제' }).click();
+  // The copy opens in the editor; its command line shows with the port placeholder.
+  await page.getByRole('heading', { name: 'e2e-clone 편집' }).waitFor();
+  const preview = page.getByTestId('profile-preview');
+  await preview.filter({ hasText: '--load-seconds 3' }).waitFor();
+  assert.match(await preview.innerText(), /--port <port>/);
+  // An invalid value is refused with its field path; a valid edit changes the preview.
+  const editor = page.getByTestId('profile-text');
+  // The copy keeps the test machine's paths: written shorter here (it is never started),
+  // so the screenshot shows no machine path.
+  const text = (await editor.inputValue())
+    .replace(/^- .*\/python3?$/m, '- python')
+    .replace(/^- .*\/upstream\.py$/m, '- tests/fakes/upstream.py')
+    .replace("- '3'", "- '7'");
+  await editor.fill(text.replace(/^max_concurrency: \d+$/m, 'max_concurrency: 0'));
+  await page.getByTestId('profile-invalid').filter({ hasText: 'max_concurrency' }).waitFor();
+  await editor.fill(text.replace(/^max_concurrency: \d+$/m, 'max_concurrency: 2'));
+  await preview.filter({ hasText: '--load-seconds 7' }).waitFor();
+  await page.getByTestId('profile-validity').filter({ hasText: '올바름' }).waitFor();
+  await t.screenshot('admin-profile-editor-ko', page);
+  await page.getByRole('button', { name: '저장' }).click();
+  await page.getByTestId('definition-e2e-clone').waitFor();
+  const stored = await page.evaluate(() => fetch('/api/admin/profiles/definitions/e2e-clone').then((r) => r.json()));
+  assert.equal(stored.document.max_concurrency, 2);
+  assert.deepEqual(stored.document.command.slice(0, 2), ['python', 'tests/fakes/upstream.py']);
+  assert.ok(stored.document.command.includes('7'));
+  assert.equal(stored.document.aliases, undefined, 'a clone has no aliases');
+  // The new profile shows on the models page at once; then it is deleted again.
+  await page.goto('/admin/models');
+  await page.getByTestId('profile-e2e-clone').waitFor();
+  await page.goto('/admin/profiles');
+  await page.getByRole('button', { name: '삭제 e2e-clone' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: '삭제' }).click();
+  await page.getByTestId('definition-e2e-clone').waitFor({ state: 'detached' });
+  await page.evaluate(() => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: 'en' }) }));
+});
+
 test('admin live view shows a running answer and stops it', async (t) => {
   const admin = await t.newPage();
   await login(admin);

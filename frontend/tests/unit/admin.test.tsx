@@ -36,6 +36,7 @@ const engine = (extra: Partial<EngineStatus> = {}): EngineStatus => ({
   replicas: [],
   load: null,
   switch_s: null,
+  restart_needed: false,
   ...extra,
 });
 

@@ -57,7 +57,7 @@ describe('gateway notices', () => {
       last_error: 'did not become healthy within 30s\n--- last lines of data/logs/local.log ---\nllama: out of memory',
       last_error_code: 'engine_start_timeout', last_error_params: { seconds: '30' },
       available: false, reason: 'packaged model ... is not installed', reason_code: 'model_not_installed',
-      reason_params: { name: 'qwen' }, replicas: [], load: null, switch_s: null,
+      reason_params: { name: 'qwen' }, replicas: [], load: null, switch_s: null, restart_needed: false,
     } satisfies EngineStatus;
     render(<ProfileCard engine={engine} gpus={null} benchmark={undefined} onChanged={() => {}} />);
     expect(screen.getByText(/30초 안에 정상 상태가 되지 않았습니다/)).toHaveTextContent('llama: out of memory');

@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gpuchat.api.router import api_router
-from gpuchat.core.config import Settings
+from gpuchat.core.config import ProfilesSource, Settings
 from gpuchat.core.db import create_engine, create_sessionmaker, read_session
 from gpuchat.core.errors import install_error_handlers
 from gpuchat.core.logging import configure_logging
@@ -41,6 +41,8 @@ from gpuchat.services.limits.quotas import UsageLimits
 from gpuchat.services.limits.slots import SharedSlots
 from gpuchat.services.limits.store import LimitStore
 from gpuchat.services.metrics import Metrics, forget_process, multiprocess_dir
+from gpuchat.services.profiles.catalog import ProfileCatalog
+from gpuchat.services.profiles.seed import load_profile_set
 from gpuchat.services.relay.live import LiveStreams
 from gpuchat.services.relay.request import Upstreams
 from gpuchat.services.usage.recorder import UsageRecorder
@@ -157,7 +159,35 @@ def _build_state(
             secret.get_secret_value() if secret else None,
             settings.oidc_scopes,
         )
+    state.profiles = ProfileCatalog(
+        sessions,
+        engines,
+        editable=settings.profiles_source is ProfilesSource.database,
+        seed=settings.profiles,
+        models_dir=settings.models_dir,
+        vllm_command=settings.vllm_command_argv,
+    )
     return state
+
+
+async def _engine_control(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> EngineControl:
+    """The engines' owner, with the profile set from the database (seeded from the file
+    once) or, with GPUCHAT_PROFILES_SOURCE=file, from the file alone."""
+    from_database = settings.profiles_source is ProfilesSource.database
+    profiles = await load_profile_set(sessions, settings.profiles) if from_database else None
+    if settings.supervisor_url:  # `gpuchat supervisor` owns the engines (DESIGN §6)
+        remote = RemoteEngineControl(settings.supervisor_url, settings.supervisor_control_secret)
+        if profiles is not None:
+            await remote.replace_profiles(profiles)  # sent before its start
+        return remote
+    return EngineManager(
+        profiles or load_profiles(settings.profiles),
+        models_dir=settings.models_dir,
+        logs_dir=settings.logs_dir,
+        vllm_command=settings.vllm_command_argv,
+    )
 
 
 @asynccontextmanager
@@ -168,18 +198,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     sessions = create_sessionmaker(db)
     await migrate.upgrade(db)
     await ensure_first_admin(sessions, settings)
-    engines: EngineControl
-    if settings.supervisor_url:  # `gpuchat supervisor` owns the engines (DESIGN §6)
-        engines = RemoteEngineControl(settings.supervisor_url, settings.supervisor_control_secret)
-    else:
-        profiles = load_profiles(settings.profiles)
-        logs_dir = settings.logs_dir
-        engines = EngineManager(
-            profiles,
-            models_dir=settings.models_dir,
-            logs_dir=logs_dir,
-            vllm_command=settings.vllm_command_argv,
-        )
+    engines = await _engine_control(settings, sessions)
     state = _build_state(app, db, sessions, engines)
     app.state.gpuchat = state
     await state.usage.start()
@@ -238,7 +257,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_credentials=True,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
         )
     app.add_middleware(

@@ -21,6 +21,7 @@ from gpuchat.services.limits.admission import Admission
 from gpuchat.services.limits.login_throttle import LoginThrottle
 from gpuchat.services.limits.quotas import UsageLimits
 from gpuchat.services.metrics import Metrics
+from gpuchat.services.profiles.catalog import ProfileCatalog
 from gpuchat.services.relay.live import LiveStreams
 from gpuchat.services.relay.request import Upstreams
 from gpuchat.services.usage.recorder import UsageRecorder
@@ -48,3 +49,4 @@ class AppState:
     upstreams: Upstreams  # what every upstream request uses (admission, engines, http...)
     benchmarks: AutoBenchmarks | None = None  # benchmarks after a switch
     oidc: OidcProvider | None = None  # the single sign-on provider, when configured
+    profiles: ProfileCatalog | None = None  # the profile editor (admin UI)

@@ -16,7 +16,7 @@ import httpx
 import uvicorn
 from pydantic import SecretStr
 
-from gpuchat.core.config import Settings
+from gpuchat.core.config import ProfilesSource, Settings
 from gpuchat.core.db import session_scope
 from gpuchat.core.server import GuardedHttpToolsProtocol, server_options
 from gpuchat.db.repositories import keys, users
@@ -105,7 +105,10 @@ async def start_gateway(
     **overrides: Any,
 ) -> AsyncIterator[RunningGateway]:
     """`overrides`: more settings (limits, Redis, queue bounds) for a gateway of its own.
-    `wait_ready=False`: answer while the default engine is still starting."""
+    `wait_ready=False`: answer while the default engine is still starting.
+    Profiles come from `profiles` alone (GPUCHAT_PROFILES_SOURCE=file) unless a test asks
+    for the database (`profiles_source="database"`): tests share databases, not files."""
+    overrides.setdefault("profiles_source", ProfilesSource.file)
     settings = Settings(
         data_dir=data_dir,
         database_url=database_url,

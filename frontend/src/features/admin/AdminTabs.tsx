@@ -3,6 +3,7 @@ import { Link, useLocation } from '../../router';
 
 const TABS = [
   { to: '/admin/models', key: 'admin.models' },
+  { to: '/admin/profiles', key: 'admin.profiles' },
   { to: '/admin/live', key: 'admin.live' },
   { to: '/admin/usage', key: 'admin.usage' },
   { to: '/admin/feedback', key: 'admin.feedback' },

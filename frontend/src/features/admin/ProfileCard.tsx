@@ -60,6 +60,11 @@ export function ProfileCard({ engine, gpus, benchmark, policy, onChanged }: Prop
         </span>
         {engine.healthy === false ? <Badge tone="red">{t('models.unhealthy')}</Badge> : null}
         {engine.held ? <Badge>{t('models.held')}</Badge> : null}
+        {engine.restart_needed ? (
+          <Badge tone="amber" title={t('profiles.restartHint')}>
+            {t('profiles.restartNeeded')}
+          </Badge>
+        ) : null}
       </div>
       {engine.state === 'starting' ? (
         <div className="flex flex-col gap-1 text-xs text-zinc-600 dark:text-zinc-400">

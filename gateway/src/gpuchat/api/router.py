@@ -24,6 +24,7 @@ from gpuchat.api.routes.admin import feedback as admin_feedback
 from gpuchat.api.routes.admin import filters as admin_filters
 from gpuchat.api.routes.admin import keys as admin_keys
 from gpuchat.api.routes.admin import live as admin_live
+from gpuchat.api.routes.admin import profile_definitions as admin_profile_definitions
 from gpuchat.api.routes.admin import profiles as admin_profiles
 from gpuchat.api.routes.admin import usage as admin_usage
 from gpuchat.api.routes.admin import users as admin_users
@@ -52,6 +53,9 @@ api_router.include_router(admin_users.router)
 api_router.include_router(admin_keys.router)
 # Admin: GET /api/admin/profiles, POST /api/admin/profiles/{name}/activate, .../{name}/stop
 api_router.include_router(admin_profiles.router)
+# GET|POST /api/admin/profiles/definitions, GET|PUT|DELETE .../definitions/{name},
+# POST .../definitions/{name}/clone, POST /api/admin/profiles/preview, GET .../export
+api_router.include_router(admin_profile_definitions.router)
 api_router.include_router(admin_engines.router)  # GET /api/admin/engines/{name}/logs
 # Admin: GET /api/admin/live (SSE), POST /api/admin/streams/{request_id}/stop
 api_router.include_router(admin_live.router)

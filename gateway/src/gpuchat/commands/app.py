@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gpuchat.commands.common import err, load_settings, with_database, with_session
 from gpuchat.commands.db import db_app
+from gpuchat.commands.profiles import profiles_app  # import, export; list, check here
 from gpuchat.core import security
 from gpuchat.core.config import Settings
 from gpuchat.core.logging import configure_logging
@@ -41,7 +42,6 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
-profiles_app = typer.Typer(help="Model profiles.", no_args_is_help=True)
 models_app = typer.Typer(help="Packaged models.", no_args_is_help=True)
 usage_app = typer.Typer(help="Usage records.", no_args_is_help=True)
 app.command()(bench)  # its options and flow live in gpuchat/loadtest/command.py

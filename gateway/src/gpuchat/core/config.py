@@ -72,6 +72,13 @@ class PasswordLogin(StrEnum):
     off = "off"  # only the first admin
 
 
+class ProfilesSource(StrEnum):
+    """Where the gateway reads its model profiles (docs/operations.md, "Profiles")."""
+
+    database = "database"  # seeded once from `profiles`, then edited in the admin UI
+    file = "file"  # `profiles` alone, read at start; the admin UI cannot edit them
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GPUCHAT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -87,6 +94,7 @@ class Settings(BaseSettings):
     # the data directory (`session_secret`). Production needs it set (replicas share it).
     secret_key: SecretStr | None = None
     profiles: Path = Path("profiles.yaml")
+    profiles_source: ProfilesSource = ProfilesSource.database
     # The built web UI, served at `/` (relative paths, like the others, from the working
     # directory: the repository root for `make run`).
     ui_dir: Path = Path("frontend/dist")

@@ -286,3 +286,20 @@ class AuditEntry(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
     client_ip: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class ProfileDefinition(Base):
+    """One model profile as an administrator wrote it (the fields set, validated by
+    engines/profiles.py `Profile`). Seeded once from profiles.yaml; the source of truth
+    after that (docs/operations.md, "Profiles")."""
+
+    __tablename__ = "profile_definitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # the list's order
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    updated: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )

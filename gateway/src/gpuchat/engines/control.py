@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from gpuchat.core.notices import Notice, NoticeCode, NoticeParams
 from gpuchat.engines.gpu import GpuReport
 from gpuchat.engines.load import EngineLoad
-from gpuchat.engines.profiles import EngineKind, Profile
+from gpuchat.engines.profiles import EngineKind, Profile, ProfilesFile
 
 RETRY_UNAVAILABLE_S = 60
 RETRY_STOPPING_S = 5
@@ -130,6 +130,8 @@ class EngineStatus(BaseModel):
     replicas: tuple[ReplicaStatus, ...] = ()
     load: EngineLoad | None = None  # the engine's own view (vLLM's /metrics), when it says
     switch_s: float | None = None  # how long the last switch to it took (drain + start)
+    # Its profile was edited while it ran: it runs the old settings until restarted.
+    restart_needed: bool = False
 
 
 class UnknownModel(Exception):
@@ -181,6 +183,13 @@ class EngineControl(Protocol):
     async def close(self) -> None: ...
 
     def profile_for(self, alias: str) -> Profile: ...
+
+    async def replace_profiles(self, profiles: ProfilesFile) -> None:
+        """Use this profile set from now on (the admin edited it). New profiles are usable
+        at once; an edited one that runs keeps its old settings until it is restarted
+        (activated again) or stopped; dropping the active or a running profile raises
+        ControlRefused and changes nothing."""
+        ...
 
     async def ensure_ready(self, alias: str) -> Upstream: ...
 

@@ -185,7 +185,7 @@ def plan_launch(
     if profile.engine is EngineKind.llamacpp:
         assert model_path is not None
         alias = profile.served_model_name or profile.name
-        argv = _llamacpp_argv(profile, model_path, port, alias)
+        argv = llamacpp_argv(profile, model_path, port, alias)
         return LaunchPlan(argv, port, f"{origin}/health", (f"{origin}/v1",), alias, env)
     if profile.engine is EngineKind.vllm:
         alias = profile.served_model_name or profile.name
@@ -247,7 +247,7 @@ def vllm_argv(
     return tuple(argv)
 
 
-def _llamacpp_argv(profile: Profile, model: Path, port: int, alias: str) -> tuple[str, ...]:
+def llamacpp_argv(profile: Profile, model: Path, port: int, alias: str) -> tuple[str, ...]:
     args = profile.llamacpp
     argv = [sys.executable, "-m", "gpuchat.engines.llamacpp_server"]
     argv += ["--model", str(model), "--port", str(port), "--alias", alias]

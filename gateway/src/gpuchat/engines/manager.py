@@ -39,8 +39,8 @@ from gpuchat.engines.launchers import (
 )
 from gpuchat.engines.lifecycle import EngineLifecycle, is_ready
 from gpuchat.engines.load import EngineLoads
+from gpuchat.engines.profile_sets import aliases, plan_replacement, take_profile
 from gpuchat.engines.profiles import Profile, ProfilesFile
-from gpuchat.engines.replicas import ReplicaSet
 from gpuchat.engines.runtime import Avoid, EngineRuntime, Probes, status_of
 
 # Re-exported: the names callers knew from here before control.py existed.
@@ -60,13 +60,10 @@ class EngineManager(EngineLifecycle):
         logs_dir: Path,
         vllm_command: tuple[str, ...] | None = None,
     ) -> None:
-        self._models_dir = models_dir
+        self._models_dir, self._logs_dir = models_dir, logs_dir
         self._vllm_command = vllm_command
-        self._engines = {
-            p.name: EngineRuntime(p, EngineLog(logs_dir / f"{p.name}.log"))
-            for p in profiles.profiles
-        }
-        self._by_alias = {n: p for p in profiles.profiles for n in p.names if n != "default"}
+        self._engines = {p.name: self._new_engine(p) for p in profiles.profiles}
+        self._by_alias = aliases(profiles)
         self._active = profiles.default_profile.name
         self._probes = Probes()
         self._closing = False
@@ -76,13 +73,6 @@ class EngineManager(EngineLifecycle):
         self._replica_task: asyncio.Task[None] | None = None
         self._gpu = GpuMonitor()
         self._loads = EngineLoads(self._load_targets, self._probes.client)
-        for engine in self._engines.values():
-            if not engine.spawned:
-                engine.plan = plan_launch(
-                    engine.profile, models_dir=models_dir, vllm_command=vllm_command
-                )
-                engine.replicas = ReplicaSet(engine.plan.base_urls)
-                engine.state = EngineState.ready  # nothing to run; health is the upstream's
         # Last resort if the event loop dies before close(): no engine outlives the gateway.
         atexit.register(self._kill_now)
 
@@ -120,12 +110,32 @@ class EngineManager(EngineLifecycle):
         await asyncio.shield(self._close_task)
 
     def profile_for(self, alias: str) -> Profile:
-        if alias == "default":
-            return self._engines[self._active].profile
-        try:
-            return self._by_alias[alias]
-        except KeyError:
-            raise UnknownModel(alias) from None
+        """The settings the engine behind `alias` runs with (an edit waits for a restart)."""
+        name = self._active if alias == "default" else self._by_alias.get(alias)
+        if name is None:
+            raise UnknownModel(alias)
+        return self._engines[name].profile
+
+    async def replace_profiles(self, profiles: ProfilesFile) -> None:
+        """See control.EngineControl. Synchronous inside: no switch can begin halfway."""
+        change = plan_replacement(self._engines, profiles, self._active, self._switching)
+        for name in change.removed:
+            del self._engines[name]
+        for profile in change.added:
+            self._engines[profile.name] = self._new_engine(profile)
+        for engine, profile in change.edited:
+            if engine.spawned and engine.state is not EngineState.stopped:
+                engine.pending = profile  # it runs on; the next start takes the new settings
+            else:
+                take_profile(engine, profile, self._models_dir, self._vllm_command)
+        for engine in self._engines.values():
+            if engine.profile.name in change.unchanged:
+                engine.pending = None  # edited back to what runs
+        self._engines = {p.name: self._engines[p.name] for p in profiles.profiles}
+        self._by_alias = aliases(profiles)
+        if self._replica_task is None and any(e.replicas for e in self._engines.values()):
+            self._replica_task = asyncio.create_task(self._probe_replicas())
+        log.info("profiles replaced: %s", change)
 
     async def ensure_ready(self, alias: str) -> Upstream:
         """Start the profile behind `alias` if needed and wait (up to its start timeout)."""
@@ -164,6 +174,12 @@ class EngineManager(EngineLifecycle):
             and other.state is not EngineState.stopped
             and (other is previous or other.shares_gpus(engine))
         ]
+        if (
+            engine.pending is not None
+            and engine.spawned
+            and engine.state is not EngineState.stopped
+        ):
+            victims.append(engine)  # edited while it ran: activating it restarts it
         engine.held = False
         self._active = name
         for victim in victims:
@@ -295,6 +311,8 @@ class EngineManager(EngineLifecycle):
                 ),
                 RETRY_UNAVAILABLE_S,
             )
+        if engine.pending is not None:  # edited while it ran: this start takes the edit
+            engine.profile, engine.pending = engine.pending, None
         try:
             plan = plan_launch(
                 engine.profile, models_dir=self._models_dir, vllm_command=self._vllm_command
@@ -331,6 +349,12 @@ class EngineManager(EngineLifecycle):
             Notice("model_not_ready", f"model '{name}' is not ready", {"name": name}),
             RETRY_STOPPING_S,
         )
+
+    def _new_engine(self, profile: Profile) -> EngineRuntime:
+        engine = EngineRuntime(profile, EngineLog(self._logs_dir / f"{profile.name}.log"))
+        if not engine.spawned:
+            take_profile(engine, profile, self._models_dir, self._vllm_command)
+        return engine
 
     def _named(self, name: str) -> EngineRuntime:
         try:

@@ -21,6 +21,7 @@ import aiohttp
 from gpuchat.core.notices import Notice
 from gpuchat.engines.control import (
     RETRY_STOPPING_S,
+    ControlRefused,
     EngineState,
     EngineStatus,
     EngineUnavailable,
@@ -67,6 +68,10 @@ class RemoteEngineControl:
         # so a supervisor that restarted is asked for the model that was active.
         self._start_body: dict[str, Any] = {"launch_default": True, "active": None}
         self._restart_call: asyncio.Task[None] | None = None
+        # The set the gateway keeps in its database: sent before each `start` (a restarted
+        # supervisor has only its file) and whenever an administrator changes it.
+        self._pushed: ProfilesFile | None = None
+        self._version = ""  # of the supervisor's profile set, from its answers
 
     # ---- public interface (control.EngineControl) --------------------------------------
 
@@ -76,6 +81,7 @@ class RemoteEngineControl:
         self._start_body = {"launch_default": launch_default, "active": active}
         while True:
             try:
+                await self._push()
                 await self._call("POST", "/start", self._start_body)
                 return
             except EngineUnavailable:
@@ -104,6 +110,17 @@ class RemoteEngineControl:
             return self._by_alias[alias]
         except KeyError:
             raise UnknownModel(alias) from None
+
+    async def replace_profiles(self, profiles: ProfilesFile) -> None:
+        """Before `start`: kept, and sent by it. After: sent now (a refusal raises)."""
+        self._pushed = profiles
+        if self._boot:
+            await self._push()
+
+    async def _push(self) -> None:
+        if self._pushed is not None:
+            await self._call("PUT", "/profiles", self._pushed.model_dump(mode="json"))
+            self._learn(self._pushed)  # usable at once, before the next call reads it back
 
     async def ensure_ready(self, alias: str) -> Upstream:
         reply = await self._call("POST", "/ensure-ready", {"alias": alias}, wait=True)
@@ -216,6 +233,9 @@ class RemoteEngineControl:
                 body = dict(self._start_body)  # before its answer's default replaces it
                 self._restart_call = asyncio.get_running_loop().create_task(self._restart(body))
             self._boot, self._seq = reply.boot, -1
+        if reply.profiles != self._version:
+            self._version = reply.profiles
+            self._profiles = None  # changed (by another gateway process): read it again
         if reply.seq <= self._seq:
             return  # a poll answered before a later call's answer arrived
         self._seq = reply.seq
@@ -229,7 +249,8 @@ class RemoteEngineControl:
     async def _restart(self, body: dict[str, Any]) -> None:
         """A supervisor that restarted went back to its file's default: ask it for the
         profile that was active."""
-        with contextlib.suppress(EngineUnavailable):
+        with contextlib.suppress(EngineUnavailable, ControlRefused):
+            await self._push()
             await self._call("POST", "/start", body)
 
     def _absolute(self, base_url: str | None) -> str | None:
@@ -239,17 +260,20 @@ class RemoteEngineControl:
         return base_url
 
     async def _connect(self) -> None:
-        """Learn the profiles once (they change only when the supervisor restarts)."""
+        """Learn the profiles once, and again when the supervisor's answers say they changed
+        (it restarted, or a gateway process pushed a new set)."""
         if self._poller is None:
             self._poller = asyncio.create_task(self._poll())
         if self._profiles is None:
             answer = await self._request("GET", "/profiles", None, CALL_TIMEOUT_S)
-            profiles = ProfilesFile.model_validate(answer)
-            self._by_alias = {n: p for p in profiles.profiles for n in p.names if n != "default"}
-            self._wait_s = WAIT_MARGIN_S + max(
-                p.timeouts.start + p.timeouts.drain for p in profiles.profiles
-            )
-            self._profiles = profiles
+            self._learn(ProfilesFile.model_validate(answer))
+
+    def _learn(self, profiles: ProfilesFile) -> None:
+        self._by_alias = {n: p for p in profiles.profiles for n in p.names if n != "default"}
+        self._wait_s = WAIT_MARGIN_S + max(
+            p.timeouts.start + p.timeouts.drain for p in profiles.profiles
+        )
+        self._profiles = profiles
 
     def _upstream(self, wire: UpstreamWire, lease: Lease | None) -> Upstream:
         base_url = self._absolute(wire.base_url) or wire.base_url

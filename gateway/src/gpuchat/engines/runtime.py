@@ -63,6 +63,8 @@ class EngineRuntime:
     start_task: asyncio.Task[None] | None = None
     watch_task: asyncio.Task[None] | None = None
     restart_task: asyncio.Task[None] | None = None
+    # The profile's new settings, edited while the engine ran: used at its next start.
+    pending: Profile | None = None
 
     def __post_init__(self) -> None:
         self.idle.set()
@@ -194,4 +196,5 @@ def status_of(
         replicas=engine.replicas.statuses() if engine.replicas is not None else (),
         load=load,
         switch_s=engine.switch_s,
+        restart_needed=engine.pending is not None and engine.state is not EngineState.stopped,
     )

@@ -22,7 +22,7 @@ from typing import Final
 import aiohttp
 
 from gpuchat.engines.control import EngineControl, EngineStatus, Upstream
-from gpuchat.engines.profiles import EngineKind
+from gpuchat.engines.profiles import EngineKind, ProfilesFile
 from gpuchat.engines.wire import PROXY_PREFIX, UpstreamWire
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,10 @@ class Supervisor:
         self._engine_routes: dict[str, tuple[str, str]] = {}  # profile -> (token, base url)
         self._expiry: asyncio.Task[None] | None = None
         self.boot = secrets.token_hex(8)
+        # The profile set GET /control/profiles answers (the app sets it, and replaces it
+        # on PUT), and its version, sent in every answer.
+        self.profiles: ProfilesFile | None = None
+        self.profiles_version = ""
         self._seq = 0
 
     def start(self) -> None:

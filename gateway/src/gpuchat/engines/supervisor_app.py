@@ -2,7 +2,8 @@
 
 Routes (all `/control/...` need `Authorization: Bearer <GPUCHAT_SUPERVISOR_SECRET>`):
 
-    GET  /control/profiles                  the profiles file, as loaded
+    GET  /control/profiles                  the profile set (the file, or the gateway's)
+    PUT  /control/profiles                  the gateway's profile set (its database's)
     GET  /control/statuses                  every engine's status
     POST /control/start                     {"launch_default": bool}
     POST /control/ensure-ready              {"alias"}
@@ -29,6 +30,7 @@ engine's `/v1` (no `..` or `.` segments).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import logging
@@ -55,7 +57,6 @@ from gpuchat.engines.wire import CONTROL_PREFIX, PROXY_PREFIX, ControlReply, err
 log = logging.getLogger(__name__)
 
 SUPERVISOR: Final = web.AppKey("supervisor", Supervisor)
-PROFILES: Final = web.AppKey("profiles", ProfilesFile)
 HTTP: Final = web.AppKey("http", aiohttp.ClientSession)
 MAX_BODY_BYTES: Final = 16 * 1024 * 1024  # the gateway caps bodies itself (2 MiB default)
 PROXIED_HEADERS: Final = ("Content-Type", "Accept")
@@ -99,7 +100,7 @@ def create_supervisor_app(
         client_max_size=MAX_BODY_BYTES,
     )
     app[SUPERVISOR] = Supervisor(control, lease_ttl_s=lease_ttl_s)
-    app[PROFILES] = profiles
+    _set_profiles(app, profiles)
     app.add_routes(routes)
     app.cleanup_ctx.append(_lifetime)
     return app
@@ -192,11 +193,16 @@ async def _control_errors(request: web.Request, handler: Handler) -> web.StreamR
         status, body = error_reply(exc)
         supervisor = request.app[SUPERVISOR]
         seq, statuses = supervisor.snapshot()
-        body |= {"boot": supervisor.boot, "seq": seq}
+        body |= {"boot": supervisor.boot, "seq": seq, "profiles": supervisor.profiles_version}
         body["statuses"] = [s.model_dump(mode="json") for s in statuses]
         return web.json_response(body, status=status)
     except ValidationError as exc:
         return web.json_response({"type": "invalid", "message": str(exc)}, status=422)
+
+
+def _set_profiles(app: web.Application, profiles: ProfilesFile) -> None:
+    digest = hashlib.sha256(profiles.model_dump_json().encode()).hexdigest()[:16]
+    app[SUPERVISOR].profiles, app[SUPERVISOR].profiles_version = profiles, digest
 
 
 async def _body(request: web.Request, model: type[M]) -> M:
@@ -206,7 +212,13 @@ async def _body(request: web.Request, model: type[M]) -> M:
 def _reply(request: web.Request, **parts: Any) -> web.Response:
     supervisor = request.app[SUPERVISOR]
     seq, statuses = supervisor.snapshot()
-    reply = ControlReply(boot=supervisor.boot, seq=seq, statuses=statuses, **parts)
+    reply = ControlReply(
+        boot=supervisor.boot,
+        seq=seq,
+        statuses=statuses,
+        profiles=supervisor.profiles_version,
+        **parts,
+    )
     return web.json_response(text=reply.model_dump_json())
 
 
@@ -217,7 +229,19 @@ async def healthz(_: web.Request) -> web.Response:
 
 @routes.get(f"{CONTROL_PREFIX}/profiles")
 async def profiles(request: web.Request) -> web.Response:
-    return web.json_response(text=request.app[PROFILES].model_dump_json())
+    profiles = request.app[SUPERVISOR].profiles
+    assert profiles is not None  # set when the app is built
+    return web.json_response(text=profiles.model_dump_json())
+
+
+@routes.put(f"{CONTROL_PREFIX}/profiles")
+async def replace_profiles(request: web.Request) -> web.Response:
+    """The gateway's profile set (kept in its database) replaces this one; the engine
+    manager refuses (409) to drop a profile that runs."""
+    profiles = await _body(request, ProfilesFile)
+    await request.app[SUPERVISOR].control.replace_profiles(profiles)
+    _set_profiles(request.app, profiles)
+    return _reply(request)
 
 
 @routes.get(f"{CONTROL_PREFIX}/statuses")

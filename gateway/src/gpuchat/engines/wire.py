@@ -42,6 +42,8 @@ class ControlReply(BaseModel):
     upstream: UpstreamWire | None = None
     status: EngineStatus | None = None
     revoked: list[str] = []
+    # The profile set's version: a client that knew another one reads GET /profiles again.
+    profiles: str = ""
 
 
 ControlError = UnknownModel | EngineUnavailable | SwitchConflict | ControlRefused

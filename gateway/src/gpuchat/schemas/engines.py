@@ -64,6 +64,10 @@ class EnginePublic(BaseModel):
     replicas: list[ReplicaPublic]
     load: EngineLoadPublic | None
     switch_s: float | None = Field(description="How long the last switch to it took")
+    restart_needed: bool = Field(
+        default=False,
+        description="Its profile was edited while it ran: the old settings run until restart",
+    )
 
 
 class EngineSwitched(EnginePublic):

@@ -32,7 +32,9 @@ class Action(StrEnum):
     user_password_reset = "user.password_reset"  # noqa: S105 - an action code
     key_create = "key.create"
     key_revoke = "key.revoke"
-    profile_edit = "profile.edit"
+    profile_create = "profile.create"  # also a clone: `before` is None
+    profile_update = "profile.update"
+    profile_delete = "profile.delete"
     engine_switch = "engine.switch"
     engine_stop = "engine.stop"
     stream_stop = "stream.stop"

@@ -1,0 +1,1 @@
+"""Model profiles edited from the admin UI: stored in the database, applied to the engines."""
