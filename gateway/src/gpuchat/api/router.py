@@ -22,6 +22,7 @@ from gpuchat.api.routes.admin import benchmarks as admin_benchmarks
 from gpuchat.api.routes.admin import engines as admin_engines
 from gpuchat.api.routes.admin import feedback as admin_feedback
 from gpuchat.api.routes.admin import filters as admin_filters
+from gpuchat.api.routes.admin import groups as admin_groups
 from gpuchat.api.routes.admin import live as admin_live
 from gpuchat.api.routes.admin import profiles as admin_profiles
 from gpuchat.api.routes.admin import usage as admin_usage
@@ -47,6 +48,9 @@ api_router.include_router(feedback.router)
 api_router.include_router(chat.router)  # POST /api/chat (SSE), POST /api/chat/{request_id}/stop
 # Admin: GET|POST /api/admin/users, PATCH /api/admin/users/{id}, POST .../{id}/password
 api_router.include_router(admin_users.router)
+# Admin: GET|POST /api/admin/groups, GET|PATCH|DELETE /api/admin/groups/{id},
+# PUT|DELETE /api/admin/groups/{id}/members/{user_id}
+api_router.include_router(admin_groups.router)
 # Admin: GET /api/admin/profiles, POST /api/admin/profiles/{name}/activate, .../{name}/stop
 api_router.include_router(admin_profiles.router)
 api_router.include_router(admin_engines.router)  # GET /api/admin/engines/{name}/logs

@@ -130,12 +130,15 @@ class Settings(BaseSettings):
     # The supervisor side: where `gpuchat supervisor` listens.
     supervisor_host: str = "127.0.0.1"
     supervisor_port: int = Field(default=8090, ge=1, le=65535)
-    # Usage limits per user (0: none); an admin's per-user `limits` override them.
+    # Usage limits per user (0: none); the user's groups and an admin's per-user `limits`
+    # override them (services/limits/quotas.py).
     user_requests_per_minute: int = Field(default=0, ge=0)
     user_tokens_per_minute: int = Field(default=0, ge=0)
     user_concurrent_streams: int = Field(default=0, ge=0)
     user_tokens_per_day: int = Field(default=0, ge=0)
     user_tokens_per_month: int = Field(default=0, ge=0)
+    user_requests_per_day: int = Field(default=0, ge=0)
+    user_requests_per_month: int = Field(default=0, ge=0)
     # Usage limits per API key (0: none), on top of its owner's.
     key_requests_per_minute: int = Field(default=0, ge=0)
     key_tokens_per_minute: int = Field(default=0, ge=0)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import Query
 from pydantic import BaseModel
 
-GroupBy = Literal["user", "model", "day", "hour"]
+GroupBy = Literal["user", "group", "model", "day", "hour"]
 Moment = Annotated[
     str | None, Query(max_length=40, description="ISO date or date-time (UTC by default)")
 ]
