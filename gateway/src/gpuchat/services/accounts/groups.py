@@ -65,6 +65,7 @@ async def update_group(
     body: GroupUpdate,
     known: set[str],
 ) -> Group:
+    members = await groups.member_ids(session, [group.id])  # before a change autoflushes
     changes = body.model_dump(exclude_unset=True)
     if changes.get("name") is not None:
         group.name = changes["name"]
@@ -77,7 +78,6 @@ async def update_group(
         group.models = list(dict.fromkeys(body.models))
     if "limits" in changes:
         group.limits = body.limits.model_dump(exclude_none=True) if body.limits else None
-    members = await groups.member_ids(session, [group.id])
     try:
         await session.commit()
     except IntegrityError as exc:
