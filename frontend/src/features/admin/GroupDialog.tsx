@@ -80,7 +80,7 @@ export function GroupDialog({ group, profiles, onClose, onSaved }: Props) {
         <legend className="mb-1 text-sm font-medium text-zinc-700 dark:text-zinc-300">{t('groups.models')}</legend>
         {profiles.map((profile) => (
           <label key={profile.name} className="inline-flex items-center gap-2">
-            <input type="checkbox" checked={checked.has(profile.name)} onChange={(e) => toggle(profile.name, e.target.checked)} />
+            <input type="checkbox" aria-label={profile.name} checked={checked.has(profile.name)} onChange={(e) => toggle(profile.name, e.target.checked)} />
             <span>{profile.name}</span>
             {profile.aliases.length ? <span className="text-xs text-zinc-500">{profile.aliases.join(', ')}</span> : null}
           </label>
