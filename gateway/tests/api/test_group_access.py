@@ -153,6 +153,7 @@ async def test_set_user_groups_from_names_ignores_unknown_ones(gateway: RunningG
         assert names == [other["name"]]
         assert "unreachable" in await model_ids(program)
         listed = (await admin.get("/api/admin/users", params={"q": email})).json()["data"]
+        me = (await program.get("/api/me")).json()
         groups = (await admin.get("/api/admin/groups")).json()["data"]
-    assert listed[0]["groups"] == [other["name"]]
+    assert listed[0]["groups"] == me["groups"] == [other["name"]]
     assert not any(g["name"] == "no-such-group" for g in groups)

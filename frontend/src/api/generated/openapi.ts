@@ -2236,7 +2236,7 @@ export interface components {
             created: string;
             /**
              * Groups
-             * @description The names of the user's groups.
+             * @description The names of the user's groups (in GET /api/me and the admin's lists).
              */
             groups?: string[];
         };

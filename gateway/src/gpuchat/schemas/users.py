@@ -67,7 +67,10 @@ class UserPublic(BaseModel):
     settings: UserSettings
     limits: UserLimits | None
     created: datetime
-    groups: list[str] = Field(default_factory=list, description="The names of the user's groups.")
+    groups: list[str] = Field(
+        default_factory=list,
+        description="The names of the user's groups (in GET /api/me and the admin's lists).",
+    )
 
 
 class UsersPublic(BaseModel):

@@ -11,6 +11,7 @@ from starlette.responses import StreamingResponse
 from gpuchat.api.deps import CurrentPrincipal, CurrentUser, SessionDep, StateDep
 from gpuchat.api.routes.auth import issue_session
 from gpuchat.core.errors import GatewayError
+from gpuchat.db.repositories import groups
 from gpuchat.schemas.usage import Bucket, Moment, MyQuota, StatusFilter, UsageReport, UsageSeries
 from gpuchat.schemas.users import PasswordChange, SessionPublic, UserPublic, UserSettings
 from gpuchat.services.accounts import access
@@ -23,8 +24,9 @@ router = APIRouter(prefix="/api/me", tags=["me"])
 
 
 @router.get("")
-async def read_me(user: CurrentUser) -> UserPublic:
-    return UserPublic.model_validate(user)
+async def read_me(user: CurrentUser, session: SessionDep) -> UserPublic:
+    names = await groups.names_by_user(session, [user.id])
+    return UserPublic.model_validate(user).model_copy(update={"groups": names.get(user.id, [])})
 
 
 @router.patch("/settings")
