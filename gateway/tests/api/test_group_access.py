@@ -4,10 +4,14 @@ once after any change, also for an API key the gateway has cached."""
 
 from __future__ import annotations
 
+import secrets
+from datetime import UTC, datetime
+
 import httpx
 from sqlalchemy import func, select
 
-from gpuchat.db.models import Conversation
+from gpuchat.core.db import session_scope
+from gpuchat.db.models import Conversation, UsageRow
 from gpuchat.services.accounts.groups import set_user_groups
 from tests.utils.chat import chat
 from tests.utils.gateway import RunningGateway
@@ -157,3 +161,26 @@ async def test_set_user_groups_from_names_ignores_unknown_ones(gateway: RunningG
         groups = (await admin.get("/api/admin/groups")).json()["data"]
     assert listed[0]["groups"] == me["groups"] == [other["name"]]
     assert not any(g["name"] == "no-such-group" for g in groups)
+
+
+async def test_a_request_quota_is_seeded_from_stored_requests_but_not_titles(
+    gateway: RunningGateway,
+) -> None:
+    """After a restart the day's stored requests count; a conversation's title does not."""
+    email = fresh_email()
+    member = await user_id(gateway, email)
+    async with session_scope(gateway.state.sessions) as session:
+        for client in ("api", "internal", "internal"):
+            session.add(
+                UsageRow(
+                    request_id="seeded-" + secrets.token_hex(6),
+                    user_id=member,
+                    client=client,
+                    model_alias="fake-model",
+                    status_code=200,
+                    created=datetime.now(UTC),
+                )
+            )
+    await new_group(gateway, limits={"requests_per_day": 2}, members=(email,))
+    async with gateway.client(await gateway.new_key(email)) as program:
+        assert [(await ask(program)).status_code for _ in range(2)] == [200, 429]

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gpuchat.core.config import Settings
 from gpuchat.core.errors import GatewayError
 from gpuchat.core.security import Principal
-from gpuchat.db.models import UsageRow
+from gpuchat.db.models import Client, UsageRow
 from gpuchat.services.limits.store import LimitStore
 from gpuchat.services.usage.recorder import UsageRecord
 
@@ -300,9 +300,10 @@ class UsageLimits:
 
     async def _used_since(self, user_id: int, start: datetime, *, requests: bool) -> int:
         total = func.coalesce(UsageRow.input_tokens, 0) + func.coalesce(UsageRow.output_tokens, 0)
-        # Every upstream request has one row (titles too, which a request quota counts).
         amount = func.count() if requests else func.coalesce(func.sum(total), 0)
         statement = select(amount).where(UsageRow.user_id == user_id, UsageRow.created >= start)
+        if requests:  # the user's own requests; a conversation's title is not one
+            statement = statement.where(UsageRow.client != Client.internal)
         async with self._sessions() as session:
             return int(await session.scalar(statement) or 0)
 
