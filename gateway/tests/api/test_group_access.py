@@ -117,10 +117,15 @@ async def test_a_group_quota_counts_and_the_users_own_limit_wins(gateway: Runnin
         refused = await ask(plain_client)
         web = await chat(browser, {"content": "hello"})  # the web chat counts together
         own = [(await ask(own_client)).status_code for _ in range(4)]
+        shown = [
+            (await c.get("/api/me/quota")).json()["limits"]["requests_per_day"]
+            for c in (plain_client, own_client)
+        ]
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "quota_exceeded"
     assert 1 <= int(refused.headers["retry-after"]) <= 86_400
     assert web.status == 429
     assert own == [200, 200, 200, 429]
+    assert shown == [1, 3]  # "my quota" shows the limits that apply
 
 
 async def test_in_several_groups_the_most_generous_limit_applies(gateway: RunningGateway) -> None:

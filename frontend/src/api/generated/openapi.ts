@@ -2024,7 +2024,8 @@ export interface components {
         };
         /**
          * QuotaLimits
-         * @description The caller's effective limits (defaults with the admin's per-user overrides); 0: none.
+         * @description The caller's effective limits (the defaults, the most generous of the user's groups,
+         *     the admin's per-user overrides); 0: none.
          */
         QuotaLimits: {
             /** Requests Per Minute */
@@ -2037,6 +2038,16 @@ export interface components {
             tokens_per_day: number;
             /** Tokens Per Month */
             tokens_per_month: number;
+            /**
+             * Requests Per Day
+             * @default 0
+             */
+            requests_per_day: number;
+            /**
+             * Requests Per Month
+             * @default 0
+             */
+            requests_per_month: number;
         };
         /** Readiness */
         Readiness: {
@@ -10059,6 +10070,8 @@ export interface operations {
                 to?: string | null;
                 /** @description user id or email */
                 user?: string | null;
+                /** @description group id or name (its members now) */
+                group?: string | null;
                 /** @description API key id or prefix */
                 key?: string | null;
                 model?: string | null;

@@ -105,8 +105,8 @@ async def my_quota_now(principal: CurrentPrincipal, state: StateDep) -> MyQuota:
     """Requests and tokens this UTC day and month, the quotas, what is left and when it resets."""
     return await my_quota(
         state.sessions,
-        state.limits.user_policy,
-        principal.limits,
+        state.limits.policy_for(principal),  # the defaults, the user's groups, their own
+        None,
         principal.user_id,
         datetime.now(UTC),
     )
