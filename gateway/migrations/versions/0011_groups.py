@@ -1,7 +1,7 @@
 """groups: users in groups, each with the models it may use and its limits
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 Create Date: 2026-12-07 03:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0007"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
