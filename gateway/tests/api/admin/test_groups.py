@@ -214,3 +214,30 @@ async def test_usage_by_group_counts_a_user_in_two_groups_in_both(
     by_user = {r["user_email"]: r["groups"] for r in rows}
     assert by_user[both] == "; ".join(sorted([group_a["name"], group_b["name"]]))
     assert by_user[only_a] == group_a["name"]
+
+
+async def test_each_group_action_leaves_one_audit_entry(gateway: RunningGateway) -> None:
+    email = fresh_email()
+    member = await user_id(gateway, email)
+    async with gateway.client() as admin:
+        group = (await admin.post("/api/admin/groups", json={"name": fresh_email("g")})).json()
+        path = f"/api/admin/groups/{group['id']}"
+        await admin.patch(path, json={"models": ["fake"]})
+        await admin.patch(path, json={"models": ["fake"]})  # no change: no entry
+        await admin.put(f"{path}/members/{member}")
+        await admin.put(f"{path}/members/{member}")  # already a member: no entry
+        await admin.delete(f"{path}/members/{member}")
+        await admin.delete(path)
+        log = (
+            await admin.get("/api/admin/audit", params={"target": f"group:{group['id']}"})
+        ).json()["data"]
+    actions = [(e["action"], e["before"], e["after"]) for e in reversed(log)]
+    assert [a for a, _, _ in actions] == [
+        "group.create",
+        "group.update",
+        "group.member_add",
+        "group.member_remove",
+        "group.delete",
+    ]
+    assert actions[1][1:] == ({"models": []}, {"models": ["fake"]})
+    assert actions[2][2] == {"member": email}

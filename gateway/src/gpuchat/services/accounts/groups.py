@@ -8,6 +8,7 @@ group's new models, limits or members count from the next request, like a revoke
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,6 +19,7 @@ from gpuchat.db.models import Group, User
 from gpuchat.db.repositories import groups
 from gpuchat.schemas.groups import GroupCreate, GroupUpdate
 from gpuchat.services.accounts.principals import PrincipalCache
+from gpuchat.services.audit.record import Action, Actor, Target, record
 
 
 def check_models(models: list[str], known: set[str]) -> list[str]:
@@ -35,6 +37,20 @@ def _name_taken() -> GatewayError:
     return GatewayError(409, "A group with this name exists", code="group_name_taken", param="name")
 
 
+def _target(group: Group) -> Target:
+    return Target("group", group.id, group.name)
+
+
+def _audited(group: Group) -> dict[str, Any]:
+    """What the audit log shows of a group."""
+    return {
+        "name": group.name,
+        "description": group.description,
+        "models": list(group.models),
+        "limits": group.limits,
+    }
+
+
 async def get_group(session: AsyncSession, group_id: int) -> Group:
     group = await session.get(Group, group_id)
     if group is None:
@@ -42,7 +58,9 @@ async def get_group(session: AsyncSession, group_id: int) -> Group:
     return group
 
 
-async def create_group(session: AsyncSession, body: GroupCreate, known: set[str]) -> Group:
+async def create_group(
+    session: AsyncSession, actor: Actor, body: GroupCreate, known: set[str]
+) -> Group:
     group = Group(
         name=body.name,
         description=body.description,
@@ -51,6 +69,8 @@ async def create_group(session: AsyncSession, body: GroupCreate, known: set[str]
     )
     session.add(group)
     try:
+        await session.flush()
+        record(session, actor, Action.group_create, _target(group), None, _audited(group))
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()
@@ -61,11 +81,13 @@ async def create_group(session: AsyncSession, body: GroupCreate, known: set[str]
 async def update_group(
     session: AsyncSession,
     principals: PrincipalCache,
+    actor: Actor,
     group: Group,
     body: GroupUpdate,
     known: set[str],
 ) -> Group:
     members = await groups.member_ids(session, [group.id])  # before a change autoflushes
+    old = _audited(group)
     changes = body.model_dump(exclude_unset=True)
     if changes.get("name") is not None:
         group.name = changes["name"]
@@ -79,6 +101,9 @@ async def update_group(
     if "limits" in changes:
         group.limits = body.limits.model_dump(exclude_none=True) if body.limits else None
     try:
+        await session.flush()
+        if _audited(group) != old:
+            record(session, actor, Action.group_update, _target(group), old, _audited(group))
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()
@@ -87,23 +112,41 @@ async def update_group(
     return group
 
 
-async def delete_group(session: AsyncSession, principals: PrincipalCache, group: Group) -> None:
+async def delete_group(
+    session: AsyncSession, principals: PrincipalCache, actor: Actor, group: Group
+) -> None:
     members = await groups.member_ids(session, [group.id])
+    before = {**_audited(group), "member_count": len(members)}
+    record(session, actor, Action.group_delete, _target(group), before, None)
     await session.delete(group)
     await session.commit()
     principals.forget_users(members)
 
 
 async def change_membership(
-    session: AsyncSession, principals: PrincipalCache, group: Group, user_id: int, *, add: bool
+    session: AsyncSession,
+    principals: PrincipalCache,
+    actor: Actor,
+    group: Group,
+    user_id: int,
+    *,
+    add: bool,
 ) -> None:
-    """Add the user to the group or take them out (both idempotent); 404 for no such user."""
-    if await session.get(User, user_id) is None:
+    """Add the user to the group or take them out (both idempotent, recorded only when
+    something changed); 404 for no such user."""
+    user = await session.get(User, user_id)
+    if user is None:
         raise GatewayError(404, "User not found", code="user_not_found")
     if add:
-        await groups.add_member(session, group.id, user_id)
+        changed = await groups.add_member(session, group.id, user_id)
     else:
-        await groups.remove_member(session, group.id, user_id)
+        changed = await groups.remove_member(session, group.id, user_id)
+    if changed:
+        action = Action.group_member_add if add else Action.group_member_remove
+        member = {"member": user.email}
+        record(
+            session, actor, action, _target(group), None if add else member, member if add else None
+        )
     await session.commit()
     principals.forget_user(user_id)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gpuchat.api.deps import AdminPrincipal, SessionDep, StateDep
+from gpuchat.api.deps import AdminPrincipal, AuditActor, SessionDep, StateDep
 from gpuchat.db.models import Group
 from gpuchat.db.repositories import groups as repository
 from gpuchat.schemas.common import PathId
@@ -45,9 +45,9 @@ async def list_groups(_: AdminPrincipal, session: SessionDep) -> GroupsPublic:
 
 @router.post("", status_code=201, responses={409: {}})
 async def create_group(
-    body: GroupCreate, _: AdminPrincipal, session: SessionDep, state: StateDep
+    body: GroupCreate, actor: AuditActor, session: SessionDep, state: StateDep
 ) -> GroupDetail:
-    group = await groups.create_group(session, body, _known_models(state))
+    group = await groups.create_group(session, actor, body, _known_models(state))
     return await _detail(session, group)
 
 
@@ -58,33 +58,34 @@ async def read_group(group_id: PathId, _: AdminPrincipal, session: SessionDep) -
 
 @router.patch("/{group_id}", responses={404: {}, 409: {}})
 async def update_group(
-    group_id: PathId, body: GroupUpdate, _: AdminPrincipal, session: SessionDep, state: StateDep
+    group_id: PathId, body: GroupUpdate, actor: AuditActor, session: SessionDep, state: StateDep
 ) -> GroupDetail:
     group = await groups.get_group(session, group_id)
-    await groups.update_group(session, state.principals, group, body, _known_models(state))
+    known = _known_models(state)
+    await groups.update_group(session, state.principals, actor, group, body, known)
     return await _detail(session, group)
 
 
 @router.delete("/{group_id}", status_code=204, responses={404: {}})
 async def delete_group(
-    group_id: PathId, _: AdminPrincipal, session: SessionDep, state: StateDep
+    group_id: PathId, actor: AuditActor, session: SessionDep, state: StateDep
 ) -> None:
     """The group goes; its members stay (they lose what it gave them at once)."""
     group = await groups.get_group(session, group_id)
-    await groups.delete_group(session, state.principals, group)
+    await groups.delete_group(session, state.principals, actor, group)
 
 
 @router.put("/{group_id}/members/{user_id}", status_code=204, responses={404: {}})
 async def add_member(
-    group_id: PathId, user_id: PathId, _: AdminPrincipal, session: SessionDep, state: StateDep
+    group_id: PathId, user_id: PathId, actor: AuditActor, session: SessionDep, state: StateDep
 ) -> None:
     group = await groups.get_group(session, group_id)
-    await groups.change_membership(session, state.principals, group, user_id, add=True)
+    await groups.change_membership(session, state.principals, actor, group, user_id, add=True)
 
 
 @router.delete("/{group_id}/members/{user_id}", status_code=204, responses={404: {}})
 async def remove_member(
-    group_id: PathId, user_id: PathId, _: AdminPrincipal, session: SessionDep, state: StateDep
+    group_id: PathId, user_id: PathId, actor: AuditActor, session: SessionDep, state: StateDep
 ) -> None:
     group = await groups.get_group(session, group_id)
-    await groups.change_membership(session, state.principals, group, user_id, add=False)
+    await groups.change_membership(session, state.principals, actor, group, user_id, add=False)
