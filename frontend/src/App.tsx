@@ -12,7 +12,7 @@ import { NotFoundPage } from './routes/NotFoundPage';
 const SettingsPage = lazy(() => import('./routes/SettingsPage').then((m) => ({ default: m.SettingsPage })));
 const AdminPage = lazy(() => import('./routes/AdminPage').then((m) => ({ default: m.AdminPage })));
 
-const ADMIN_SECTIONS: readonly AdminSection[] = ['models', 'profiles', 'live', 'usage', 'feedback', 'users', 'audit'];
+const ADMIN_SECTIONS: readonly AdminSection[] = ['models', 'profiles', 'live', 'usage', 'feedback', 'users', 'groups', 'audit'];
 
 export function App() {
   const t = useT();

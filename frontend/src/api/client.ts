@@ -52,7 +52,7 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
 export const get = <T>(path: string, signal?: AbortSignal) =>
   api<T>(path, signal ? { signal } : {});
 export const post = <T>(path: string, body?: unknown) => api<T>(path, { method: 'POST', body });
-export const put = <T>(path: string, body: unknown) => api<T>(path, { method: 'PUT', body });
+export const put = <T>(path: string, body?: unknown) => api<T>(path, { method: 'PUT', body });
 export const patch = <T>(path: string, body: unknown) => api<T>(path, { method: 'PATCH', body });
 export const del = <T>(path: string) => api<T>(path, { method: 'DELETE' });
 

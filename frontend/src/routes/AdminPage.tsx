@@ -4,6 +4,7 @@ import { useSession } from '../features/auth/session';
 import { useT } from '../i18n';
 import { AdminAudit } from './admin/AdminAudit';
 import { AdminFeedback } from './admin/AdminFeedback';
+import { AdminGroups } from './admin/AdminGroups';
 import { AdminLive } from './admin/AdminLive';
 import { AdminModels } from './admin/AdminModels';
 import { AdminProfiles } from './admin/AdminProfiles';
@@ -11,7 +12,7 @@ import { AdminUsage } from './admin/AdminUsage';
 import { AdminUsers } from './admin/AdminUsers';
 import { Layout } from './Layout';
 
-export type AdminSection = 'models' | 'profiles' | 'live' | 'usage' | 'feedback' | 'users' | 'audit';
+export type AdminSection = 'models' | 'profiles' | 'live' | 'usage' | 'feedback' | 'users' | 'groups' | 'audit';
 
 const SECTIONS: Record<AdminSection, () => ReactNode> = {
   models: () => <AdminModels />,
@@ -20,6 +21,7 @@ const SECTIONS: Record<AdminSection, () => ReactNode> = {
   usage: () => <AdminUsage />,
   feedback: () => <AdminFeedback />,
   users: () => <AdminUsers />,
+  groups: () => <AdminGroups />,
   audit: () => <AdminAudit />,
 };
 

@@ -2,6 +2,7 @@
 // (scripts/frontend.sh e2e starts both). Run one test: node tests/e2e/run.mjs <words>.
 import assert from 'node:assert/strict';
 import { ADMIN, BASE, run, test } from './harness.mjs';
+import './groups.mjs';
 
 // ---- helpers --------------------------------------------------------------------------
 
@@ -453,7 +454,7 @@ test('screenshots of every page in Korean and English', async (t) => {
     await login(other);
     await send(other, '!tokens 400 !gap 0.05');
     await other.locator('li[data-role=assistant][data-status=streaming]', { hasText: 't3' }).waitFor();
-    for (const section of ['models', 'live', 'usage', 'users']) {
+    for (const section of ['models', 'live', 'usage', 'users', 'groups']) {
       await page.goto(`/admin/${section}`);
       await page.waitForTimeout(1500);
       await t.screenshot(`admin-${section}-${language}`, page);

@@ -41,6 +41,7 @@ ACCOUNTS = {
     "unverified": {"email": "local-a@example.com", "email_verified": False, "groups": []},
     "verified": {"email": "local-b@example.com", "email_verified": True, "groups": ["staff"]},
     "nomail": {"groups": []},
+    "dave": {"email": "dave@corp.test", "email_verified": True, "groups": ["staff", "nope"]},
 }
 
 
@@ -73,6 +74,7 @@ async def sso(
             oidc_client_secret=SecretStr(CLIENT_SECRET),
             oidc_display_name="Corp SSO",
             oidc_admin_groups=["gpuchat-admins"],
+            oidc_sync_groups=True,
         ) as gateway,
         start_provider(port, f"{gateway.url}/api/auth/oidc/callback", ACCOUNTS) as provider,
     ):
@@ -132,6 +134,30 @@ async def test_sso_first_sign_in_creates_the_user_with_a_session(sso: Sso) -> No
     user = await get_user(sso, "bob@sso.test")
     assert user.password_hash is None
     assert (user.oidc_issuer, user.oidc_subject) == (sso.provider.issuer, "bob")
+
+
+async def test_sso_sign_in_puts_the_user_in_the_gpuchat_groups_the_provider_names(
+    sso: Sso,
+) -> None:
+    """GPUCHAT_OIDC_SYNC_GROUPS: the provider's `staff` is a gpuchat group, its `nope` is not
+    (ignored, never created); a membership the provider does not name is undone."""
+    async with sso.gateway.client() as admin:
+        staff = await admin.post("/api/admin/groups", json={"name": "staff"})
+        other = await admin.post("/api/admin/groups", json={"name": "contractors"})
+        assert (staff.status_code, other.status_code) == (201, 201)
+        async with browser(sso) as client:
+            await sign_in(sso, client, "dave")
+            first = (await me(client)).json()["groups"]
+        dave = await get_user(sso, "dave@corp.test")
+        added = await admin.put(f"/api/admin/groups/{other.json()['id']}/members/{dave.id}")
+        assert added.status_code == 204
+        async with browser(sso) as client:
+            await sign_in(sso, client, "dave")
+            again = (await me(client)).json()["groups"]
+        names = [g["name"] for g in (await admin.get("/api/admin/groups")).json()["data"]]
+    assert first == ["staff"]
+    assert again == ["staff"]
+    assert "nope" not in names
 
 
 async def test_sso_cookies_are_httponly_and_scoped(sso: Sso) -> None:

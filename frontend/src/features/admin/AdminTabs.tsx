@@ -8,6 +8,7 @@ const TABS = [
   { to: '/admin/usage', key: 'admin.usage' },
   { to: '/admin/feedback', key: 'admin.feedback' },
   { to: '/admin/users', key: 'admin.users' },
+  { to: '/admin/groups', key: 'admin.groups' },
   { to: '/admin/audit', key: 'admin.audit' },
 ] as const;
 

@@ -89,6 +89,7 @@ export function UsersPanel() {
             label={t('admin.users')}
             columns={[
               { label: t('users.email') },
+              { label: t('users.groups') },
               { label: t('users.role') },
               { label: t('users.status') },
               { label: t('users.created') },
@@ -104,6 +105,17 @@ export function UsersPanel() {
                       <Badge tone="blue">{t('users.customLimits')}</Badge>
                     </span>
                   ) : null}
+                </td>
+                <td>
+                  {user.groups?.length ? (
+                    <span className="flex flex-wrap gap-1">
+                      {user.groups.map((name) => (
+                        <Badge key={name}>{name}</Badge>
+                      ))}
+                    </span>
+                  ) : (
+                    <span className="text-zinc-500">—</span>
+                  )}
                 </td>
                 <td>
                   <select

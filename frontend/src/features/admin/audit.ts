@@ -17,7 +17,7 @@ export interface AuditFilters {
 }
 
 /** The action groups the filter offers (the API matches a code or its dotted start). */
-export const ACTION_GROUPS = ['user', 'key', 'engine', 'filter', 'stream', 'profile', 'setting'] as const;
+export const ACTION_GROUPS = ['user', 'group', 'key', 'engine', 'filter', 'stream', 'profile', 'setting'] as const;
 
 export const listAudit = (filters: AuditFilters, limit: number, offset: number) =>
   get<AuditLog>(`/api/admin/audit${query({ ...filters, limit, offset })}`);

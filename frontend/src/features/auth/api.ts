@@ -20,6 +20,8 @@ export interface UserLimits {
   concurrent_streams: number | null;
   tokens_per_day: number | null;
   tokens_per_month: number | null;
+  requests_per_day: number | null;
+  requests_per_month: number | null;
 }
 
 export interface Me {
@@ -30,6 +32,8 @@ export interface Me {
   settings: UserSettings;
   limits: UserLimits | null;
   created: string;
+  /** The names of the user's groups. */
+  groups?: string[];
 }
 
 export const fetchMe = () => get<Me>('/api/me');

@@ -12,9 +12,9 @@ interface Props {
 export function UsageFiltersBar({ filters, onChange, admin = false }: Props) {
   const t = useT();
   const set = (changes: Partial<UsageFilters>) => onChange({ ...filters, ...changes });
-  const groups: GroupBy[] = admin ? ['day', 'hour', 'user', 'model'] : ['day', 'hour', 'model'];
+  const groups: GroupBy[] = admin ? ['day', 'hour', 'user', 'group', 'model'] : ['day', 'hour', 'model'];
   return (
-    <div className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-6">
+    <div className="grid grid-cols-2 gap-3 sm:grid-cols-4 lg:grid-cols-7">
       <Select label={t('usage.groupBy')} value={filters.group_by} onChange={(e) => set({ group_by: e.target.value as GroupBy })}>
         {groups.map((group) => (
           <option key={group} value={group}>
@@ -27,6 +27,7 @@ export function UsageFiltersBar({ filters, onChange, admin = false }: Props) {
       {admin ? (
         <>
           <TextInput label={t('usage.user')} value={filters.user ?? ''} onChange={(e) => set({ user: e.target.value })} />
+          <TextInput label={t('usage.groupFilter')} value={filters.group ?? ''} onChange={(e) => set({ group: e.target.value })} />
           <TextInput label={t('usage.model')} value={filters.model ?? ''} onChange={(e) => set({ model: e.target.value })} />
           <Select label={t('usage.status')} value={filters.status ?? ''} onChange={(e) => set({ status: e.target.value })}>
             <option value="">{t('usage.statusAll')}</option>

@@ -6,7 +6,7 @@
 import { get, query } from '../../api/client';
 import type { Schema } from '../../api/schemas';
 
-export type GroupBy = 'day' | 'hour' | 'user' | 'model';
+export type GroupBy = 'day' | 'hour' | 'user' | 'group' | 'model';
 export type Scope = 'admin' | 'me';
 export type Bucket = UsageSeries['bucket'];
 
@@ -14,6 +14,8 @@ export interface UsageFilters {
   from?: string;
   to?: string;
   user?: string;
+  /** A group's name or id: its members' rows (admins only). */
+  group?: string;
   model?: string;
   status?: string;
   group_by: GroupBy;

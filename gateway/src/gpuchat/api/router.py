@@ -22,6 +22,7 @@ from gpuchat.api.routes.admin import benchmarks as admin_benchmarks
 from gpuchat.api.routes.admin import engines as admin_engines
 from gpuchat.api.routes.admin import feedback as admin_feedback
 from gpuchat.api.routes.admin import filters as admin_filters
+from gpuchat.api.routes.admin import groups as admin_groups
 from gpuchat.api.routes.admin import keys as admin_keys
 from gpuchat.api.routes.admin import live as admin_live
 from gpuchat.api.routes.admin import profile_definitions as admin_profile_definitions
@@ -51,6 +52,9 @@ api_router.include_router(chat.router)  # POST /api/chat (SSE), POST /api/chat/{
 api_router.include_router(admin_users.router)
 # Admin: GET /api/admin/users/{id}/keys, DELETE /api/admin/users/{id}/keys/{key_id}
 api_router.include_router(admin_keys.router)
+# Admin: GET|POST /api/admin/groups, GET|PATCH|DELETE /api/admin/groups/{id},
+# PUT|DELETE /api/admin/groups/{id}/members/{user_id}
+api_router.include_router(admin_groups.router)
 # Admin: GET /api/admin/profiles, POST /api/admin/profiles/{name}/activate, .../{name}/stop
 api_router.include_router(admin_profiles.router)
 # GET|POST /api/admin/profiles/definitions, GET|PUT|DELETE .../definitions/{name},

@@ -138,12 +138,15 @@ class Settings(BaseSettings):
     # The supervisor side: where `gpuchat supervisor` listens.
     supervisor_host: str = "127.0.0.1"
     supervisor_port: int = Field(default=8090, ge=1, le=65535)
-    # Usage limits per user (0: none); an admin's per-user `limits` override them.
+    # Usage limits per user (0: none); the user's groups and an admin's per-user `limits`
+    # override them (services/limits/quotas.py).
     user_requests_per_minute: int = Field(default=0, ge=0)
     user_tokens_per_minute: int = Field(default=0, ge=0)
     user_concurrent_streams: int = Field(default=0, ge=0)
     user_tokens_per_day: int = Field(default=0, ge=0)
     user_tokens_per_month: int = Field(default=0, ge=0)
+    user_requests_per_day: int = Field(default=0, ge=0)
+    user_requests_per_month: int = Field(default=0, ge=0)
     # Usage limits per API key (0: none), on top of its owner's.
     key_requests_per_minute: int = Field(default=0, ge=0)
     key_tokens_per_minute: int = Field(default=0, ge=0)
@@ -179,6 +182,10 @@ class Settings(BaseSettings):
     # Group names that make an admin. Set: re-evaluated at every SSO sign-in (admin when in
     # one, otherwise the default role). Empty: roles are managed in gpuchat only.
     oidc_admin_groups: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # On: at every SSO sign-in the user's gpuchat groups become exactly those named in the
+    # claim that exist in gpuchat (names an admin has not created are ignored). Off: groups
+    # are managed in gpuchat only. A token without the claim changes nothing.
+    oidc_sync_groups: bool = False
 
     @model_validator(mode="before")
     @classmethod

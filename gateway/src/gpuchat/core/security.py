@@ -166,6 +166,10 @@ class Principal:
     allowed_models: tuple[str, ...] | None = None
     limits: dict[str, Any] | None = field(default=None, compare=False)  # admin-set overrides
     key_expires: datetime | None = None  # when the API key used expires (None: never)
+    # The user's groups: the models they allow (None: every model, also when the user is
+    # in no group) and each group's limits (the most generous applies).
+    group_models: tuple[str, ...] | None = None
+    group_limits: tuple[dict[str, Any], ...] = field(default=(), compare=False)
 
     @property
     def is_admin(self) -> bool:

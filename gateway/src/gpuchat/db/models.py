@@ -113,6 +113,34 @@ class ApiKey(Base):
     allowed_models: Mapped[list[str] | None] = mapped_column(JSON, default=None)
 
 
+class Group(Base):
+    """A set of users with the models they may use and their limits (admin-set). A user in
+    several groups gets the most generous of them; see services/accounts/groups.py."""
+
+    __tablename__ = "user_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Profile names or aliases; empty: every model.
+    models: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Overrides of the default limits, like `User.limits` (None: the defaults).
+    limits: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GroupMember(Base):
+    __tablename__ = "user_group_members"
+    __table_args__ = (Index("ix_user_group_members_user_id", "user_id"),)
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("user_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class RevokedSession(Base):
     """A session token ended by logout before its expiry (kept until then)."""
 

@@ -135,7 +135,8 @@ def preview_launch(
     """The argv `plan_launch` would spawn, with `<port>` for the port it picks then, and
     the environment it adds: variable names only where the value is a secret."""
     command = vllm_command or default_vllm_command()
-    reason = unavailable_reason(profile, models_dir=models_dir, vllm_command=command)
+    unavailable = unavailable_reason(profile, models_dir=models_dir, vllm_command=command)
+    reason = unavailable.message if unavailable is not None else None
     env = _env(profile)
     if profile.engine is EngineKind.external:
         return LaunchPreview(None, env, tuple(profile.urls), reason)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import Query
 from pydantic import BaseModel
 
-GroupBy = Literal["user", "model", "day", "hour"]
+GroupBy = Literal["user", "group", "model", "day", "hour"]
 Moment = Annotated[
     str | None, Query(max_length=40, description="ISO date or date-time (UTC by default)")
 ]
@@ -79,13 +79,16 @@ class PeriodUsage(BaseModel):
 
 
 class QuotaLimits(BaseModel):
-    """The caller's effective limits (defaults with the admin's per-user overrides); 0: none."""
+    """The caller's effective limits (the defaults, the most generous of the user's groups,
+    the admin's per-user overrides); 0: none."""
 
     requests_per_minute: int
     tokens_per_minute: int
     concurrent_streams: int
     tokens_per_day: int
     tokens_per_month: int
+    requests_per_day: int = 0
+    requests_per_month: int = 0
 
 
 class MyQuota(BaseModel):

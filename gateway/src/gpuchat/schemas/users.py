@@ -36,14 +36,20 @@ class UserSettings(_Write):
     theme: Literal["light", "dark", "system"] | None = None
 
 
-class UserLimits(_Write):
-    """Per-user overrides of the default limits; null means "use the default"."""
+LimitValue = Annotated[int, Field(ge=0, le=10**15)]
 
-    requests_per_minute: Annotated[int, Field(ge=0)] | None = None
-    tokens_per_minute: Annotated[int, Field(ge=0)] | None = None
-    concurrent_streams: Annotated[int, Field(ge=0)] | None = None
-    tokens_per_day: Annotated[int, Field(ge=0)] | None = None
-    tokens_per_month: Annotated[int, Field(ge=0)] | None = None
+
+class UserLimits(_Write):
+    """Overrides of the default limits (a user's or a group's); null means "use the
+    default", 0 "no limit"."""
+
+    requests_per_minute: LimitValue | None = None
+    tokens_per_minute: LimitValue | None = None
+    concurrent_streams: LimitValue | None = None
+    tokens_per_day: LimitValue | None = None
+    tokens_per_month: LimitValue | None = None
+    requests_per_day: LimitValue | None = None
+    requests_per_month: LimitValue | None = None
 
 
 class PasswordChange(_Write):
@@ -61,6 +67,10 @@ class UserPublic(BaseModel):
     settings: UserSettings
     limits: UserLimits | None
     created: datetime
+    groups: list[str] = Field(
+        default_factory=list,
+        description="The names of the user's groups (in GET /api/me and the admin's lists).",
+    )
 
 
 class UsersPublic(BaseModel):

@@ -41,12 +41,27 @@ def affinity_key(principal: Principal, chat: ChatCompletionRequest) -> str:
     return digest.hexdigest()
 
 
+def groups_allow(principal: Principal, profile_names: list[str]) -> bool:
+    """Whether the user's groups let them use a profile (named by any of its names)."""
+    models = principal.group_models
+    return models is None or not set(models).isdisjoint(profile_names)
+
+
 def check_model_allowed(principal: Principal, alias: str, profile_names: list[str]) -> None:
+    """403 when the API key's `allowed_models` or the user's groups leave the profile out:
+    both must allow it."""
     allowed = principal.allowed_models
     if allowed is not None and not set(allowed).intersection(profile_names):
         raise GatewayError(
             403,
             f"This API key may not use the model '{alias}'",
+            code="model_not_allowed",
+            param="model",
+        )
+    if not groups_allow(principal, profile_names):
+        raise GatewayError(
+            403,
+            f"Your groups do not allow the model '{alias}'",
             code="model_not_allowed",
             param="model",
         )

@@ -11,6 +11,7 @@ from starlette.responses import StreamingResponse
 from gpuchat.api.deps import CurrentPrincipal, CurrentUser, SessionDep, StateDep
 from gpuchat.api.routes.auth import issue_session
 from gpuchat.core.errors import GatewayError
+from gpuchat.db.repositories import groups
 from gpuchat.schemas.usage import Bucket, Moment, MyQuota, StatusFilter, UsageReport, UsageSeries
 from gpuchat.schemas.users import PasswordChange, SessionPublic, UserPublic, UserSettings
 from gpuchat.services.accounts import access
@@ -23,8 +24,9 @@ router = APIRouter(prefix="/api/me", tags=["me"])
 
 
 @router.get("")
-async def read_me(user: CurrentUser) -> UserPublic:
-    return UserPublic.model_validate(user)
+async def read_me(user: CurrentUser, session: SessionDep) -> UserPublic:
+    names = await groups.names_by_user(session, [user.id])
+    return UserPublic.model_validate(user).model_copy(update={"groups": names.get(user.id, [])})
 
 
 @router.patch("/settings")
@@ -103,8 +105,8 @@ async def my_quota_now(principal: CurrentPrincipal, state: StateDep) -> MyQuota:
     """Requests and tokens this UTC day and month, the quotas, what is left and when it resets."""
     return await my_quota(
         state.sessions,
-        state.limits.user_policy,
-        principal.limits,
+        state.limits.policy_for(principal),  # the defaults, the user's groups, their own
+        None,
         principal.user_id,
         datetime.now(UTC),
     )

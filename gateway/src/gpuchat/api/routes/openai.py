@@ -43,14 +43,15 @@ async def chat_completions(
 
 
 @router.get("/models")
-async def list_models(_: CurrentPrincipal, state: StateDep) -> ModelList:
+async def list_models(principal: CurrentPrincipal, state: StateDep) -> ModelList:
+    """The models the caller's groups allow (every available one when they allow all)."""
     created = int(time.time())
     default = state.engines.profile_for("default").name
     data: list[ModelCard] = []
     for status in state.engines.statuses():
-        if not status.available:
-            continue
         names = [status.name, *status.aliases]
+        if not status.available or not completions.groups_allow(principal, names):
+            continue
         if status.name == default and "default" not in names:
             names.append("default")
         profile = state.engines.profile_for(status.name)

@@ -21,7 +21,7 @@ from gpuchat.api.routes.auth import issue_session
 from gpuchat.core.config import Settings
 from gpuchat.core.errors import GatewayError
 from gpuchat.schemas.auth import AuthOptions, SsoOption
-from gpuchat.services.accounts import oidc, sso
+from gpuchat.services.accounts import groups, oidc, sso
 from gpuchat.services.accounts.oidc import FLOW_COOKIE, FLOW_COOKIE_PATH, SignInFailed
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -143,6 +143,9 @@ async def oidc_callback(
             raise SignInFailed("provider", "no code")
         identity = await provider.exchange(code, flow, _redirect_uri(request, settings))
         user = await sso.sign_in(state.sessions, settings, identity)
+        if settings.oidc_sync_groups and settings.oidc_groups_claim in identity.claims:
+            names = sso.provider_groups(identity.claims, settings.oidc_groups_claim)
+            await groups.set_user_groups(state.sessions, state.principals, user.id, names)
     except SignInFailed as exc:
         log.warning("sso_refused", reason=str(exc))
         response = _to_login(exc.reason)

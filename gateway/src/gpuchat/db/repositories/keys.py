@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gpuchat.core import security
 from gpuchat.core.security import Principal
 from gpuchat.db.models import ApiKey, User
+from gpuchat.db.repositories import groups
 
 
 async def create_api_key(
@@ -72,7 +73,16 @@ async def principal_for_api_key(
     if key.expires is not None and key.expires <= datetime.now(UTC):
         return None
     allowed = tuple(key.allowed_models) if key.allowed_models else None
+    models, group_limits = await groups.access_of(session, user.id)
     principal = Principal(
-        user.id, user.email, user.role, key.id, allowed, limits=user.limits, key_expires=key.expires
+        user.id,
+        user.email,
+        user.role,
+        key.id,
+        allowed,
+        limits=user.limits,
+        key_expires=key.expires,
+        group_models=models,
+        group_limits=group_limits,
     )
     return principal, key.expires

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gpuchat.core import security
 from gpuchat.core.security import Principal, Role
 from gpuchat.db.models import RevokedSession, User, utcnow
+from gpuchat.db.repositories import groups
 
 
 def normalise_email(email: str) -> str:
@@ -80,7 +81,15 @@ async def principal_for_session(
         return None
     if await session.get(RevokedSession, claims.session_id) is not None:
         return None
-    return Principal(user.id, user.email, user.role, limits=user.limits)
+    models, group_limits = await groups.access_of(session, user.id)
+    return Principal(
+        user.id,
+        user.email,
+        user.role,
+        limits=user.limits,
+        group_models=models,
+        group_limits=group_limits,
+    )
 
 
 async def revoke_session(session: AsyncSession, claims: security.SessionClaims) -> None:

@@ -4,7 +4,8 @@ Every `/v1` request authenticates, and a database read per request was the large
 the gateway's hot path (docs/benchmarks.md). Here an API key's digest maps to its
 `Principal` for `GPUCHAT_AUTH_CACHE_SECONDS` (default 5; 0 turns the cache off), never past
 the key's own expiry. Changes made through this process forget the affected entries at
-once: revoking a key, disabling, demoting or changing the limits of a user. Changes made
+once: revoking a key, disabling, demoting or changing the limits of a user, and any
+change to a group (its models, its limits, its members). Changes made
 elsewhere (another replica or worker, a hand edit of the database) take effect within the
 TTL. Unknown keys are never cached, so a wrong key costs a lookup, not memory.
 """
@@ -12,7 +13,7 @@ TTL. Unknown keys are never cached, so a wrong key costs a lookup, not memory.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -56,6 +57,12 @@ class PrincipalCache:
 
     def forget_user(self, user_id: int) -> None:
         self._forget(lambda p: p.user_id == user_id)
+
+    def forget_users(self, user_ids: Iterable[int]) -> None:
+        """After a change to a group: its members' models and limits change at once."""
+        ids = set(user_ids)
+        if ids:
+            self._forget(lambda p: p.user_id in ids)
 
     def forget_key(self, key_id: int) -> None:
         self._forget(lambda p: p.api_key_id == key_id)

@@ -40,7 +40,11 @@ class Action(StrEnum):
     stream_stop = "stream.stop"
     filter_update = "filter.update"
     setting_change = "setting.change"
-    # Another feature adds its codes here (groups: "group.create", "group.members", ...).
+    group_create = "group.create"
+    group_update = "group.update"
+    group_delete = "group.delete"
+    group_member_add = "group.member_add"
+    group_member_remove = "group.member_remove"
 
 
 CLI_ACTOR: Final = "cli"

@@ -36,6 +36,8 @@ async def my_quota(
         concurrent_streams=policy.concurrent_streams,
         tokens_per_day=policy.tokens_per_day,
         tokens_per_month=policy.tokens_per_month,
+        requests_per_day=policy.requests_per_day,
+        requests_per_month=policy.requests_per_month,
     )
     return MyQuota(day=day, month=month, limits=limits)
 

@@ -1,7 +1,9 @@
 """Usage limits per user and per API key: requests and tokens per minute, concurrent
 streams, and token quotas per day and per month (UTC) that count the web chat and the API
-together. 0 means "no limit"; the defaults come from settings, an admin's per-user
-`limits` override the user's.
+together, and requests per day and per month. 0 means "no limit"; the defaults come from
+settings. A user's groups may set their own limits: a user in several groups gets, limit by
+limit, the most generous of them (0, no limit, beats any number; a group that leaves a limit
+unset gives the default for it). An admin's per-user `limits` override both.
 
 `admit()` runs before anything goes upstream and raises a 429 with `Retry-After` and
 `X-RateLimit-*` headers. Tokens are charged after each request from the usage record the
@@ -27,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gpuchat.core.config import Settings
 from gpuchat.core.errors import GatewayError
 from gpuchat.core.security import Principal
-from gpuchat.db.models import UsageRow
+from gpuchat.db.models import Client, UsageRow
 from gpuchat.services.limits.store import LimitStore
 from gpuchat.services.usage.recorder import UsageRecord
 
@@ -44,6 +46,8 @@ class Policy:
     concurrent_streams: int = 0
     tokens_per_day: int = 0
     tokens_per_month: int = 0
+    requests_per_day: int = 0
+    requests_per_month: int = 0
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> Policy:
         names = {f.name for f in fields(self)}
@@ -53,6 +57,12 @@ class Policy:
     @property
     def active(self) -> bool:
         return any(getattr(self, f.name) for f in fields(self))
+
+    @staticmethod
+    def most_generous(policies: list[Policy]) -> Policy:
+        """Limit by limit, the largest; 0 (no limit) is larger than any number."""
+        values = {f.name: [getattr(p, f.name) for p in policies] for f in fields(Policy)}
+        return Policy(**{k: 0 if 0 in v else max(v) for k, v in values.items()})
 
 
 class Grant:
@@ -98,6 +108,8 @@ class UsageLimits:
             settings.user_concurrent_streams,
             settings.user_tokens_per_day,
             settings.user_tokens_per_month,
+            settings.user_requests_per_day,
+            settings.user_requests_per_month,
         )
         self.key_policy = Policy(
             settings.key_requests_per_minute,
@@ -109,7 +121,7 @@ class UsageLimits:
         self._on_reject = on_reject
         self._jobs: asyncio.Queue[Awaitable[None]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._overrides: dict[int, dict[str, Any] | None] = {}
+        self._policies: dict[int, Policy] = {}
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="usage-limits")
@@ -123,17 +135,30 @@ class UsageLimits:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def _scopes(self, principal: Principal) -> list[tuple[str, Policy]]:
-        scopes = [(f"u{principal.user_id}", self.user_policy.with_overrides(principal.limits))]
+    def policy_for(self, principal: Principal) -> Policy:
+        """The user's limits: the defaults, or the most generous of the user's groups, with
+        the user's own overrides on top."""
+        policy = self.user_policy
+        if principal.group_limits:
+            policy = Policy.most_generous(
+                [policy.with_overrides(limits) for limits in principal.group_limits]
+            )
+        return policy.with_overrides(principal.limits)
+
+    def _scopes(
+        self, principal: Principal, user_policy: Policy | None = None
+    ) -> list[tuple[str, Policy]]:
+        user_policy = user_policy or self.policy_for(principal)
+        scopes = [(f"u{principal.user_id}", user_policy)]
         if principal.api_key_id is not None:
             scopes.append((f"k{principal.api_key_id}", self.key_policy))
         return [(scope, policy) for scope, policy in scopes if policy.active]
 
     async def admit(self, principal: Principal) -> Grant:
         """Check every limit of the caller and take a stream slot; 429 when one is reached."""
-        # The user's overrides, read fresh on this request, for charging its tokens later.
-        self._overrides[principal.user_id] = principal.limits
-        scopes = self._scopes(principal)
+        # The user's limits, read fresh on this request, for charging its tokens later.
+        user_policy = self._policies[principal.user_id] = self.policy_for(principal)
+        scopes = self._scopes(principal, user_policy)
         if not scopes:
             return Grant()
         for scope, policy in scopes:
@@ -150,6 +175,7 @@ class UsageLimits:
                 if policy.requests_per_minute:
                     hit = await self._hit_requests(scope, policy.requests_per_minute)
                     headers = headers or hit
+            await self._count_request(principal.user_id, user_policy)
         except BaseException:
             self._release_streams(held)
             raise
@@ -160,10 +186,10 @@ class UsageLimits:
         tokens = (row.input_tokens or 0) + (row.output_tokens or 0)
         if row.user_id is None or tokens <= 0:
             return
-        limits = self._overrides.get(row.user_id)
-        principal = Principal(row.user_id, "", "", row.api_key_id, limits=limits)
-        if self._scopes(principal):
-            self._later(self._add_tokens(principal, tokens))
+        policy = self._policies.get(row.user_id, self.user_policy)
+        principal = Principal(row.user_id, "", "", row.api_key_id)
+        if self._scopes(principal, policy):
+            self._later(self._add_tokens(principal, policy, tokens))
 
     # -- checks --------------------------------------------------------------------------
 
@@ -179,6 +205,31 @@ class UsageLimits:
                     limit,
                     reset,
                     f"The token quota for this {period} is used up",
+                )
+
+    async def _count_request(self, user_id: int, policy: Policy) -> None:
+        """Count this request against the user's daily and monthly request quotas (taken
+        back when one is reached: a refused request is not counted)."""
+        now = datetime.now(UTC)
+        counted: list[tuple[str, int]] = []
+        for period, limit in (
+            ("day", policy.requests_per_day),
+            ("month", policy.requests_per_month),
+        ):
+            if not limit:
+                continue
+            await self._used(user_id, period, now, requests=True)  # seeds on first use
+            key, ttl = _quota_key(user_id, period, now, requests=True)
+            counted.append((key, ttl))
+            if await self._incr(key, ttl, 1) > limit:
+                for done_key, done_ttl in counted:
+                    await self._incr(done_key, done_ttl, -1)
+                reset = math.ceil((period_end(period, now) - now).total_seconds())
+                raise self._refuse(
+                    f"requests_per_{period}",
+                    limit,
+                    reset,
+                    f"The request quota for this {period} is used up",
                 )
 
     async def _check_tokens(self, scope: str, limit: int) -> None:
@@ -212,9 +263,7 @@ class UsageLimits:
     def _refuse(self, name: str, limit: int, reset: int, message: str) -> GatewayError:
         self._on_reject(name)
         code = (
-            "quota_exceeded"
-            if name in ("tokens_per_day", "tokens_per_month")
-            else "rate_limit_exceeded"
+            "quota_exceeded" if name.endswith(("_per_day", "_per_month")) else "rate_limit_exceeded"
         )
         return GatewayError(
             429,
@@ -239,25 +288,28 @@ class UsageLimits:
 
         return await self._store.run(work)
 
-    async def _used(self, user_id: int, period: str, now: datetime) -> int:
-        key, ttl = _quota_key(user_id, period, now)
+    async def _used(
+        self, user_id: int, period: str, now: datetime, *, requests: bool = False
+    ) -> int:
+        key, ttl = _quota_key(user_id, period, now, requests=requests)
         if await self._incr(f"{key}:seeded", ttl, 1) == 1:
-            seed = await self._tokens_since(user_id, period_start(period, now))
+            seed = await self._used_since(user_id, period_start(period, now), requests=requests)
             if seed:
                 await self._incr(key, ttl, seed)
         return int(await self._store.run(lambda storage, _: storage.get(key)))
 
-    async def _tokens_since(self, user_id: int, start: datetime) -> int:
+    async def _used_since(self, user_id: int, start: datetime, *, requests: bool) -> int:
         total = func.coalesce(UsageRow.input_tokens, 0) + func.coalesce(UsageRow.output_tokens, 0)
-        statement = select(func.coalesce(func.sum(total), 0)).where(
-            UsageRow.user_id == user_id, UsageRow.created >= start
-        )
+        amount = func.count() if requests else func.coalesce(func.sum(total), 0)
+        statement = select(amount).where(UsageRow.user_id == user_id, UsageRow.created >= start)
+        if requests:  # the user's own requests; a conversation's title is not one
+            statement = statement.where(UsageRow.client != Client.internal)
         async with self._sessions() as session:
             return int(await session.scalar(statement) or 0)
 
-    async def _add_tokens(self, principal: Principal, tokens: int) -> None:
+    async def _add_tokens(self, principal: Principal, user_policy: Policy, tokens: int) -> None:
         now = datetime.now(UTC)
-        for scope, policy in self._scopes(principal):
+        for scope, policy in self._scopes(principal, user_policy):
             if policy.tokens_per_minute:
                 # Charge what fits: a window's counter cannot go past its limit.
                 cost = min(tokens, policy.tokens_per_minute)
@@ -296,10 +348,13 @@ class UsageLimits:
                 self._jobs.task_done()
 
 
-def _quota_key(user_id: int, period: str, now: datetime) -> tuple[str, int]:
+def _quota_key(
+    user_id: int, period: str, now: datetime, *, requests: bool = False
+) -> tuple[str, int]:
     stamp = period_start(period, now).strftime("%Y%m%d")
     ttl = math.ceil((period_end(period, now) - now).total_seconds()) + 3600
-    return f"quota:{period}:{stamp}:u{user_id}", ttl
+    kind = "requests" if requests else "quota"
+    return f"{kind}:{period}:{stamp}:u{user_id}", ttl
 
 
 def _now_ts() -> float:

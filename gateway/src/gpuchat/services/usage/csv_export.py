@@ -2,7 +2,8 @@
 
 A cell that begins with `= + - @ TAB CR` would be read as a formula by Excel, LibreOffice
 or Google Sheets; it gets a leading `'` (OWASP's advice). Rows are read in keyset batches
-(`usage_report.iter_batches`), so memory stays flat however many rows match.
+(`usage_report.iter_batches`), so memory stays flat however many rows match. The last
+column, `groups`, names the user's groups as they are now (`; ` between names).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gpuchat.db.models import UsageRow, User
+from gpuchat.db.repositories import groups
 from gpuchat.services.usage.report import UsageFilter, iter_batches
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -76,7 +78,10 @@ async def csv_chunks(
     sessions: async_sessionmaker[AsyncSession], where: UsageFilter
 ) -> AsyncIterator[str]:
     """The header, then one chunk of CSV per batch of rows."""
-    yield csv_lines([[name for name, _ in COLUMNS]])
+    yield csv_lines([[name for name, _ in COLUMNS] + ["groups"]])
+    async with sessions() as session:
+        memberships = await groups.names_by_user(session)
     columns = [column for _, column in COLUMNS]
+    user_at = 1 + [name for name, _ in COLUMNS].index("user_id")
     async for rows in iter_batches(sessions, columns, where.conditions(), join_users=True):
-        yield csv_lines(row[1:] for row in rows)
+        yield csv_lines([*row[1:], "; ".join(memberships.get(row[user_at], ()))] for row in rows)

@@ -5,6 +5,11 @@ report nor a CSV export holds a transaction or a whole table in memory. Percenti
 computed here, in Python, with the same interpolation as PostgreSQL's `percentile_cont`, so
 SQLite and PostgreSQL give identical numbers; each group keeps only two compact integer
 arrays (8 bytes a row) for them.
+
+Groups are read as they are now, not as they were when a request ran: `group=` keeps the
+rows of the group's current members, and `group_by=group` counts a row once in each group
+its user belongs to (a user in two groups counts in both; the totals count it once), and
+the rows of users in no group under "(no group)".
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from sqlalchemy import ColumnElement, Row, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gpuchat.core.errors import GatewayError
-from gpuchat.db.models import ApiKey, UsageRow, User
+from gpuchat.db.models import ApiKey, Group, UsageRow, User
+from gpuchat.db.repositories import groups as group_repository
 from gpuchat.schemas.common import MAX_DB_ID, MAX_MOMENT, MIN_MOMENT
 from gpuchat.schemas.usage import GroupBy, Percentiles, UsageGroup, UsageReport, UsageStats
 
@@ -112,6 +118,26 @@ async def resolve_key(session: AsyncSession, value: str | None) -> tuple[int, ..
     return tuple(found.all())
 
 
+async def resolve_group(session: AsyncSession, value: str | None) -> tuple[int, ...] | None:
+    """A group filter given as its id or its exact name: the ids of its members now."""
+    if not value:
+        return None
+    statement = select(Group.id).where(Group.name == value.strip())
+    if value.isdigit():
+        if int(value) > MAX_DB_ID:
+            return ()
+        statement = select(Group.id).where(or_(Group.id == int(value), Group.name == value))
+    group_ids = (await session.scalars(statement)).all()
+    return await group_repository.member_ids(session, group_ids) if group_ids else ()
+
+
+def narrow(first: tuple[int, ...] | None, second: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """Two id filters at once: the ids in both (None: no filter)."""
+    if first is None or second is None:
+        return first if second is None else second
+    return tuple(sorted(set(first) & set(second)))
+
+
 async def iter_batches(
     sessions: async_sessionmaker[AsyncSession],
     columns: Sequence[Any],
@@ -192,6 +218,17 @@ _REPORT_COLUMNS = (
 )
 
 
+NO_GROUP = "(no group)"
+
+
+def _group_keys(
+    row: Sequence[Any], group_by: GroupBy, memberships: dict[int, list[str]]
+) -> Sequence[object]:
+    if group_by == "group":
+        return memberships.get(row[2], ()) or (NO_GROUP,)
+    return (_group_key(row, group_by),)
+
+
 def _group_key(row: Sequence[Any], group_by: GroupBy) -> object:
     created: datetime = row[1]
     if group_by == "day":
@@ -208,14 +245,18 @@ async def build_report(
 ) -> UsageReport:
     total = _Bucket()
     groups: dict[object, _Bucket] = {}
+    memberships: dict[int, list[str]] = {}
+    if group_by == "group":
+        async with sessions() as session:
+            memberships = await group_repository.names_by_user(session)
     async for rows in iter_batches(sessions, _REPORT_COLUMNS, where.conditions()):
         for row in rows:
             total.add(row)
-            key = _group_key(row, group_by)
-            bucket = groups.get(key)
-            if bucket is None:
-                bucket = groups[key] = _Bucket()
-            bucket.add(row)
+            for key in _group_keys(row, group_by, memberships):
+                bucket = groups.get(key)
+                if bucket is None:
+                    bucket = groups[key] = _Bucket()
+                bucket.add(row)
     names = await _user_names(sessions, groups) if group_by == "user" else {}
     result = [
         UsageGroup(key=names.get(key, str(key)), **bucket.stats()) for key, bucket in groups.items()

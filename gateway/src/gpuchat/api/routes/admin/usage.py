@@ -13,7 +13,9 @@ from gpuchat.services.usage.csv_export import csv_chunks, export_filename
 from gpuchat.services.usage.report import (
     UsageFilter,
     build_report,
+    narrow,
     parse_range,
+    resolve_group,
     resolve_key,
     resolve_user,
 )
@@ -27,13 +29,16 @@ async def usage_filter(
     start: Annotated[Moment, Query(alias="from")] = None,
     end: Annotated[Moment, Query(alias="to")] = None,
     user: Annotated[str | None, Query(max_length=320, description="user id or email")] = None,
+    group: Annotated[
+        str | None, Query(max_length=64, description="group id or name (its members now)")
+    ] = None,
     key: Annotated[str | None, Query(max_length=64, description="API key id or prefix")] = None,
     model: Annotated[str | None, Query(max_length=128)] = None,
     status: StatusFilter = None,
 ) -> UsageFilter:
     begin, finish = parse_range(start, end)
     async with state.sessions() as session:  # not held while a CSV streams
-        user_ids = await resolve_user(session, user)
+        user_ids = narrow(await resolve_user(session, user), await resolve_group(session, group))
         key_ids = await resolve_key(session, key)
     return UsageFilter(begin, finish, user_ids, key_ids, model or None, status or None)
 
@@ -45,7 +50,8 @@ FilterDep = Annotated[UsageFilter, Depends(usage_filter)]
 async def usage(
     _: AdminPrincipal, where: FilterDep, state: StateDep, group_by: GroupBy = "day"
 ) -> UsageReport:
-    """Totals and groups (by user, model, day or hour) with p50/p95 TTFT and latency."""
+    """Totals and groups (by user, group, model, day or hour) with p50/p95 TTFT and
+    latency. By group, a user in two groups counts in both (the totals count once)."""
     return await build_report(state.sessions, where, group_by)
 
 

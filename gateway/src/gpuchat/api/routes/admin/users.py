@@ -12,7 +12,7 @@ from gpuchat.core import security
 from gpuchat.core.errors import GatewayError
 from gpuchat.core.security import Role
 from gpuchat.db.models import User
-from gpuchat.db.repositories import users
+from gpuchat.db.repositories import groups, users
 from gpuchat.schemas.common import PathId
 from gpuchat.schemas.users import (
     PasswordReset,
@@ -37,7 +37,12 @@ async def list_users(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> UsersPublic:
     rows, total = await users.list_users(session, query=q, limit=limit, offset=offset)
-    return UsersPublic(data=[UserPublic.model_validate(u) for u in rows], total=total)
+    names = await groups.names_by_user(session, [u.id for u in rows])
+    return UsersPublic(data=[_public(u, names.get(u.id, [])) for u in rows], total=total)
+
+
+def _public(user: User, group_names: list[str]) -> UserPublic:
+    return UserPublic.model_validate(user).model_copy(update={"groups": group_names})
 
 
 @router.post("", status_code=201, responses={409: {}})
@@ -126,7 +131,8 @@ async def update_user(
     _record_update(session, actor, user, old)
     await session.commit()
     state.principals.forget_user(user.id)
-    return UserPublic.model_validate(user)
+    names = await groups.names_by_user(session, [user.id])
+    return _public(user, names.get(user.id, []))
 
 
 @router.post("/{user_id}/password", responses={404: {}, 409: {}})
