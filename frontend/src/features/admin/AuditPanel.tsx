@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import { Button } from '../../components/ui/Button';
+import { Pager } from '../../components/ui/Pager';
 import { DataTable } from '../../components/ui/DataTable';
 import { ErrorNotice, Spinner } from '../../components/ui/Feedback';
 import { Select, TextInput } from '../../components/ui/Field';
@@ -125,17 +125,7 @@ export function AuditPanel({ filters, page, onPage }: { filters: AuditFilters; p
           ))}
         </DataTable>
       )}
-      <div className="mt-2 flex items-center justify-between text-sm text-zinc-500">
-        <span>{t('audit.total', { count: data.total })}</span>
-        <span className="flex gap-2">
-          <Button size="sm" disabled={page === 0} onClick={() => onPage(page - 1)}>
-            {t('common.previous')}
-          </Button>
-          <Button size="sm" disabled={(page + 1) * PAGE >= data.total} onClick={() => onPage(page + 1)}>
-            {t('common.next')}
-          </Button>
-        </span>
-      </div>
+      <Pager summary={t('audit.total', { count: data.total })} page={page} pageSize={PAGE} total={data.total} onPage={onPage} />
     </div>
   );
 }

@@ -10,6 +10,7 @@ import { useSession } from '../auth/session';
 import { createUser, listUsers, resetPassword, updateUser, type UserPublic } from './api';
 import { LimitsDialog } from './LimitsDialog';
 import { UserKeysDialog } from './UserKeysDialog';
+import { Pager } from '../../components/ui/Pager';
 import { DataTable } from '../../components/ui/DataTable';
 
 const PAGE = 50;
@@ -155,17 +156,7 @@ export function UsersPanel() {
               </tr>
             ))}
           </DataTable>
-          <div className="mt-2 flex items-center justify-between text-sm text-zinc-500">
-            <span>{t('users.total', { count: data.total })}</span>
-            <span className="flex gap-2">
-              <Button size="sm" disabled={page === 0} onClick={() => setPage((p) => p - 1)}>
-                {t('common.previous')}
-              </Button>
-              <Button size="sm" disabled={(page + 1) * PAGE >= data.total} onClick={() => setPage((p) => p + 1)}>
-                {t('common.next')}
-              </Button>
-            </span>
-          </div>
+          <Pager summary={t('users.total', { count: data.total })} page={page} pageSize={PAGE} total={data.total} onPage={setPage} />
         </div>
       )}
       <CreateUserDialog

@@ -1,6 +1,6 @@
 import { Download, ThumbsDown, ThumbsUp } from 'lucide-react';
 import { useEffect, useState } from 'react';
-import { Button } from '../../components/ui/Button';
+import { Pager } from '../../components/ui/Pager';
 import { DataTable } from '../../components/ui/DataTable';
 import { ErrorNotice, Spinner } from '../../components/ui/Feedback';
 import { Select, TextInput } from '../../components/ui/Field';
@@ -85,17 +85,7 @@ export function FeedbackPanel() {
           ) : (
             <FeedbackTable page={data} />
           )}
-          <div className="mt-2 flex items-center justify-between text-sm text-zinc-500">
-            <span>{t('feedbackAdmin.total', { count: data.total, up: data.up, down: data.total - data.up })}</span>
-            <span className="flex gap-2">
-              <Button size="sm" disabled={page === 0} onClick={() => setPage((p) => p - 1)}>
-                {t('common.previous')}
-              </Button>
-              <Button size="sm" disabled={(page + 1) * PAGE >= data.total} onClick={() => setPage((p) => p + 1)}>
-                {t('common.next')}
-              </Button>
-            </span>
-          </div>
+          <Pager summary={t('feedbackAdmin.total', { count: data.total, up: data.up, down: data.total - data.up })} page={page} pageSize={PAGE} total={data.total} onPage={setPage} />
         </div>
       ) : null}
     </div>

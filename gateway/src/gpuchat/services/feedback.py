@@ -8,7 +8,6 @@ batches of `BATCH_ROWS` in short sessions, so memory stays flat however much mat
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,7 @@ from sqlalchemy.orm import aliased
 
 from gpuchat.db.models import Feedback, Message, User
 from gpuchat.schemas.feedback import PREVIEW_CHARS, FeedbackEntry, FeedbackPage
-from gpuchat.services.usage.csv_export import csv_lines
+from gpuchat.services.usage.csv_export import csv_filename, csv_lines
 
 BATCH_ROWS = 200  # answers can be long: a small batch keeps an export's memory small
 
@@ -162,9 +161,4 @@ async def csv_chunks(
 
 
 def export_filename(where: FeedbackFilter) -> str:
-    """ASCII letters, digits, dot, dash and underscore only."""
-    parts = ["gpuchat-feedback"]
-    for moment in (where.start, where.end):
-        if moment is not None:
-            parts.append(moment.strftime("%Y%m%dT%H%M%S"))
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts)) + ".csv"
+    return csv_filename("feedback", where.start, where.end)

@@ -8,7 +8,6 @@ memory stays flat however many entries match.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,12 +16,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gpuchat.core.errors import GatewayError
 from gpuchat.db.models import AuditEntry
-from gpuchat.schemas.common import MAX_DB_ID, MAX_MOMENT, MIN_MOMENT
+from gpuchat.schemas.common import MAX_DB_ID
 from gpuchat.services.audit.record import CLI_ACTOR
-from gpuchat.services.usage.csv_export import csv_lines
-from gpuchat.services.usage.report import parse_moment
+from gpuchat.services.usage.csv_export import csv_filename, csv_lines
+from gpuchat.services.usage.report import parse_range
 
 BATCH_ROWS = 2000
 
@@ -82,25 +80,7 @@ def _target(value: str) -> ColumnElement[bool]:
 
 def parse_window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
     """ISO dates or date-times (UTC unless they say); a bare `until` date includes its day."""
-    moments: list[datetime | None] = []
-    for param, text, is_end in (("since", since, False), ("until", until, True)):
-        try:
-            moment = parse_moment(text, end=is_end)
-        except (ValueError, OverflowError) as exc:
-            raise _bad_moment(param) from exc
-        if moment is not None and not MIN_MOMENT <= moment <= MAX_MOMENT:
-            raise _bad_moment(param)
-        moments.append(moment)
-    return moments[0], moments[1]
-
-
-def _bad_moment(param: str) -> GatewayError:
-    return GatewayError(
-        422,
-        f"{param}: an ISO date or date-time between {MIN_MOMENT:%Y} and {MAX_MOMENT:%Y}",
-        code="invalid_value",
-        param=param,
-    )
+    return parse_range(since, until, names=("since", "until"))
 
 
 async def list_entries(
@@ -145,12 +125,7 @@ def _cells(entry: AuditEntry) -> list[Any]:
 
 
 def export_filename(where: AuditFilter) -> str:
-    """ASCII letters, digits, dot, dash and underscore only."""
-    parts = ["gpuchat-audit"]
-    for moment in (where.since, where.until):
-        if moment is not None:
-            parts.append(moment.strftime("%Y%m%dT%H%M%S"))
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts)) + ".csv"
+    return csv_filename("audit", where.since, where.until)
 
 
 async def csv_chunks(

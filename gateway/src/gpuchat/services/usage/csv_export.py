@@ -65,13 +65,18 @@ def csv_lines(rows: Iterable[Iterable[Any]]) -> str:
     return buffer.getvalue()
 
 
-def export_filename(where: UsageFilter) -> str:
-    """ASCII letters, digits, dot, dash and underscore only."""
-    parts = ["gpuchat-usage"]
-    for moment in (where.start, where.end):
+def csv_filename(kind: str, start: datetime | None, end: datetime | None) -> str:
+    """`gpuchat-<kind>[-<start>][-<end>].csv`: ASCII letters, digits, dot, dash and
+    underscore only."""
+    parts = [f"gpuchat-{kind}"]
+    for moment in (start, end):
         if moment is not None:
             parts.append(moment.strftime("%Y%m%dT%H%M%S"))
     return re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts)) + ".csv"
+
+
+def export_filename(where: UsageFilter) -> str:
+    return csv_filename("usage", where.start, where.end)
 
 
 async def csv_chunks(

@@ -76,9 +76,13 @@ def parse_moment(text: str | None, *, end: bool = False) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def parse_range(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+def parse_range(
+    start: str | None, end: str | None, names: tuple[str, str] = ("from", "to")
+) -> tuple[datetime | None, datetime | None]:
+    """ISO dates or date-times (UTC unless they say); a bare end date includes its day.
+    `names`: the query parameters they came in, for the 422 that names the bad one."""
     moments = []
-    for param, text, is_end in (("from", start, False), ("to", end, True)):
+    for param, text, is_end in ((names[0], start, False), (names[1], end, True)):
         try:
             moment = parse_moment(text, end=is_end)
         except (ValueError, OverflowError) as exc:  # 9999-12-31 + 1 day overflows
