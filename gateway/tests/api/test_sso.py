@@ -41,7 +41,7 @@ ACCOUNTS = {
     "unverified": {"email": "local-a@example.com", "email_verified": False, "groups": []},
     "verified": {"email": "local-b@example.com", "email_verified": True, "groups": ["staff"]},
     "nomail": {"groups": []},
-    "dave": {"email": "dave@corp.test", "email_verified": True, "groups": ["staff", "nope"]},
+    "erin": {"email": "erin@corp.test", "email_verified": True, "groups": ["staff", "nope"]},
 }
 
 
@@ -146,13 +146,13 @@ async def test_sso_sign_in_puts_the_user_in_the_gpuchat_groups_the_provider_name
         other = await admin.post("/api/admin/groups", json={"name": "contractors"})
         assert (staff.status_code, other.status_code) == (201, 201)
         async with browser(sso) as client:
-            await sign_in(sso, client, "dave")
+            await sign_in(sso, client, "erin")
             first = (await me(client)).json()["groups"]
-        dave = await get_user(sso, "dave@corp.test")
-        added = await admin.put(f"/api/admin/groups/{other.json()['id']}/members/{dave.id}")
+        erin = await get_user(sso, "erin@corp.test")
+        added = await admin.put(f"/api/admin/groups/{other.json()['id']}/members/{erin.id}")
         assert added.status_code == 204
         async with browser(sso) as client:
-            await sign_in(sso, client, "dave")
+            await sign_in(sso, client, "erin")
             again = (await me(client)).json()["groups"]
         names = [g["name"] for g in (await admin.get("/api/admin/groups")).json()["data"]]
     assert first == ["staff"]
