@@ -1,3 +1,4 @@
+import { DownloadLink } from '../components/ui/DownloadLink';
 import { useState } from 'react';
 import { Card, ErrorNotice, Spinner } from '../components/ui/Feedback';
 import { AppearanceForm } from '../features/settings/AppearanceForm';
@@ -5,7 +6,6 @@ import { DefaultsForm } from '../features/settings/DefaultsForm';
 import { KeysPanel } from '../features/settings/KeysPanel';
 import { PasswordForm } from '../features/settings/PasswordForm';
 import { SessionsPanel } from '../features/settings/SessionsPanel';
-import { Download } from 'lucide-react';
 import { csvUrl, type UsageFilters } from '../features/usage/api';
 import { QuotaPanel } from '../features/usage/QuotaPanel';
 import { UsageCharts } from '../features/usage/UsageCharts';
@@ -43,14 +43,7 @@ function MyUsage() {
     <Card className="flex flex-col gap-3">
       <div className="flex flex-wrap items-center gap-2" id="my-usage">
         <h2 className="flex-1 font-semibold">{t('settings.myUsage')}</h2>
-        <a
-          href={csvUrl(rowFilters, 'me')}
-          download
-          className="inline-flex items-center gap-1.5 rounded-lg border border-zinc-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-zinc-50 dark:border-zinc-600 dark:bg-zinc-800 dark:hover:bg-zinc-700"
-        >
-          <Download aria-hidden className="h-4 w-4" />
-          {t('usage.csv')}
-        </a>
+        <DownloadLink href={csvUrl(rowFilters, 'me')}>{t('usage.csv')}</DownloadLink>
       </div>
       <QuotaPanel />
       <UsageFiltersBar filters={filters} onChange={setFilters} />

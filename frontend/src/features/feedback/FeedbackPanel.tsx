@@ -1,4 +1,5 @@
-import { Download, ThumbsDown, ThumbsUp } from 'lucide-react';
+import { DownloadLink } from '../../components/ui/DownloadLink';
+import { ThumbsDown, ThumbsUp } from 'lucide-react';
 import { useEffect, useState } from 'react';
 import { Pager } from '../../components/ui/Pager';
 import { DataTable } from '../../components/ui/DataTable';
@@ -47,14 +48,7 @@ export function FeedbackPanel() {
     <div className="flex flex-col gap-3">
       <div className="flex flex-wrap items-center gap-2">
         <h1 className="flex-1 text-xl font-semibold">{t('admin.feedback')}</h1>
-        <a
-          href={feedbackCsvUrl(filters)}
-          download
-          className="inline-flex items-center gap-1.5 rounded-lg border border-zinc-300 bg-white px-3.5 py-2 text-sm font-medium hover:bg-zinc-50 dark:border-zinc-600 dark:bg-zinc-800 dark:hover:bg-zinc-700"
-        >
-          <Download aria-hidden className="h-4 w-4" />
-          {t('usage.csv')}
-        </a>
+        <DownloadLink href={feedbackCsvUrl(filters)}>{t('usage.csv')}</DownloadLink>
       </div>
       <div className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-6">
         <Select label={t('feedbackAdmin.rating')} value={filters.rating ?? ''} onChange={(e) => set({ rating: e.target.value as FeedbackFilters['rating'] })}>

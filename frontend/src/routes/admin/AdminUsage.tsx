@@ -1,4 +1,4 @@
-import { Download } from 'lucide-react';
+import { DownloadLink } from '../../components/ui/DownloadLink';
 import { useState } from 'react';
 import { ErrorNotice, Spinner } from '../../components/ui/Feedback';
 import { csvUrl, type UsageFilters } from '../../features/usage/api';
@@ -17,14 +17,7 @@ export function AdminUsage() {
     <>
       <div className="flex flex-wrap items-center gap-2">
         <h1 className="flex-1 text-xl font-semibold">{t('admin.usage')}</h1>
-        <a
-          href={csvUrl(rowFilters)}
-          download
-          className="inline-flex items-center gap-1.5 rounded-lg border border-zinc-300 bg-white px-3.5 py-2 text-sm font-medium hover:bg-zinc-50 dark:border-zinc-600 dark:bg-zinc-800 dark:hover:bg-zinc-700"
-        >
-          <Download aria-hidden className="h-4 w-4" />
-          {t('usage.csv')}
-        </a>
+        <DownloadLink href={csvUrl(rowFilters)}>{t('usage.csv')}</DownloadLink>
       </div>
       <UsageFiltersBar admin filters={filters} onChange={setFilters} />
       <UsageCharts scope="admin" filters={filters} />
