@@ -96,7 +96,7 @@ def _build_state(
         on_reject=lambda name: metrics.rate_limited.labels(name).inc(),
     )
     usage = UsageRecorder(
-        sessions,
+        db.begin,
         listeners=(metrics.observe, limits.charge),
         on_dropped=metrics.usage_rows_dropped.inc,
     )

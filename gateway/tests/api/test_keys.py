@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from gpuchat.core.security import api_key_digest
@@ -135,3 +136,26 @@ async def test_a_key_cannot_mint_a_wider_or_longer_lived_key(gateway: RunningGat
             "/v1/chat/completions", json=chat_body("hi", model="unreachable")
         )
     assert other_model.status_code == 403
+
+
+async def test_a_keys_last_use_is_shown_and_written_at_most_once_a_minute(
+    gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await gateway.create_user("lastuse@example.com")
+    async with gateway.login("lastuse@example.com") as browser:
+        created = (await browser.post("/api/keys", json={"name": "used"})).json()
+        assert (await browser.get("/api/keys")).json()["data"][0]["last_used"] is None
+
+        async def use_and_read() -> str:
+            async with gateway.client(created["key"]) as program:
+                answer = await program.post("/v1/chat/completions", json=chat_body("hi"))
+            assert answer.status_code == 200
+            await gateway.state.usage.flush()
+            [key] = (await browser.get("/api/keys")).json()["data"]
+            assert key["last_used"] is not None
+            return str(key["last_used"])
+
+        first = await use_and_read()
+        assert await use_and_read() == first  # within the minute: not written again
+        monkeypatch.setattr("gpuchat.services.usage.recorder.KEY_TOUCH_SECONDS", 0.0)
+        assert await use_and_read() > first

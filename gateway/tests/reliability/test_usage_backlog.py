@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gpuchat.core.db import create_engine, create_sessionmaker
 from gpuchat.db.migrate import upgrade
@@ -36,11 +36,11 @@ async def test_rows_past_the_bound_are_dropped_counted_and_the_rest_written_late
     database_up = False
 
     @asynccontextmanager
-    async def flaky_sessions() -> AsyncIterator[AsyncSession]:
+    async def flaky_begin() -> AsyncIterator[AsyncConnection]:
         if not database_up:
             raise ConnectionRefusedError(111, "Connect call failed")
-        async with sessions() as session:
-            yield session
+        async with engine.begin() as conn:
+            yield conn
 
     monkeypatch.setattr("gpuchat.services.usage.recorder.MAX_PENDING", 3)
     monkeypatch.setattr("gpuchat.services.usage.recorder.RETRY_SECONDS", 0.05)
@@ -49,7 +49,7 @@ async def test_rows_past_the_bound_are_dropped_counted_and_the_rest_written_late
         "gpuchat.services.usage.recorder.log", logs
     )  # the module's logger is cached on first use
     dropped: list[int] = []
-    recorder = UsageRecorder(flaky_sessions, on_dropped=dropped.append)  # type: ignore[arg-type]
+    recorder = UsageRecorder(flaky_begin, on_dropped=dropped.append)
     await recorder.start()
     for n in range(5):
         row = UsageRecord(request_id=f"r{n}", client="api", model_alias="m", status_code=200)

@@ -97,6 +97,9 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), *extra_headers]
             await send(message)
 
+        # Once the response has started, every layer between here and the route only passes
+        # body messages on: an event stream sends its frames here directly (`body_send`).
+        state[_BODY_SEND] = send
         try:
             self._check_request(scope)
             if self.tracing is None:
@@ -147,6 +150,17 @@ class RequestContextMiddleware:
                 "The request body must be JSON (Content-Type: application/json)",
                 code="unsupported_media_type",
             )
+
+
+_BODY_SEND = "gpuchat.body_send"
+
+
+def body_send(scope: Scope, send: Send) -> Send:
+    """Where a started response's body messages can go: below this middleware, past the
+    wrappers that only watch for the start (three coroutine calls less per streamed frame,
+    docs/benchmarks.md). `send` itself when the request did not come through here."""
+    sender: Send = scope.get("state", {}).get(_BODY_SEND, send)
+    return sender
 
 
 def _header(scope: Scope, wanted: bytes) -> bytes | None:

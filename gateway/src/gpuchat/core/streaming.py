@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from gpuchat.core.middleware import body_send
+
 
 class ClientGone(Exception):
     """The client disconnected while the request was working for it."""
@@ -96,6 +98,7 @@ class SSEResponse(StreamingResponse):
             with self._watch.guard():
                 start = {"status": self.status_code, "headers": self.raw_headers}
                 await send({"type": "http.response.start", **start})
+                send = body_send(scope, send)
                 async for frame in self._frames:
                     await send({"type": "http.response.body", "body": frame, "more_body": True})
                     if self._watch.gone:

@@ -38,6 +38,9 @@ class FrameSplitter:
         self._buffer = b""
 
     def feed(self, chunk: bytes) -> list[bytes]:
+        one_frame = len(chunk) > 2 and chunk.find(b"\n\n") == len(chunk) - 2
+        if one_frame and not self._buffer and b"\r" not in chunk:
+            return [chunk]  # the usual case: one engine write, one whole frame
         data = self._buffer + chunk if self._buffer else chunk
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n")

@@ -42,7 +42,7 @@ def observe(frames: list[bytes], ctx: RelayContext) -> bytes:
                 ctx.text.append(text)
                 if thought:
                     ctx.reasoning.append(thought)
-        if _USAGE.search(frame):
+        if b'"usage"' in frame and _USAGE.search(frame):
             frame = _take_usage(frame, ctx)
         if frame:
             keep.append(frame)

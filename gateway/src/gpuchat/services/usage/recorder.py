@@ -4,6 +4,11 @@ The relay calls `record()` (synchronous, never blocks) from its `finally`, even 
 stream was cancelled by a client disconnect, where no await may run. A single writer task
 inserts what has queued up in one transaction, so fifty finishing streams cost one commit.
 
+The writer speaks SQLAlchemy Core on a plain connection (an ORM session per batch cost more
+than the insert), and a key's `last_used` is written at most once a minute (`KEY_TOUCH_SECONDS`):
+at one stream at a time, these two made most of the gateway's CPU per request
+(docs/benchmarks.md).
+
 A database outage delays rows instead of losing them: whatever a write fails with (a
 refused connection and a connect timeout are not SQLAlchemy errors), the rows stay queued
 in memory and the writer tries again every second until the database answers. The queue
@@ -17,13 +22,15 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gpuchat.db.models import ApiKey, UsageRow
 
@@ -33,6 +40,7 @@ MAX_PENDING = 100_000
 BATCH_SIZE = 500
 GATHER_SECONDS = 0.05
 RETRY_SECONDS = 1.0
+KEY_TOUCH_SECONDS = 60.0  # how fresh an API key's `last_used` is kept
 
 
 @dataclass(slots=True)
@@ -56,15 +64,28 @@ class UsageRecord:
     client_request_id: str | None = None  # the client's X-Request-Id, for correlation only
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
 
+    def values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _COLUMNS}
+
+
+_COLUMNS = tuple(f.name for f in fields(UsageRecord))
+_INSERT = insert(UsageRow)
+_TOUCH = (
+    update(ApiKey)
+    .where(ApiKey.id.in_(bindparam("ids", expanding=True)))
+    .values(last_used=bindparam("now"))
+)
+
 
 class UsageRecorder:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        begin: Callable[[], AbstractAsyncContextManager[AsyncConnection]],
         listeners: tuple[Callable[[UsageRecord], None], ...] = (),
         on_dropped: Callable[[int], None] = lambda _count: None,
     ) -> None:
-        self._sessions = sessions
+        self._begin = begin  # a transaction on its own connection (`AsyncEngine.begin`)
+        self._touched: dict[int, float] = {}  # API key id -> when its last_used was written
         # Told of every row as it is recorded (metrics, token counting): sync and cheap.
         self._listeners = listeners
         self._on_dropped = on_dropped
@@ -152,23 +173,25 @@ class UsageRecorder:
                 failing_since, self._dropped = None, 0
 
     async def _write(self, batch: list[UsageRecord]) -> None:
-        rows = [asdict(row) for row in batch]
+        rows = [row.values() for row in batch]
+        stale_keys = self._stale_keys(batch)
         try:
-            async with self._sessions() as session, session.begin():
-                await session.execute(insert(UsageRow), rows)
-                await _touch_keys(session, batch)
+            async with self._begin() as conn:
+                await conn.execute(_INSERT, rows)
+                if stale_keys:
+                    await conn.execute(_TOUCH, {"ids": stale_keys, "now": datetime.now(UTC)})
+            touched = time.monotonic()
+            self._touched.update(dict.fromkeys(stale_keys, touched))
         except IntegrityError:
             # A retried batch may be partly in already (commit landed, answer lost):
             # write row by row and skip the request ids that exist.
             for row in rows:
                 with contextlib.suppress(IntegrityError):
-                    async with self._sessions() as session, session.begin():
-                        await session.execute(insert(UsageRow), [row])
+                    async with self._begin() as conn:
+                        await conn.execute(_INSERT, [row])
 
-
-async def _touch_keys(session: AsyncSession, batch: list[UsageRecord]) -> None:
-    key_ids = {row.api_key_id for row in batch if row.api_key_id is not None}
-    if key_ids:
-        await session.execute(
-            update(ApiKey).where(ApiKey.id.in_(key_ids)).values(last_used=datetime.now(UTC))
-        )
+    def _stale_keys(self, batch: list[UsageRecord]) -> list[int]:
+        """The batch's API keys whose `last_used` was not written in the last minute."""
+        since = time.monotonic() - KEY_TOUCH_SECONDS
+        ids = {row.api_key_id for row in batch if row.api_key_id is not None}
+        return sorted(i for i in ids if self._touched.get(i, since - 1) < since)
