@@ -20,7 +20,15 @@ def test_splitter_accepts_crlf_frames() -> None:
 
 def test_splitter_hands_back_one_whole_frame_per_engine_write_and_skips_blank_ones() -> None:
     splitter = FrameSplitter()
-    writes = [b'data: {"a": 1}\n\n', b"\n\n", b"x", b"\n", b"\n", b": ping\n\n", b"data: [DONE]\n\n"]
+    writes = [
+        b'data: {"a": 1}\n\n',
+        b"\n\n",
+        b"x",
+        b"\n",
+        b"\n",
+        b": ping\n\n",
+        b"data: [DONE]\n\n",
+    ]
     frames = [frame for write in writes for frame in splitter.feed(write)]
     assert frames == [b'data: {"a": 1}\n\n', b"x\n\n", b": ping\n\n", b"data: [DONE]\n\n"]
     assert splitter.pending == b""
