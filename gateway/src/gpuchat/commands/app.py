@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gpuchat.commands.common import err, load_settings, with_database, with_session
 from gpuchat.commands.db import db_app
-from gpuchat.commands.profiles import profiles_app  # import, export; list, check here
+from gpuchat.commands.profiles import profiles_app  # import, export, list; check here
 from gpuchat.core import security
 from gpuchat.core.config import Settings
 from gpuchat.core.logging import configure_logging
@@ -239,23 +239,6 @@ def usage_export(
 
     with_database(write)
     sys.stdout.flush()
-
-
-@profiles_app.command("list")
-def profiles_list() -> None:
-    """List the configured model profiles."""
-    settings = load_settings()
-    try:
-        profiles = load_profiles(settings.profiles)
-    except ProfilesError as exc:
-        err(str(exc))
-        raise typer.Exit(2) from exc
-    default = profiles.default_profile.name
-    for profile in profiles.profiles:
-        marker = "*" if profile.name == default else " "
-        aliases = ", ".join(profile.aliases) or "-"
-        target = profile.model or ", ".join(profile.urls)
-        typer.echo(f"{marker} {profile.name:<20} {profile.engine.value:<9} {aliases:<30} {target}")
 
 
 @profiles_app.command("check")

@@ -34,9 +34,9 @@ from gpuchat.engines.profile_documents import (
     to_yaml,
     validate_profile,
 )
-from gpuchat.engines.profiles import Profile, load_profiles
+from gpuchat.engines.profiles import Profile, ProfilesFile, load_profiles
 from gpuchat.services.audit.record import Action, Actor, Target, record
-from gpuchat.services.profiles.seed import export_profiles, profile_set
+from gpuchat.services.profiles.seed import export_profiles, profile_set, stored_set
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,28 @@ class Definition:
     document: dict[str, Any]
     updated: datetime | None = None
     updated_by: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The profile set the gateway serves, and where it came from."""
+
+    profiles: ProfilesFile
+    source: str  # "database", or "file": GPUCHAT_PROFILES_SOURCE=file, or not yet seeded
+
+
+async def current_profiles(
+    sessions: async_sessionmaker[AsyncSession] | None, seed: Path
+) -> Listing:
+    """What the admin UI lists (`gpuchat profiles list` too): the database's set, the
+    active profile its default; the seed file when `sessions` is None (profiles from the
+    file alone) or while the database holds none yet (the gateway's first start copies
+    them in)."""
+    if sessions is not None:
+        stored = await stored_set(sessions)
+        if stored is not None:
+            return Listing(stored, "database")
+    return Listing(load_profiles(seed), "file")
 
 
 def invalid(exc: ProfileInvalid) -> GatewayError:

@@ -39,9 +39,19 @@ async def load_profile_set(sessions: async_sessionmaker[AsyncSession], seed: Pat
             log.info("profiles seeded from %s (%d)", seed, len(file.profiles))
         except IntegrityError:
             log.info("profiles were seeded by another process")
+    stored = await stored_set(sessions)
+    if stored is None:
+        raise ProfilesError("profiles in the database: none (the seed was emptied meanwhile)")
+    return stored
+
+
+async def stored_set(sessions: async_sessionmaker[AsyncSession]) -> ProfilesFile | None:
+    """The stored set, the active profile its default; None while the table is empty."""
     async with read_session(sessions) as session:
         rows = list(await repo.list_all(session))
         active = await runtime.get(session, runtime.ACTIVE_PROFILE)
+    if not rows:
+        return None
     try:
         return profile_set(rows, active)
     except ValueError as exc:  # ProfileInvalid: a document a newer schema no longer takes
