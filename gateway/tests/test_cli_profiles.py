@@ -49,7 +49,7 @@ def seeded_set(url: str, seed: Path) -> ProfilesFile:
         engine = create_engine(url)
         try:
             await migrate.upgrade(engine)
-            return await load_profile_set(create_sessionmaker(engine), seed)
+            return (await load_profile_set(create_sessionmaker(engine), seed)).profiles
         finally:
             await engine.dispose()
 
@@ -121,7 +121,7 @@ def create_in_catalog(url: str, seed: Path, text: str) -> None:
         await migrate.upgrade(engine)
         sessions = create_sessionmaker(engine)
         manager = EngineManager(
-            await load_profile_set(sessions, seed),
+            (await load_profile_set(sessions, seed)).profiles,
             models_dir=seed.parent / "models",
             logs_dir=seed.parent / "logs",
         )

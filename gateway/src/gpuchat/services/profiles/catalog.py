@@ -3,9 +3,11 @@
 Each change runs in one transaction: the new document is validated by the same schema as
 profiles.yaml, the whole set is checked (aliases unique), the engine control takes the
 set (it refuses to drop a profile that runs: 409), the audit hook records it, and only
-then does the transaction commit. Changes in this process are serialised by a lock;
-several gateway processes share the database and the supervisor, which holds the set
-the last change pushed.
+then does the transaction commit. Changes in this process are serialised by a lock; those
+of several gateway processes by the set's revision, raised first in each change's
+transaction (its row lock makes the next change wait and then read this one's rows). The
+supervisor keeps the set of the highest revision pushed to it, so pushes arriving out of
+order cannot bring an older set back.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ async def current_profiles(
     if sessions is not None:
         stored = await stored_set(sessions)
         if stored is not None:
-            return Listing(stored, "database")
+            return Listing(stored.profiles, "database")
     return Listing(load_profiles(seed), "file")
 
 
@@ -183,6 +185,7 @@ class ProfileCatalog:
         new profile (None: delete `target`)."""
         self._refuse_file()
         async with self._lock, session_scope(self._sessions) as session:
+            revision = await repo.next_revision(session)  # first: it orders the changes
             rows = list(await repo.list_all(session))
             by_name = {row.name: row for row in rows}
             origin = by_name.get(source or target)
@@ -208,12 +211,12 @@ class ProfileCatalog:
                 rows.remove(row)
             else:
                 repo.update(row, after, user_id=actor.user_id)
-            await self._apply(rows)
+            await self._apply(rows, revision)
             # Every profile change is audited here, in the change's own transaction.
             record(session, actor, action, Target("profile", target, target), before, after)
             return Definition(target, after or {}, row.updated, row.updated_by)
 
-    async def _apply(self, rows: list[ProfileDefinition]) -> None:
+    async def _apply(self, rows: list[ProfileDefinition], revision: int) -> None:
         try:
             active: str | None = self._engines.profile_for("default").name
         except UnknownModel:
@@ -224,7 +227,7 @@ class ProfileCatalog:
             raise invalid(exc) from exc
         # A refusal (ControlRefused: it runs) rolls the transaction back; the route turns it
         # into the error envelope like the other engine-control errors.
-        await self._engines.replace_profiles(profiles)
+        await self._engines.replace_profiles(profiles, revision=revision)
 
 
 def definition_text(definition: Definition) -> str:
