@@ -6,54 +6,24 @@ Every test that uses `gateway` runs twice: on SQLite and on the local PostgreSQL
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.utils.gateway import LOG_FILE, RunningGateway, start_gateway
+from tests.utils.gateway import (
+    FAKE_UPSTREAM,
+    LOG_FILE,
+    POSTGRES_URL,
+    RunningGateway,
+    fake_profiles_yaml,
+    reset_postgres,
+    start_gateway_on,
+)
 from tests.utils.secrets_in_logs import find_secrets
 
-TESTS = Path(__file__).resolve().parent
-FAKE_UPSTREAM = TESTS / "fakes" / "upstream.py"
-POSTGRES_URL = os.environ.get(
-    "GPUCHAT_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
-
-
-def fake_profiles_yaml(max_concurrency: int = 64) -> str:
-    argv = [sys.executable, str(FAKE_UPSTREAM), "--port", "{port}"]
-    return f"""
-default: fake
-profiles:
-  - name: fake
-    aliases: [default, fake-model]
-    engine: command
-    command: {argv!r}
-    health: /health
-    served_model_name: fake
-    max_concurrency: {max_concurrency}
-    limits: {{max_tokens: 512}}
-    timeouts: {{connect: 2, first_token: 3, idle: 1.5, total: 20, start: 20}}
-  - name: unreachable
-    engine: external
-    urls: ["http://127.0.0.1:9/v1"]
-    timeouts: {{connect: 1}}
-"""
-
-
-async def reset_postgres(url: str) -> None:
-    engine = create_async_engine(url)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-            await connection.execute(sa.text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
+# Defined in tests/utils/gateway.py; many test modules import them from here.
+__all__ = ["FAKE_UPSTREAM", "POSTGRES_URL", "fake_profiles_yaml", "reset_postgres"]
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -61,14 +31,7 @@ async def gateway(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningGateway]:
     data_dir = tmp_path_factory.mktemp(f"gateway-{request.param}")
-    if request.param == "postgres":
-        await reset_postgres(POSTGRES_URL)
-        url = POSTGRES_URL
-    else:
-        url = f"sqlite+aiosqlite:///{data_dir / 'gpuchat.db'}"
-    profiles = data_dir / "profiles.yaml"
-    profiles.write_text(fake_profiles_yaml())
-    async with start_gateway(data_dir=data_dir, database_url=url, profiles=profiles) as running:
+    async with start_gateway_on(request.param, data_dir) as running:
         yield running
 
 

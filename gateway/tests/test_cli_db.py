@@ -19,7 +19,14 @@ from gpuchat.commands.app import app
 from gpuchat.core import security
 from gpuchat.core.db import create_engine, create_sessionmaker, session_scope
 from gpuchat.db import migrate
-from gpuchat.db.models import AuditEntry, Conversation, Message, UsageRow, User
+from gpuchat.db.models import (
+    AuditEntry,
+    Conversation,
+    Message,
+    ProfileSetRevision,
+    UsageRow,
+    User,
+)
 from gpuchat.services.usage import retention
 from tests.conftest import POSTGRES_URL
 
@@ -137,10 +144,12 @@ EMAILS = sa.select(User.email).order_by(User.email)
 MESSAGES = sa.select(sa.func.count()).select_from(Message)
 REQUESTS = sa.select(UsageRow.request_id).order_by(UsageRow.request_id)
 AUDIT = sa.select(AuditEntry.target_id).order_by(AuditEntry.target_id)
+REVISION = sa.select(ProfileSetRevision.revision)
 
 
 def test_backup_then_restore_brings_back_exactly_what_was_saved(database_url: str) -> None:
     asyncio.run(_seed(database_url))
+    sql(database_url, sa.update(ProfileSetRevision).values(revision=3))
 
     made = gpuchat("db", "backup")
     assert made.exit_code == 0, made.output
@@ -153,6 +162,7 @@ def test_backup_then_restore_brings_back_exactly_what_was_saved(database_url: st
         database_url,
         sa.delete(Conversation).where(Conversation.title == "this week"),
         sa.insert(User).values(email="late@example.com", password_hash="x", settings={}),
+        sa.update(ProfileSetRevision).values(revision=7),  # profiles edited twice since
     )
     restored = gpuchat("db", "restore", str(saved), "--yes")
     assert restored.exit_code == 0, restored.output
@@ -162,6 +172,9 @@ def test_backup_then_restore_brings_back_exactly_what_was_saved(database_url: st
     assert emails == [("minji@example.com",)]
     assert messages == [(4,)]
     assert requests == [("new-request",), ("old-request",)]
+    # The restored profile set counts as newer than the replaced one: a running supervisor,
+    # which keeps the highest revision it was sent, takes it.
+    assert sql(database_url, REVISION)[0] == [(8,)]
 
     # What the restore replaced was saved first, so a wrong restore can be undone.
     (safety,) = saved.parent.glob("pre-restore-*")

@@ -1,4 +1,4 @@
-"""`gpuchat profiles import|export` and the seed: profiles.yaml fills an empty database
+"""`gpuchat profiles import|export|list` and the seed: profiles.yaml fills an empty database
 once; after that the database is the source of truth and the file is imported on purpose."""
 
 from __future__ import annotations
@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 import yaml
 
 from gpuchat.core.db import create_engine, create_sessionmaker
 from gpuchat.db import migrate
+from gpuchat.engines.manager import EngineManager
 from gpuchat.engines.profiles import ProfilesFile
+from gpuchat.services.audit.record import Actor
+from gpuchat.services.profiles.catalog import ProfileCatalog
 from gpuchat.services.profiles.seed import load_profile_set
 from tests.test_cli_db import database_url, gpuchat, new_postgres_database
 
@@ -45,7 +49,7 @@ def seeded_set(url: str, seed: Path) -> ProfilesFile:
         engine = create_engine(url)
         try:
             await migrate.upgrade(engine)
-            return await load_profile_set(create_sessionmaker(engine), seed)
+            return (await load_profile_set(create_sessionmaker(engine), seed)).profiles
         finally:
             await engine.dispose()
 
@@ -106,3 +110,67 @@ def test_import_refuses_an_invalid_file_and_changes_nothing(
     assert refused.exit_code == 2
     assert "'a'" in refused.output
     assert [p["name"] for p in exported["profiles"]] == ["alpha", "beta"]
+
+
+def create_in_catalog(url: str, seed: Path, text: str) -> None:
+    """What Admin → Profiles → New does: the catalog the gateway uses, on an engine owner
+    that runs nothing."""
+
+    async def main() -> None:
+        engine = create_engine(url)
+        await migrate.upgrade(engine)
+        sessions = create_sessionmaker(engine)
+        manager = EngineManager(
+            (await load_profile_set(sessions, seed)).profiles,
+            models_dir=seed.parent / "models",
+            logs_dir=seed.parent / "logs",
+        )
+        catalog = ProfileCatalog(
+            sessions,
+            manager,
+            editable=True,
+            seed=seed,
+            models_dir=seed.parent / "models",
+            vllm_command=None,
+        )
+        try:
+            await catalog.create(text, Actor.cli())
+        finally:
+            await manager.close()
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+def listed(output: str) -> list[str]:
+    """The names `gpuchat profiles list` prints, `*name` for the active one."""
+    return [line[0].strip() + line[2:].split()[0] for line in output.splitlines()]
+
+
+def test_list_shows_the_database_set_the_admin_ui_edits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gpuchat.db'}"
+    seed = tmp_path / "profiles.yaml"
+    seed.write_text(FIRST)
+    monkeypatch.setenv("GPUCHAT_DATABASE_URL", url)
+    monkeypatch.setenv("GPUCHAT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GPUCHAT_PROFILES", str(seed))
+    monkeypatch.setenv("GPUCHAT_PROFILES_SOURCE", "database")
+
+    before_seed = gpuchat("profiles", "list")
+    create_in_catalog(
+        url, seed, 'name: delta\nengine: external\nurls: ["http://127.0.0.1:12/v1"]\n'
+    )
+    seed.write_text(CHANGED)  # no longer read: the database is the source
+    from_database = gpuchat("profiles", "list")
+    monkeypatch.setenv("GPUCHAT_PROFILES_SOURCE", "file")
+    from_file = gpuchat("profiles", "list")
+
+    assert before_seed.exit_code == 0, before_seed.output
+    assert listed(before_seed.stdout) == ["alpha", "*beta"]  # what the first start will copy
+    assert "No profiles in the database yet" in before_seed.stderr
+    assert from_database.exit_code == 0, from_database.output
+    assert listed(from_database.stdout) == ["alpha", "*beta", "delta"]
+    assert "http://127.0.0.1:12/v1" in from_database.stdout
+    assert listed(from_file.stdout) == ["*beta", "gamma"]

@@ -176,14 +176,14 @@ async def _engine_control(
     """The engines' owner, with the profile set from the database (seeded from the file
     once) or, with GPUCHAT_PROFILES_SOURCE=file, from the file alone."""
     from_database = settings.profiles_source is ProfilesSource.database
-    profiles = await load_profile_set(sessions, settings.profiles) if from_database else None
+    stored = await load_profile_set(sessions, settings.profiles) if from_database else None
     if settings.supervisor_url:  # `gpuchat supervisor` owns the engines (DESIGN §6)
         remote = RemoteEngineControl(settings.supervisor_url, settings.supervisor_control_secret)
-        if profiles is not None:
-            await remote.replace_profiles(profiles)  # sent before its start
+        if stored is not None:  # sent before its start
+            await remote.replace_profiles(stored.profiles, revision=stored.revision)
         return remote
     return EngineManager(
-        profiles or load_profiles(settings.profiles),
+        stored.profiles if stored is not None else load_profiles(settings.profiles),
         models_dir=settings.models_dir,
         logs_dir=settings.logs_dir,
         vllm_command=settings.vllm_command_argv,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select
@@ -20,12 +21,16 @@ from tests.utils.streams import chat_body
 
 
 def refused_model(response: httpx.Response) -> bool:
-    body = response.json()
+    return response.status_code == 403 and refused_model_body(response.json())
+
+
+def refused_model_body(body: dict[str, Any]) -> bool:
+    """The `/v1` envelope of a model the caller may not use (the web chat sends the same)."""
     return (
-        response.status_code == 403
-        and body["error"]["code"] == "model_not_allowed"
+        body["error"]["code"] == "model_not_allowed"
         and body["error"]["param"] == "model"
         and body["error"]["type"] == "permission_error"
+        and body["source"] == "gateway"
     )
 
 
@@ -65,6 +70,21 @@ async def test_a_group_limits_the_models_on_the_api_and_the_web_chat(
     assert web.body["error"]["code"] == "model_not_allowed"
     assert web_ok.status == 200 and web_ok.kinds[-1] != "error"
     assert await conversations_of(gateway, email) == 1  # the refused question was not stored
+
+
+async def test_a_forbidden_model_on_the_web_chat_is_refused_before_any_limit_counts(
+    gateway: RunningGateway,
+) -> None:
+    """The web chat checks the model first, as `/v1` does: refusals spend no limit."""
+    email = fresh_email()
+    limits = {"requests_per_minute": 2, "requests_per_day": 2}
+    await new_group(gateway, models=["fake-model"], limits=limits, members=(email,))
+    async with gateway.login(email) as browser:
+        refused = [await chat(browser, {"content": "hi", "model": "unreachable"}) for _ in range(4)]
+        allowed = await chat(browser, {"content": "hello", "model": "fake-model"})
+    assert [r.status for r in refused] == [403] * 4
+    assert all(r.body is not None and refused_model_body(r.body) for r in refused)
+    assert allowed.status == 200 and allowed.kinds[-1] != "error"
 
 
 async def test_a_group_that_names_no_model_allows_every_model(gateway: RunningGateway) -> None:

@@ -18,14 +18,13 @@ from gpuchat.core.db import session_scope
 from gpuchat.db.models import User
 from gpuchat.db.repositories import users
 from gpuchat.services.accounts import oidc
-from tests.conftest import POSTGRES_URL, fake_profiles_yaml, reset_postgres
 from tests.utils.gateway import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     USER_PASSWORD,
     RunningGateway,
     free_port,
-    start_gateway,
+    start_gateway_on,
 )
 from tests.utils.oidc import (
     CLIENT_ID,
@@ -56,19 +55,11 @@ async def sso(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Sso]:
     data_dir = tmp_path_factory.mktemp(f"sso-{request.param}")
-    if request.param == "postgres":
-        await reset_postgres(POSTGRES_URL)
-        url = POSTGRES_URL
-    else:
-        url = f"sqlite+aiosqlite:///{data_dir / 'gpuchat.db'}"
-    profiles = data_dir / "profiles.yaml"
-    profiles.write_text(fake_profiles_yaml())
     port = free_port()
     async with (
-        start_gateway(
-            data_dir=data_dir,
-            database_url=url,
-            profiles=profiles,
+        start_gateway_on(
+            request.param,
+            data_dir,
             oidc_discovery_url=f"http://127.0.0.1:{port}/.well-known/openid-configuration",
             oidc_client_id=CLIENT_ID,
             oidc_client_secret=SecretStr(CLIENT_SECRET),

@@ -1,5 +1,6 @@
 """A new profile set while engines run (the admin's profile editor): in process and
-through `gpuchat supervisor` (`PUT /control/profiles`)."""
+through `gpuchat supervisor` (`PUT /control/profiles`), where the set of the highest
+revision wins whatever order several gateway processes' pushes arrive in."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gpuchat.engines.control import ControlRefused, EngineControl
+from gpuchat.engines.control import ControlRefused, EngineControl, UnknownModel
 from gpuchat.engines.profiles import ProfilesFile
+from gpuchat.engines.remote import RemoteEngineControl
 from tests.engines.conftest import SUPERVISOR_SECRET
+from tests.engines.test_manager import eventually
 from tests.engines.test_supervisor import serving
 
 FakeProfile = Callable[..., dict[str, Any]]
@@ -110,3 +113,59 @@ async def test_put_profiles_needs_the_secret_and_json(
     assert ok.status == 200
     assert reply["profiles"]
     assert [p["name"] for p in served["profiles"]] == ["tool", "intruder"]
+
+
+async def test_a_push_older_than_the_set_held_is_ignored(
+    make_manager: Callable[..., Any], fake_profile: FakeProfile
+) -> None:
+    tool = fake_profile("tool")
+    manager = make_manager(tool)
+    newer = profile_set(tool, fake_profile("newer")).model_dump(mode="json")
+    older = profile_set(tool, fake_profile("older")).model_dump(mode="json")
+    auth = {"Authorization": f"Bearer {SUPERVISOR_SECRET}"}
+    async with serving(manager, [tool]) as url, aiohttp.ClientSession(headers=auth) as http:
+        async with http.put(f"{url}/control/profiles?revision=5", json=newer) as first:
+            taken = await first.json()
+        # Sent before the first, delivered after it: an older set.
+        async with http.put(f"{url}/control/profiles?revision=4", json=older) as late:
+            ignored = await late.json()
+        async with http.get(f"{url}/control/profiles") as listed:
+            served = await listed.json()
+        async with http.put(f"{url}/control/profiles?revision=soon", json=older) as bad:
+            pass
+
+    assert (first.status, taken["applied"], taken["revision"]) == (200, True, 5)
+    assert (late.status, ignored["applied"], ignored["revision"]) == (200, False, 5)
+    assert ignored["profiles"] == taken["profiles"]  # the version clients read: unchanged
+    assert [p["name"] for p in served["profiles"]] == ["tool", "newer"]
+    assert [s.name for s in manager.statuses()] == ["tool", "newer"]
+    assert bad.status == 422
+
+
+async def test_two_gateway_processes_pushing_out_of_order_both_end_on_the_newer_set(
+    make_manager: Callable[..., Any], fake_profile: FakeProfile
+) -> None:
+    tool = fake_profile("tool")
+    manager = make_manager(tool)
+    async with serving(manager, [tool]) as url:
+        editor = RemoteEngineControl(url, SUPERVISOR_SECRET, poll_s=0.05)
+        stale = RemoteEngineControl(url, SUPERVISOR_SECRET, poll_s=0.05)
+        try:
+            await editor.start(launch_default=False)
+            await stale.start(launch_default=False)
+            await editor.replace_profiles(profile_set(tool, fake_profile("newer")), revision=2)
+            await stale.replace_profiles(profile_set(tool, fake_profile("older")), revision=1)
+
+            def knows_newer() -> bool:
+                try:
+                    return stale.profile_for("newer").name == "newer"
+                except UnknownModel:
+                    return False
+
+            await eventually(knows_newer)  # the late process reads the set held
+            with pytest.raises(UnknownModel):
+                stale.profile_for("older")
+        finally:
+            await editor.close()
+            await stale.close()
+    assert [s.name for s in manager.statuses()] == ["tool", "newer"]

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 import uvicorn
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from gpuchat.core.config import ProfilesSource, Settings
 from gpuchat.core.db import session_scope
@@ -93,6 +96,63 @@ def _address_for(email: str) -> str:
     """A stable fake client address per email, so throttling tests don't share a bucket."""
     digest = hashlib.sha256(email.encode()).digest()
     return f"10.{digest[0]}.{digest[1]}.{digest[2]}"
+
+
+POSTGRES_URL = os.environ.get(
+    "GPUCHAT_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+FAKE_UPSTREAM = Path(__file__).resolve().parents[1] / "fakes" / "upstream.py"
+
+
+def fake_profiles_yaml(max_concurrency: int = 64) -> str:
+    argv = [sys.executable, str(FAKE_UPSTREAM), "--port", "{port}"]
+    return f"""
+default: fake
+profiles:
+  - name: fake
+    aliases: [default, fake-model]
+    engine: command
+    command: {argv!r}
+    health: /health
+    served_model_name: fake
+    max_concurrency: {max_concurrency}
+    limits: {{max_tokens: 512}}
+    timeouts: {{connect: 2, first_token: 3, idle: 1.5, total: 20, start: 20}}
+  - name: unreachable
+    engine: external
+    urls: ["http://127.0.0.1:9/v1"]
+    timeouts: {{connect: 1}}
+"""
+
+
+async def reset_postgres(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+            await connection.execute(sa.text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def start_gateway_on(
+    backend: str, data_dir: Path, **settings: Any
+) -> AsyncIterator[RunningGateway]:
+    """A gateway running the fake profiles on `backend`: "sqlite" (a new database file in
+    `data_dir`) or "postgres" (the test database, `GPUCHAT_TEST_DATABASE_URL`, emptied
+    first). `settings`: more settings, as for `start_gateway`."""
+    if backend == "postgres":
+        await reset_postgres(POSTGRES_URL)
+        url = POSTGRES_URL
+    else:
+        url = f"sqlite+aiosqlite:///{data_dir / 'gpuchat.db'}"
+    profiles = data_dir / "profiles.yaml"
+    profiles.write_text(fake_profiles_yaml())
+    async with start_gateway(
+        data_dir=data_dir, database_url=url, profiles=profiles, **settings
+    ) as running:
+        yield running
 
 
 @asynccontextmanager

@@ -6,6 +6,7 @@ Anything a script may capture (a new key) goes alone to stdout; messages go to s
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import subprocess
@@ -23,9 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gpuchat.commands.common import err, load_settings, with_database, with_session
 from gpuchat.commands.db import db_app
-from gpuchat.commands.profiles import profiles_app  # import, export; list, check here
+from gpuchat.commands.profiles import profiles_app  # import, export, list; check here
 from gpuchat.core import security
 from gpuchat.core.config import Settings
+from gpuchat.core.db import read_session
 from gpuchat.core.logging import configure_logging
 from gpuchat.core.server import server_options
 from gpuchat.db.repositories import keys, users
@@ -35,7 +37,7 @@ from gpuchat.engines.profiles import EngineKind, ProfilesError, load_profiles
 from gpuchat.loadtest.command import bench
 from gpuchat.services.audit.record import Action, Actor, Target, record
 from gpuchat.services.usage.csv_export import csv_chunks
-from gpuchat.services.usage.report import UsageFilter, parse_moment
+from gpuchat.services.usage.report import UsageFilter, group_members, parse_moment
 
 app = typer.Typer(
     help="gpuchat: a self-hosted chat service for your own GPUs.", no_args_is_help=True
@@ -225,6 +227,9 @@ def usage_export(
     end: Annotated[
         str | None, typer.Option("--to", help="ISO date (that whole day) or date-time.")
     ] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", help="Only its members now (group name or id).")
+    ] = None,
 ) -> None:
     """Write the usage rows as CSV to stdout (the same file as /api/admin/usage.csv)."""
     try:
@@ -233,29 +238,22 @@ def usage_export(
         err("--from and --to must be ISO dates or date-times.")
         raise typer.Exit(2) from exc
 
-    async def write(sessions: async_sessionmaker[AsyncSession]) -> None:
-        async for chunk in csv_chunks(sessions, where):
+    async def write(sessions: async_sessionmaker[AsyncSession]) -> bool:
+        chosen = where
+        if group is not None:
+            async with read_session(sessions) as session:
+                members = await group_members(session, group)
+            if members is None:
+                return False
+            chosen = dataclasses.replace(where, user_ids=members)
+        async for chunk in csv_chunks(sessions, chosen):
             sys.stdout.write(chunk)
+        return True
 
-    with_database(write)
+    if not with_database(write):
+        err(f"No group named {group!r} (see Admin → Groups).")
+        raise typer.Exit(1)
     sys.stdout.flush()
-
-
-@profiles_app.command("list")
-def profiles_list() -> None:
-    """List the configured model profiles."""
-    settings = load_settings()
-    try:
-        profiles = load_profiles(settings.profiles)
-    except ProfilesError as exc:
-        err(str(exc))
-        raise typer.Exit(2) from exc
-    default = profiles.default_profile.name
-    for profile in profiles.profiles:
-        marker = "*" if profile.name == default else " "
-        aliases = ", ".join(profile.aliases) or "-"
-        target = profile.model or ", ".join(profile.urls)
-        typer.echo(f"{marker} {profile.name:<20} {profile.engine.value:<9} {aliases:<30} {target}")
 
 
 @profiles_app.command("check")

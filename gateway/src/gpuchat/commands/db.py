@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gpuchat.commands.common import err, load_settings, with_database
+from gpuchat.core.db import create_engine, create_sessionmaker, read_session, session_scope
 from gpuchat.db import backup
+from gpuchat.db.repositories import profiles
 from gpuchat.services.usage.retention import parse_cutoff, prune
 
 db_app = typer.Typer(
@@ -67,7 +70,9 @@ def db_restore(
         )
     safety = backup.default_backup_path(settings.data_dir / "backups", db, label="pre-restore")
     try:
+        replaced = 0
         if not db.is_sqlite or db.sqlite_path.is_file():
+            replaced = asyncio.run(_profile_revision(settings.resolved_database_url))
             backup.backup(db, safety)
             err(f"The database as it was is saved in {safety}.")
         backup.restore(db, source)
@@ -75,7 +80,27 @@ def db_restore(
         err(str(exc))
         raise typer.Exit(1) from exc
     db_upgrade()
+    # A running `gpuchat supervisor` ignores profile sets older than the one it holds:
+    # the restored set must count as newer than the replaced database's.
+    with_database(lambda sessions: _raise_profile_revision(sessions, replaced))
     err(f"Restored from {source}.")
+
+
+async def _profile_revision(url: str) -> int:
+    """The profile set's revision in the database about to be replaced (0: unreadable)."""
+    engine = create_engine(url)
+    try:
+        async with read_session(create_sessionmaker(engine)) as session:
+            return await profiles.revision(session)
+    except Exception:  # a damaged database, or one from before the revision: none to pass
+        return 0
+    finally:
+        await engine.dispose()
+
+
+async def _raise_profile_revision(sessions: async_sessionmaker[AsyncSession], floor: int) -> None:
+    async with session_scope(sessions) as session:
+        await profiles.raise_revision_above(session, floor)
 
 
 @db_app.command("prune")

@@ -331,3 +331,15 @@ class ProfileDefinition(Base):
     updated_by: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
+
+
+class ProfileSetRevision(Base):
+    """The profile set's revision: one row (id 1), raised in the transaction of every
+    change to `profile_definitions`. Raising it locks the row, so concurrent changes from
+    several gateway processes run one after the other; the supervisor keeps the highest
+    revision it was sent (engines/design.md, "Profile sets from the database")."""
+
+    __tablename__ = "profile_set_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)

@@ -184,11 +184,14 @@ class EngineControl(Protocol):
 
     def profile_for(self, alias: str) -> Profile: ...
 
-    async def replace_profiles(self, profiles: ProfilesFile) -> None:
+    async def replace_profiles(
+        self, profiles: ProfilesFile, *, revision: int | None = None
+    ) -> None:
         """Use this profile set from now on (the admin edited it). New profiles are usable
         at once; an edited one that runs keeps its old settings until it is restarted
         (activated again) or stopped; dropping the active or a running profile raises
-        ControlRefused and changes nothing."""
+        ControlRefused and changes nothing. `revision` (the database's, rising with every
+        change): a supervisor that took a higher one ignores this set, which is older."""
         ...
 
     async def ensure_ready(self, alias: str) -> Upstream: ...

@@ -116,8 +116,12 @@ class EngineManager(EngineLifecycle):
             raise UnknownModel(alias)
         return self._engines[name].profile
 
-    async def replace_profiles(self, profiles: ProfilesFile) -> None:
-        """See control.EngineControl. Synchronous inside: no switch can begin halfway."""
+    async def replace_profiles(
+        self, profiles: ProfilesFile, *, revision: int | None = None
+    ) -> None:
+        """See control.EngineControl. Synchronous inside: no switch can begin halfway.
+        `revision` is the supervisor's to compare (supervisor.py): in one process the
+        database's transactions already order the changes."""
         change = plan_replacement(self._engines, profiles, self._active, self._switching)
         for name in change.removed:
             del self._engines[name]

@@ -71,6 +71,7 @@ class RemoteEngineControl:
         # The set the gateway keeps in its database: sent before each `start` (a restarted
         # supervisor has only its file) and whenever an administrator changes it.
         self._pushed: ProfilesFile | None = None
+        self._pushed_revision: int | None = None  # the database's, with the set
         self._version = ""  # of the supervisor's profile set, from its answers
 
     # ---- public interface (control.EngineControl) --------------------------------------
@@ -111,15 +112,31 @@ class RemoteEngineControl:
         except KeyError:
             raise UnknownModel(alias) from None
 
-    async def replace_profiles(self, profiles: ProfilesFile) -> None:
-        """Before `start`: kept, and sent by it. After: sent now (a refusal raises)."""
-        self._pushed = profiles
+    async def replace_profiles(
+        self, profiles: ProfilesFile, *, revision: int | None = None
+    ) -> None:
+        """Before `start`: kept, and sent by it. After: sent now (a refusal raises). The
+        supervisor ignores a set whose `revision` is below the one it holds (another
+        gateway process pushed a newer set first); this process then reads that one."""
+        self._pushed, self._pushed_revision = profiles, revision
         if self._boot:
             await self._push()
 
     async def _push(self) -> None:
-        if self._pushed is not None:
-            await self._call("PUT", "/profiles", self._pushed.model_dump(mode="json"))
+        if self._pushed is None:
+            return
+        path = "/profiles"
+        if self._pushed_revision is not None:
+            path += f"?revision={self._pushed_revision}"
+        reply = await self._call("PUT", path, self._pushed.model_dump(mode="json"))
+        if reply.applied is False:
+            log.info(
+                "the supervisor holds a newer profile set (revision %s, ours %s)",
+                reply.revision,
+                self._pushed_revision,
+            )
+            self._profiles = None  # read the set it holds on the next call
+        else:
             self._learn(self._pushed)  # usable at once, before the next call reads it back
 
     async def ensure_ready(self, alias: str) -> Upstream:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import secrets
 import time
@@ -53,10 +54,12 @@ class Supervisor:
         self._engine_routes: dict[str, tuple[str, str]] = {}  # profile -> (token, base url)
         self._expiry: asyncio.Task[None] | None = None
         self.boot = secrets.token_hex(8)
-        # The profile set GET /control/profiles answers (the app sets it, and replaces it
-        # on PUT), and its version, sent in every answer.
+        # The profile set GET /control/profiles answers, and its version, sent in every
+        # answer; the revision of the last set a gateway pushed (None: still the file's).
         self.profiles: ProfilesFile | None = None
         self.profiles_version = ""
+        self.profiles_revision: int | None = None
+        self._replacing = asyncio.Lock()
         self._seq = 0
 
     def start(self) -> None:
@@ -68,6 +71,23 @@ class Supervisor:
             self._expiry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._expiry
+
+    def take_profiles(self, profiles: ProfilesFile, revision: int | None = None) -> None:
+        self.profiles, self.profiles_revision = profiles, revision
+        self.profiles_version = hashlib.sha256(profiles.model_dump_json().encode()).hexdigest()[:16]
+
+    async def replace_profiles(self, profiles: ProfilesFile, revision: int | None) -> bool:
+        """A gateway's set replaces this one, unless this one's revision is higher: several
+        gateway processes push, and their pushes may arrive out of order. False: ignored,
+        it is older. A push without a revision (an older gateway) is always taken."""
+        async with self._replacing:  # the check and the change as one step
+            held = self.profiles_revision
+            if revision is not None and held is not None and revision < held:
+                log.info("profile set of revision %d ignored: %d is newer", revision, held)
+                return False
+            await self.control.replace_profiles(profiles, revision=revision)
+            self.take_profiles(profiles, held if revision is None else revision)
+            return True
 
     def snapshot(self) -> tuple[int, list[EngineStatus]]:
         """The manager's statuses, and the answer's sequence number. A spawned engine's

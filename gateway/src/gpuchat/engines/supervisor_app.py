@@ -3,7 +3,8 @@
 Routes (all `/control/...` need `Authorization: Bearer <GPUCHAT_SUPERVISOR_SECRET>`):
 
     GET  /control/profiles                  the profile set (the file, or the gateway's)
-    PUT  /control/profiles                  the gateway's profile set (its database's)
+    PUT  /control/profiles?revision=N       the gateway's profile set (its database's);
+                                            an older revision than held: applied=false
     GET  /control/statuses                  every engine's status
     POST /control/start                     {"launch_default": bool}
     POST /control/ensure-ready              {"alias"}
@@ -30,7 +31,6 @@ engine's `/v1` (no `..` or `.` segments).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import logging
@@ -83,6 +83,10 @@ class _Wait(BaseModel):
     wait: bool = False
 
 
+class _Revision(BaseModel):
+    revision: int | None = None
+
+
 def create_supervisor_app(
     control: EngineControl,
     profiles: ProfilesFile,
@@ -100,7 +104,7 @@ def create_supervisor_app(
         client_max_size=MAX_BODY_BYTES,
     )
     app[SUPERVISOR] = Supervisor(control, lease_ttl_s=lease_ttl_s)
-    _set_profiles(app, profiles)
+    app[SUPERVISOR].take_profiles(profiles)
     app.add_routes(routes)
     app.cleanup_ctx.append(_lifetime)
     return app
@@ -200,11 +204,6 @@ async def _control_errors(request: web.Request, handler: Handler) -> web.StreamR
         return web.json_response({"type": "invalid", "message": str(exc)}, status=422)
 
 
-def _set_profiles(app: web.Application, profiles: ProfilesFile) -> None:
-    digest = hashlib.sha256(profiles.model_dump_json().encode()).hexdigest()[:16]
-    app[SUPERVISOR].profiles, app[SUPERVISOR].profiles_version = profiles, digest
-
-
 async def _body(request: web.Request, model: type[M]) -> M:
     return model.model_validate_json(await request.read() or b"{}")
 
@@ -237,11 +236,13 @@ async def profiles(request: web.Request) -> web.Response:
 @routes.put(f"{CONTROL_PREFIX}/profiles")
 async def replace_profiles(request: web.Request) -> web.Response:
     """The gateway's profile set (kept in its database) replaces this one; the engine
-    manager refuses (409) to drop a profile that runs."""
+    manager refuses (409) to drop a profile that runs. `?revision=N` (the database's):
+    a set older than the one held is ignored, 200 with `applied: false`."""
     profiles = await _body(request, ProfilesFile)
-    await request.app[SUPERVISOR].control.replace_profiles(profiles)
-    _set_profiles(request.app, profiles)
-    return _reply(request)
+    revision = _Revision.model_validate(dict(request.query)).revision
+    supervisor = request.app[SUPERVISOR]
+    applied = await supervisor.replace_profiles(profiles, revision)
+    return _reply(request, applied=applied, revision=supervisor.profiles_revision)
 
 
 @routes.get(f"{CONTROL_PREFIX}/statuses")

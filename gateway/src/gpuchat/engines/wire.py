@@ -44,6 +44,10 @@ class ControlReply(BaseModel):
     revoked: list[str] = []
     # The profile set's version: a client that knew another one reads GET /profiles again.
     profiles: str = ""
+    # PUT /control/profiles: whether the set was taken (False: the supervisor holds one of
+    # a higher revision, so this one is older), and the revision it holds now.
+    applied: bool | None = None
+    revision: int | None = None
 
 
 ControlError = UnknownModel | EngineUnavailable | SwitchConflict | ControlRefused

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
 
 from gpuchat.api.deps import CurrentPrincipal, StateDep
-from gpuchat.core.db import session_scope
+from gpuchat.core.db import read_session, session_scope
 from gpuchat.core.errors import GatewayError
 from gpuchat.core.security import Principal
 from gpuchat.core.streaming import DisconnectWatch, SSEResponse
@@ -19,7 +19,7 @@ from gpuchat.openai import sse
 from gpuchat.schemas.conversations import ChatRequest
 from gpuchat.services import completions
 from gpuchat.services.chat.stream import chat_stream
-from gpuchat.services.chat.turn import Turn, prepare_turn
+from gpuchat.services.chat.turn import Turn, chosen_model, prepare_turn
 from gpuchat.services.filters import message_texts
 from gpuchat.services.limits.queue import Ticket
 from gpuchat.services.relay.request import UpstreamRequest
@@ -37,8 +37,10 @@ async def chat(
     body: ChatRequest, request: Request, principal: CurrentPrincipal, state: StateDep
 ) -> StreamingResponse:
     """Store the question, then stream the answer: start, queue, loading, delta…, usage,
-    done, title. Limits and a full queue answer 429 before anything is stored."""
+    done, title. A model the caller may not use answers 403 before any limit counts the
+    request (as on `/v1`); limits and a full queue answer 429 before anything is stored."""
     await state.filters.check([t for t in (body.content, body.system_prompt) if t])
+    await _check_model(body, principal, state)
     grant = await state.limits.admit(principal)
     tickets: list[Ticket] = []
 
@@ -73,6 +75,17 @@ async def chat(
     headers = {**sse.SSE_HEADERS, **grant.headers}
     watch = DisconnectWatch(request.receive)
     return SSEResponse(stream, watch, on_close=(upstream_request.finish,), headers=headers)
+
+
+async def _check_model(body: ChatRequest, principal: Principal, state: AppState) -> None:
+    """404 for an unknown model or conversation, 403 for a model the caller may not use."""
+    async with read_session(state.sessions) as session:
+        user = await session.get(User, principal.user_id)
+        if user is None:
+            raise GatewayError(401, "The user no longer exists", code="invalid_credentials")
+        alias = await chosen_model(session, user, body)
+    profile = completions.find_profile(state.engines, alias)
+    completions.check_model_allowed(principal, alias, profile.names)
 
 
 async def _prepare(

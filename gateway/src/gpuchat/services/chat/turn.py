@@ -37,24 +37,39 @@ def _choose(*values: Any) -> Any:
     return next((v for v in values if v is not None), None)
 
 
+async def _owned(session: AsyncSession, user: User, conversation_id: int) -> Conversation:
+    owned = await conversations.get_owned(session, user.id, conversation_id)
+    if owned is None:
+        raise GatewayError(
+            404, "Conversation not found", code="conversation_not_found", param="conversation_id"
+        )
+    return owned
+
+
+async def chosen_model(session: AsyncSession, user: User, body: ChatRequest) -> str:
+    """The model alias the turn will ask for: the request's, else the conversation's, else
+    the user's default (for a new conversation). 404 for a conversation not theirs."""
+    if body.model is not None:
+        return body.model
+    if body.conversation_id is None:
+        return str(_choose((user.settings or {}).get("model"), "default"))
+    return (await _owned(session, user, body.conversation_id)).model
+
+
 async def _conversation(
     session: AsyncSession, user: User, body: ChatRequest, defaults: dict[str, Any]
 ) -> Conversation:
     if body.conversation_id is None:
         conversation = Conversation(
             user_id=user.id,
-            model=_choose(body.model, defaults.get("model"), "default"),
+            model=await chosen_model(session, user, body),
             system_prompt=_choose(body.system_prompt, defaults.get("system_prompt"), ""),
             title="",
         )
         session.add(conversation)
         await session.flush()
         return conversation
-    owned = await conversations.get_owned(session, user.id, body.conversation_id)
-    if owned is None:
-        raise GatewayError(
-            404, "Conversation not found", code="conversation_not_found", param="conversation_id"
-        )
+    owned = await _owned(session, user, body.conversation_id)
     if body.model is not None:
         owned.model = body.model
     if body.system_prompt is not None:

@@ -3,9 +3,11 @@
 Each change runs in one transaction: the new document is validated by the same schema as
 profiles.yaml, the whole set is checked (aliases unique), the engine control takes the
 set (it refuses to drop a profile that runs: 409), the audit hook records it, and only
-then does the transaction commit. Changes in this process are serialised by a lock;
-several gateway processes share the database and the supervisor, which holds the set
-the last change pushed.
+then does the transaction commit. Changes in this process are serialised by a lock; those
+of several gateway processes by the set's revision, raised first in each change's
+transaction (its row lock makes the next change wait and then read this one's rows). The
+supervisor keeps the set of the highest revision pushed to it, so pushes arriving out of
+order cannot bring an older set back.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from gpuchat.engines.profile_documents import (
     to_yaml,
     validate_profile,
 )
-from gpuchat.engines.profiles import Profile, load_profiles
+from gpuchat.engines.profiles import Profile, ProfilesFile, load_profiles
 from gpuchat.services.audit.record import Action, Actor, Target, record
-from gpuchat.services.profiles.seed import export_profiles, profile_set
+from gpuchat.services.profiles.seed import export_profiles, profile_set, stored_set
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,28 @@ class Definition:
     document: dict[str, Any]
     updated: datetime | None = None
     updated_by: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The profile set the gateway serves, and where it came from."""
+
+    profiles: ProfilesFile
+    source: str  # "database", or "file": GPUCHAT_PROFILES_SOURCE=file, or not yet seeded
+
+
+async def current_profiles(
+    sessions: async_sessionmaker[AsyncSession] | None, seed: Path
+) -> Listing:
+    """What the admin UI lists (`gpuchat profiles list` too): the database's set, the
+    active profile its default; the seed file when `sessions` is None (profiles from the
+    file alone) or while the database holds none yet (the gateway's first start copies
+    them in)."""
+    if sessions is not None:
+        stored = await stored_set(sessions)
+        if stored is not None:
+            return Listing(stored.profiles, "database")
+    return Listing(load_profiles(seed), "file")
 
 
 def invalid(exc: ProfileInvalid) -> GatewayError:
@@ -161,6 +185,7 @@ class ProfileCatalog:
         new profile (None: delete `target`)."""
         self._refuse_file()
         async with self._lock, session_scope(self._sessions) as session:
+            revision = await repo.next_revision(session)  # first: it orders the changes
             rows = list(await repo.list_all(session))
             by_name = {row.name: row for row in rows}
             origin = by_name.get(source or target)
@@ -186,12 +211,12 @@ class ProfileCatalog:
                 rows.remove(row)
             else:
                 repo.update(row, after, user_id=actor.user_id)
-            await self._apply(rows)
+            await self._apply(rows, revision)
             # Every profile change is audited here, in the change's own transaction.
             record(session, actor, action, Target("profile", target, target), before, after)
             return Definition(target, after or {}, row.updated, row.updated_by)
 
-    async def _apply(self, rows: list[ProfileDefinition]) -> None:
+    async def _apply(self, rows: list[ProfileDefinition], revision: int) -> None:
         try:
             active: str | None = self._engines.profile_for("default").name
         except UnknownModel:
@@ -202,7 +227,7 @@ class ProfileCatalog:
             raise invalid(exc) from exc
         # A refusal (ControlRefused: it runs) rolls the transaction back; the route turns it
         # into the error envelope like the other engine-control errors.
-        await self._engines.replace_profiles(profiles)
+        await self._engines.replace_profiles(profiles, revision=revision)
 
 
 def definition_text(definition: Definition) -> str:

@@ -4,6 +4,7 @@ imported and exported as the same YAML (`gpuchat profiles import|export`)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +28,15 @@ def profile_set(rows: list[ProfileDefinition], active: str | None) -> ProfilesFi
     return validate_set(profiles, active if active in names else None)
 
 
-async def load_profile_set(sessions: async_sessionmaker[AsyncSession], seed: Path) -> ProfilesFile:
+@dataclass(frozen=True, slots=True)
+class StoredSet:
+    profiles: ProfilesFile
+    # Raised by every change: a supervisor keeps the set of the highest revision it was
+    # sent, whatever order several gateway processes' pushes arrive in.
+    revision: int
+
+
+async def load_profile_set(sessions: async_sessionmaker[AsyncSession], seed: Path) -> StoredSet:
     """At start: the stored set; an empty table is seeded from `seed` (profiles.yaml) first.
     Several processes may start at once: the one whose seed commits wins, the rest read."""
     async with read_session(sessions) as session:
@@ -39,11 +48,24 @@ async def load_profile_set(sessions: async_sessionmaker[AsyncSession], seed: Pat
             log.info("profiles seeded from %s (%d)", seed, len(file.profiles))
         except IntegrityError:
             log.info("profiles were seeded by another process")
+    stored = await stored_set(sessions)
+    if stored is None:
+        raise ProfilesError("profiles in the database: none (the seed was emptied meanwhile)")
+    return stored
+
+
+async def stored_set(sessions: async_sessionmaker[AsyncSession]) -> StoredSet | None:
+    """The stored set, the active profile its default; None while the table is empty."""
     async with read_session(sessions) as session:
+        # Read before the rows: a change committed in between is newer than this number
+        # says, never older (a push of it may then lose to the change's own push).
+        revision = await repo.revision(session)
         rows = list(await repo.list_all(session))
         active = await runtime.get(session, runtime.ACTIVE_PROFILE)
+    if not rows:
+        return None
     try:
-        return profile_set(rows, active)
+        return StoredSet(profile_set(rows, active), revision)
     except ValueError as exc:  # ProfileInvalid: a document a newer schema no longer takes
         raise ProfilesError(f"profiles in the database: {exc}") from exc
 
@@ -60,6 +82,7 @@ async def import_profiles(
     was chosen yet. Returns (added, updated, removed)."""
     added, updated, removed = [], [], []
     async with session_scope(sessions) as session:
+        await repo.next_revision(session)
         rows = {row.name: row for row in await repo.list_all(session)}
         for profile in file.profiles:
             document = document_of(profile)

@@ -126,13 +126,19 @@ async def resolve_group(session: AsyncSession, value: str | None) -> tuple[int, 
     """A group filter given as its id or its exact name: the ids of its members now."""
     if not value:
         return None
+    members = await group_members(session, value)
+    return () if members is None else members
+
+
+async def group_members(session: AsyncSession, value: str) -> tuple[int, ...] | None:
+    """The members now of the group named by its id or its exact name; None: no such group."""
     statement = select(Group.id).where(Group.name == value.strip())
     if value.isdigit():
         if int(value) > MAX_DB_ID:
-            return ()
+            return None
         statement = select(Group.id).where(or_(Group.id == int(value), Group.name == value))
     group_ids = (await session.scalars(statement)).all()
-    return await group_repository.member_ids(session, group_ids) if group_ids else ()
+    return await group_repository.member_ids(session, group_ids) if group_ids else None
 
 
 def narrow(first: tuple[int, ...] | None, second: tuple[int, ...] | None) -> tuple[int, ...] | None:
