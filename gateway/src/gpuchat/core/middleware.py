@@ -99,6 +99,7 @@ class RequestContextMiddleware:
 
         # Once the response has started, every layer between here and the route only passes
         # body messages on: an event stream sends its frames here directly (`body_send`).
+        # Taken out again at the end: `send` holds the server's request, which holds `scope`.
         state[_BODY_SEND] = send
         try:
             self._check_request(scope)
@@ -117,6 +118,7 @@ class RequestContextMiddleware:
             if not response_started:
                 await unexpected(exc).response()(scope, receive, send_with_headers)
         finally:
+            del state[_BODY_SEND]
             log.info(
                 "request",
                 request_id=request_id,

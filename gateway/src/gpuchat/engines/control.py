@@ -54,6 +54,7 @@ class Lease:
     def release(self, *, failed: bool = False) -> None:
         """`failed`: the engine could not be reached (the replica router skips it a while)."""
         on_release, self._on_release = self._on_release, None
+        self.on_revoke = None  # nothing left to end; and its closure holds the request
         if on_release is not None:
             on_release(failed)
 
