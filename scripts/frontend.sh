@@ -84,9 +84,9 @@ free_port() {
     "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# A gateway for the browser tests: temp data dir and SQLite, two fake engines (the second
-# takes two seconds to "load", printing progress), a known admin password. Sets GATEWAY_URL,
-# GATEWAY_PID and E2E_DIR.
+# A gateway for the browser tests: temp data dir and SQLite, three fake engines (the second
+# takes two seconds to "load", printing progress; the third has an admin system prompt), a
+# known admin password. Sets GATEWAY_URL, GATEWAY_PID and E2E_DIR.
 start_gateway() {
     E2E_DIR="$(mktemp -d "${TMPDIR:-/tmp}/gpuchat-e2e.XXXXXX")"
     local fake="$ROOT/gateway/tests/fakes/upstream.py"
@@ -108,6 +108,14 @@ profiles:
     health: /health
     max_concurrency: 4
     timeouts: {connect: 2, first_token: 5, idle: 5, total: 60, start: 30}
+  - name: fake-policy
+    aliases: [policy-model]
+    engine: command
+    command: ["$PYTHON", "$fake", "--port", "{port}"]
+    health: /health
+    max_concurrency: 4
+    system_prompt: "$E2E_POLICY_PROMPT"
+    timeouts: {connect: 2, first_token: 5, idle: 5, total: 60, start: 20}
 EOF
     local port oidc_port
     port="$(free_port)"
@@ -171,6 +179,8 @@ stop_gateway() {
 
 E2E_ADMIN_EMAIL="admin@example.com"
 E2E_ADMIN_PASSWORD="e2e-admin-password-0123"
+# The admin system prompt of the `fake-policy` profile (tests/e2e/policy.mjs looks for it).
+E2E_POLICY_PROMPT="You are a helpful assistant. Reply in the user's language (한국어 질문에는 한국어로 답하세요). Keep it brief."
 
 e2e() {
     build
@@ -180,7 +190,8 @@ e2e() {
     echo "Browser tests against $GATEWAY_URL (gateway log: $E2E_DIR/gateway.log)" >&2
     local status=0
     (cd "$FRONTEND" && export GPUCHAT_URL="$GATEWAY_URL" GPUCHAT_E2E_EMAIL="$E2E_ADMIN_EMAIL" \
-        GPUCHAT_E2E_PASSWORD="$E2E_ADMIN_PASSWORD" && node tests/e2e/run.mjs "$@" \
+        GPUCHAT_E2E_PASSWORD="$E2E_ADMIN_PASSWORD" \
+        GPUCHAT_E2E_POLICY_PROMPT="$E2E_POLICY_PROMPT" && node tests/e2e/run.mjs "$@" \
         && node tests/e2e/sso.mjs "$@") || status=$?
     if [ "$status" -ne 0 ]; then
         if ! kill -0 "$GATEWAY_PID" 2>/dev/null; then

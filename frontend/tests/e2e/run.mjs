@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { ADMIN, BASE, run, test } from './harness.mjs';
 import './groups.mjs';
+import './policy.mjs';
 
 // ---- helpers --------------------------------------------------------------------------
 
