@@ -120,10 +120,12 @@ EOF
     local port oidc_port
     port="$(free_port)"
     GATEWAY_URL="http://127.0.0.1:$port"
-    # A real OpenID provider for the single sign-on tests (tests/e2e/sso.mjs).
+    # A real OpenID provider for the single sign-on tests (tests/e2e/sso.mjs); one of its
+    # accounts has a groups claim, which GPUCHAT_OIDC_SYNC_GROUPS maps to gpuchat groups.
     oidc_port="$(free_port)"
     (cd "$FRONTEND" && OIDC_PORT="$oidc_port" \
         OIDC_REDIRECT_URIS="$GATEWAY_URL/api/auth/oidc/callback" \
+        OIDC_ACCOUNTS="$E2E_OIDC_ACCOUNTS" \
         exec node tests/oidc/provider.mjs) >"$E2E_DIR/oidc-provider.log" 2>&1 &
     OIDC_PID=$!
     # Run from the temp dir, so a developer's own .env does not reach the test gateway.
@@ -145,6 +147,7 @@ EOF
             GPUCHAT_OIDC_CLIENT_ID=gpuchat \
             GPUCHAT_OIDC_CLIENT_SECRET=test-client-secret \
             GPUCHAT_OIDC_DISPLAY_NAME="Company SSO" \
+            GPUCHAT_OIDC_SYNC_GROUPS=true \
             "$ROOT/.venv/bin/gpuchat" serve
     ) >"$E2E_DIR/gateway.log" 2>&1 &
     GATEWAY_PID=$!
@@ -179,6 +182,9 @@ stop_gateway() {
 
 E2E_ADMIN_EMAIL="admin@example.com"
 E2E_ADMIN_PASSWORD="e2e-admin-password-0123"
+# The provider's accounts with claims of their own (any other login name is name@sso.test,
+# in no group); tests/e2e/sso.mjs signs in as this one and expects its groups.
+E2E_OIDC_ACCOUNTS='{"e2e-sso-researcher": {"email": "researcher@sso.test", "email_verified": true, "groups": ["sso-research", "not-in-gpuchat"]}}'
 # The admin system prompt of the `fake-policy` profile (tests/e2e/policy.mjs looks for it).
 E2E_POLICY_PROMPT="You are a helpful assistant. Reply in the user's language (한국어 질문에는 한국어로 답하세요). Keep it brief."
 
