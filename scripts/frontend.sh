@@ -84,9 +84,9 @@ free_port() {
     "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# A gateway for the browser tests: temp data dir and SQLite, two fake engines (the second
-# takes two seconds to "load", printing progress), a known admin password. Sets GATEWAY_URL,
-# GATEWAY_PID and E2E_DIR.
+# A gateway for the browser tests: temp data dir and SQLite, three fake engines (the second
+# takes two seconds to "load", printing progress; the third has an admin system prompt), a
+# known admin password. Sets GATEWAY_URL, GATEWAY_PID and E2E_DIR.
 start_gateway() {
     E2E_DIR="$(mktemp -d "${TMPDIR:-/tmp}/gpuchat-e2e.XXXXXX")"
     local fake="$ROOT/gateway/tests/fakes/upstream.py"
@@ -108,14 +108,24 @@ profiles:
     health: /health
     max_concurrency: 4
     timeouts: {connect: 2, first_token: 5, idle: 5, total: 60, start: 30}
+  - name: fake-policy
+    aliases: [policy-model]
+    engine: command
+    command: ["$PYTHON", "$fake", "--port", "{port}"]
+    health: /health
+    max_concurrency: 4
+    system_prompt: "$E2E_POLICY_PROMPT"
+    timeouts: {connect: 2, first_token: 5, idle: 5, total: 60, start: 20}
 EOF
     local port oidc_port
     port="$(free_port)"
     GATEWAY_URL="http://127.0.0.1:$port"
-    # A real OpenID provider for the single sign-on tests (tests/e2e/sso.mjs).
+    # A real OpenID provider for the single sign-on tests (tests/e2e/sso.mjs); one of its
+    # accounts has a groups claim, which GPUCHAT_OIDC_SYNC_GROUPS maps to gpuchat groups.
     oidc_port="$(free_port)"
     (cd "$FRONTEND" && OIDC_PORT="$oidc_port" \
         OIDC_REDIRECT_URIS="$GATEWAY_URL/api/auth/oidc/callback" \
+        OIDC_ACCOUNTS="$E2E_OIDC_ACCOUNTS" \
         exec node tests/oidc/provider.mjs) >"$E2E_DIR/oidc-provider.log" 2>&1 &
     OIDC_PID=$!
     # Run from the temp dir, so a developer's own .env does not reach the test gateway.
@@ -137,6 +147,7 @@ EOF
             GPUCHAT_OIDC_CLIENT_ID=gpuchat \
             GPUCHAT_OIDC_CLIENT_SECRET=test-client-secret \
             GPUCHAT_OIDC_DISPLAY_NAME="Company SSO" \
+            GPUCHAT_OIDC_SYNC_GROUPS=true \
             "$ROOT/.venv/bin/gpuchat" serve
     ) >"$E2E_DIR/gateway.log" 2>&1 &
     GATEWAY_PID=$!
@@ -171,6 +182,11 @@ stop_gateway() {
 
 E2E_ADMIN_EMAIL="admin@example.com"
 E2E_ADMIN_PASSWORD="e2e-admin-password-0123"
+# The provider's accounts with claims of their own (any other login name is name@sso.test,
+# in no group); tests/e2e/sso.mjs signs in as this one and expects its groups.
+E2E_OIDC_ACCOUNTS='{"e2e-sso-researcher": {"email": "researcher@sso.test", "email_verified": true, "groups": ["sso-research", "not-in-gpuchat"]}}'
+# The admin system prompt of the `fake-policy` profile (tests/e2e/policy.mjs looks for it).
+E2E_POLICY_PROMPT="You are a helpful assistant. Reply in the user's language (한국어 질문에는 한국어로 답하세요). Keep it brief."
 
 e2e() {
     build
@@ -180,7 +196,8 @@ e2e() {
     echo "Browser tests against $GATEWAY_URL (gateway log: $E2E_DIR/gateway.log)" >&2
     local status=0
     (cd "$FRONTEND" && export GPUCHAT_URL="$GATEWAY_URL" GPUCHAT_E2E_EMAIL="$E2E_ADMIN_EMAIL" \
-        GPUCHAT_E2E_PASSWORD="$E2E_ADMIN_PASSWORD" && node tests/e2e/run.mjs "$@" \
+        GPUCHAT_E2E_PASSWORD="$E2E_ADMIN_PASSWORD" \
+        GPUCHAT_E2E_POLICY_PROMPT="$E2E_POLICY_PROMPT" && node tests/e2e/run.mjs "$@" \
         && node tests/e2e/sso.mjs "$@") || status=$?
     if [ "$status" -ne 0 ]; then
         if ! kill -0 "$GATEWAY_PID" 2>/dev/null; then

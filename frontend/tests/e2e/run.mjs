@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { ADMIN, BASE, run, test } from './harness.mjs';
 import './groups.mjs';
+import './policy.mjs';
 
 // ---- helpers --------------------------------------------------------------------------
 
@@ -294,8 +295,12 @@ test('admin creates a profile by cloning, edits it with a live preview, and save
   await preview.filter({ hasText: '--load-seconds 7' }).waitFor();
   await page.getByTestId('profile-validity').filter({ hasText: '올바름' }).waitFor();
   await t.screenshot('admin-profile-editor-ko', page);
-  await page.getByRole('button', { name: '저장' }).click();
-  await page.getByTestId('definition-e2e-clone').waitFor();
+  // The clone is listed already: wait for the save's own answer before reading it back.
+  const [saved] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/admin/profiles/definitions/e2e-clone') && r.request().method() === 'PUT'),
+    page.getByRole('button', { name: '저장' }).click(),
+  ]);
+  assert.equal(saved.status(), 200);
   const stored = await page.evaluate(() => fetch('/api/admin/profiles/definitions/e2e-clone').then((r) => r.json()));
   assert.equal(stored.document.max_concurrency, 2);
   assert.deepEqual(stored.document.command.slice(0, 2), ['python', 'tests/fakes/upstream.py']);
@@ -396,9 +401,15 @@ test('usage charts on the admin page and in my usage', async (t) => {
   // Hovering today's point shows its values in the legend (the chart's tooltip).
   await page.evaluate(() => document.activeElement?.blur());
   const over = requests.locator('.u-over');
+  // The chart is drawn anew when the answer for the second date arrives, which may come
+  // after a first hover: move over it again until the legend follows the cursor.
   const box = await over.boundingBox();
-  await over.hover({ position: { x: box.width - 1, y: box.height / 2 } });
-  const shown = await requests.locator('.u-legend .u-value').allInnerTexts();
+  let shown = [];
+  for (let i = 0; i < 20 && !shown.slice(1).some((value) => Number(value) > 0); i++) {
+    await over.hover({ position: { x: box.width - 1 - (i % 2), y: box.height / 2 } });
+    await page.waitForTimeout(100);
+    shown = await requests.locator('.u-legend .u-value').allInnerTexts();
+  }
   assert.ok(shown.slice(1).some((value) => Number(value) > 0), `legend values: ${shown}`);
   await t.screenshot('usage-charts-ko', page);
 

@@ -1,8 +1,9 @@
 // Single sign-on in a real browser: the login page's SSO button, the provider's own login
 // form (oidc-provider, tests/oidc/provider.mjs, started by scripts/frontend.sh e2e), and
-// back into gpuchat signed in. Run alone: node tests/e2e/sso.mjs [words].
+// back into gpuchat signed in; a groups claim puts the user in the gpuchat group of that
+// name (GPUCHAT_OIDC_SYNC_GROUPS). Run alone: node tests/e2e/sso.mjs [words].
 import assert from 'node:assert/strict';
-import { BASE, run, test } from './harness.mjs';
+import { ADMIN, BASE, run, test } from './harness.mjs';
 
 const SSO_NAME = process.env.GPUCHAT_E2E_SSO_NAME ?? 'Company SSO';
 
@@ -58,6 +59,48 @@ test('sso cancelled at the provider is explained on the login page', async (t) =
     .waitFor();
   await page.waitForURL((url) => url.pathname === '/' && url.search === '');
   assert.deepEqual(errors, []);
+});
+
+test('sso groups claim puts the user in the gpuchat group of that name (GPUCHAT_OIDC_SYNC_GROUPS)', async (t) => {
+  // scripts/frontend.sh gives the provider's `e2e-sso-researcher` the groups claim
+  // ["sso-research", "not-in-gpuchat"]; the admin creates only `sso-research`, for one model.
+  const group = 'sso-research';
+  const admin = await t.newPage();
+  await admin.goto('/');
+  await admin.locator('input[type=email]').fill(ADMIN.email);
+  await admin.locator('input[type=password]').fill(ADMIN.password);
+  await admin.locator('form button[type=submit]').click();
+  await admin.locator('textarea[aria-label]').first().waitFor();
+  const made = await admin.evaluate(async (name) => {
+    const json = { 'Content-Type': 'application/json' };
+    const body = { name, description: 'From the identity provider', models: ['fake-slow-start'] };
+    return (await fetch('/api/admin/groups', { method: 'POST', headers: json, body: JSON.stringify(body) })).status;
+  }, group);
+  assert.ok(made === 201 || made === 409, `group created: ${made}`); // 409: a rerun on the same gateway
+
+  const page = await t.newPage();
+  const errors = watchOwnErrors(page);
+  await page.goto('/');
+  await page.getByRole('link', { name: `Sign in with ${SSO_NAME}` }).click();
+  await signInAtProvider(page, 'e2e-sso-researcher');
+  await page.locator('textarea[aria-label]').first().waitFor();
+  // The member sees the group's model (by its name and alias) and no other in the picker.
+  const picker = page.getByRole('combobox', { name: 'Model' });
+  await picker.locator('option[value="second-model"]').waitFor({ state: 'attached' });
+  const offered = await picker.locator('optgroup option').evaluateAll((options) => options.map((o) => o.value).sort());
+  assert.deepEqual(offered, ['fake-slow-start', 'second-model']);
+  await picker.selectOption('second-model');
+  await t.screenshot('member', page);
+  assert.deepEqual(errors, []);
+
+  // The admin sees the membership on the Users page; the name no admin created is not a group.
+  await admin.goto('/admin/users');
+  await admin.getByRole('searchbox', { name: 'Search users' }).fill('researcher@sso.test');
+  await admin.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1);
+  await admin.locator('tr', { hasText: 'researcher@sso.test' }).getByText(group, { exact: true }).waitFor();
+  const names = await admin.evaluate(() => fetch('/api/admin/groups').then((r) => r.json()).then((b) => b.data.map((g) => g.name)));
+  assert.ok(names.includes(group) && !names.includes('not-in-gpuchat'), names.join());
+  await t.screenshot('users', admin);
 });
 
 await run();

@@ -123,4 +123,17 @@ describe('FeedbackPanel', () => {
     await waitFor(() => expect(String(fetch.mock.calls.at(-1)![0])).toBe('/api/admin/feedback?rating=down&has_comment=true&limit=50&offset=0'));
     expect(screen.getByRole('link', { name: 'Download CSV' })).toHaveAttribute('href', '/api/admin/feedback.csv?rating=down&has_comment=true');
   });
+
+  it('pages through the list, and a new filter starts again at the first page', async () => {
+    const fetch = vi.spyOn(globalThis, 'fetch').mockImplementation(async () => jsonResponse({ data: [], total: 120, up: 60 }));
+    render(<FeedbackPanel />);
+    await screen.findByText('Ratings: 120 · 60 up · 60 down');
+    expect(screen.getByRole('button', { name: 'Previous' })).toBeDisabled();
+    await userEvent.click(screen.getByRole('button', { name: 'Next' }));
+    await waitFor(() => expect(String(fetch.mock.calls.at(-1)![0])).toBe('/api/admin/feedback?limit=50&offset=50'));
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Previous' })).toBeEnabled());
+    await userEvent.selectOptions(screen.getByLabelText('Rating'), 'up');
+    await waitFor(() => expect(String(fetch.mock.calls.at(-1)![0])).toBe('/api/admin/feedback?rating=up&limit=50&offset=0'));
+    expect(screen.getByRole('button', { name: 'Previous' })).toBeDisabled();
+  });
 });

@@ -14,6 +14,19 @@ describe('i18n', () => {
     }
   });
 
+  it('has each key in exactly one feature file, and every feature file in the catalog', () => {
+    for (const [language, catalog] of [['en', en], ['ko', ko]] as const) {
+      const parts = import.meta.glob<Record<string, string>>('../../src/i18n/*.{en,ko}.ts', { eager: true, import: 'default' });
+      const keys = Object.entries(parts)
+        .filter(([path]) => path.endsWith(`.${language}.ts`))
+        .flatMap(([, part]) => Object.keys(part));
+      expect(keys.length, language).toBeGreaterThan(400);
+      expect(new Set(keys).size, `${language}: a key in two files`).toBe(keys.length);
+      expect(keys.filter((key) => !(key in catalog)), `${language}: a file not in the catalog`).toEqual([]);
+      expect(keys.length, language).toBe(Object.keys(catalog).length);
+    }
+  });
+
   it('fills placeholders', () => {
     expect(translate('ko', 'chat.queuedWait', { position: 3, seconds: 12 })).toBe('대기 중: 3번째, 약 12초');
     expect(translate('en', 'chat.queued', { position: 1 })).toBe('Waiting in line: position 1');

@@ -1,13 +1,8 @@
-import { useCallback, useEffect, useState } from 'react';
-import { Pager } from '../../components/ui/Pager';
 import { DataTable } from '../../components/ui/DataTable';
-import { ErrorNotice, Spinner } from '../../components/ui/Feedback';
 import { Select, TextInput } from '../../components/ui/Field';
 import { useFormat, useT, type MessageKey } from '../../i18n';
 import en from '../../i18n/en';
-import { ACTION_GROUPS, changeLines, listAudit, type AuditEntry, type AuditFilters, type AuditLog } from './audit';
-
-const PAGE = 50;
+import { ACTION_GROUPS, changeLines, type AuditEntry, type AuditFilters, type AuditLog } from './audit';
 
 export function AuditFiltersBar({ filters, onChange }: { filters: AuditFilters; onChange: (filters: AuditFilters) => void }) {
   const t = useT();
@@ -62,70 +57,45 @@ function Changes({ entry }: { entry: AuditEntry }) {
   );
 }
 
-/** One page of the log, newest first; the page lives with the filters (a new filter goes
- * back to the first page). */
-export function AuditPanel({ filters, page, onPage }: { filters: AuditFilters; page: number; onPage: (page: number) => void }) {
+/** One page of the log, newest first. */
+export function AuditTable({ log }: { log: AuditLog }) {
   const t = useT();
   const format = useFormat();
   const label = useActionLabel();
-  const [data, setData] = useState<AuditLog | null>(null);
-  const [error, setError] = useState<unknown>(null);
-
-  const refresh = useCallback(async () => {
-    try {
-      setData(await listAudit(filters, PAGE, page * PAGE));
-      setError(null);
-    } catch (e) {
-      setError(e);
-    }
-  }, [filters, page]);
-  useEffect(() => {
-    const timer = window.setTimeout(() => void refresh(), 200);
-    return () => window.clearTimeout(timer);
-  }, [refresh]);
-
-  if (error) return <ErrorNotice error={error} onRetry={() => void refresh()} />;
-  if (data === null) return <Spinner label={t('common.loading')} />;
+  if (log.data.length === 0) return <p className="py-6 text-center text-sm text-zinc-500">{t('audit.empty')}</p>;
   return (
-    <div>
-      {data.data.length === 0 ? (
-        <p className="py-6 text-center text-sm text-zinc-500">{t('audit.empty')}</p>
-      ) : (
-        <DataTable
-          label={t('admin.audit')}
-          columns={[{ label: t('audit.when') }, { label: t('audit.actor') }, { label: t('audit.action') }, { label: t('audit.target') }, { label: t('audit.changes') }, { label: t('audit.from') }]}
-        >
-          {data.data.map((entry) => (
-            <tr key={entry.id}>
-              <td className="whitespace-nowrap">{format.dateTime(entry.created)}</td>
-              <td className="max-w-48 truncate" title={entry.actor_email}>
-                {entry.actor_email === 'cli' ? t('audit.cli') : entry.actor_email}
-              </td>
-              <td className="whitespace-nowrap">
-                <span className="block">{label(entry.action)}</span>
-                <code className="text-xs text-zinc-500">{entry.action}</code>
-              </td>
-              <td className="max-w-56">
-                <span className="block truncate" title={entry.target_name ?? undefined}>
-                  {entry.target_name ?? entry.target_id ?? '—'}
-                </span>
-                <span className="text-xs text-zinc-500">
-                  {entry.target_type}
-                  {entry.target_id && entry.target_name !== entry.target_id ? ` #${entry.target_id}` : ''}
-                </span>
-              </td>
-              <td>
-                <Changes entry={entry} />
-              </td>
-              <td className="text-xs whitespace-nowrap text-zinc-500">
-                <span className="block">{entry.client_ip ?? '—'}</span>
-                {entry.request_id ? <code title={`${t('audit.requestId')}: ${entry.request_id}`}>{entry.request_id.slice(0, 8)}</code> : null}
-              </td>
-            </tr>
-          ))}
-        </DataTable>
-      )}
-      <Pager summary={t('audit.total', { count: data.total })} page={page} pageSize={PAGE} total={data.total} onPage={onPage} />
-    </div>
+    <DataTable
+      label={t('admin.audit')}
+      columns={[{ label: t('audit.when') }, { label: t('audit.actor') }, { label: t('audit.action') }, { label: t('audit.target') }, { label: t('audit.changes') }, { label: t('audit.from') }]}
+    >
+      {log.data.map((entry) => (
+        <tr key={entry.id}>
+          <td className="whitespace-nowrap">{format.dateTime(entry.created)}</td>
+          <td className="max-w-48 truncate" title={entry.actor_email}>
+            {entry.actor_email === 'cli' ? t('audit.cli') : entry.actor_email}
+          </td>
+          <td className="whitespace-nowrap">
+            <span className="block">{label(entry.action)}</span>
+            <code className="text-xs text-zinc-500">{entry.action}</code>
+          </td>
+          <td className="max-w-56">
+            <span className="block truncate" title={entry.target_name ?? undefined}>
+              {entry.target_name ?? entry.target_id ?? '—'}
+            </span>
+            <span className="text-xs text-zinc-500">
+              {entry.target_type}
+              {entry.target_id && entry.target_name !== entry.target_id ? ` #${entry.target_id}` : ''}
+            </span>
+          </td>
+          <td>
+            <Changes entry={entry} />
+          </td>
+          <td className="text-xs whitespace-nowrap text-zinc-500">
+            <span className="block">{entry.client_ip ?? '—'}</span>
+            {entry.request_id ? <code title={`${t('audit.requestId')}: ${entry.request_id}`}>{entry.request_id.slice(0, 8)}</code> : null}
+          </td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }

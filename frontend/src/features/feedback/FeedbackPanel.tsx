@@ -1,77 +1,49 @@
-import { DownloadLink } from '../../components/ui/DownloadLink';
 import { ThumbsDown, ThumbsUp } from 'lucide-react';
-import { useEffect, useState } from 'react';
-import { Pager } from '../../components/ui/Pager';
 import { DataTable } from '../../components/ui/DataTable';
 import { ErrorNotice, Spinner } from '../../components/ui/Feedback';
 import { Select, TextInput } from '../../components/ui/Field';
+import { Pager } from '../../components/ui/Pager';
 import { useFormat, useT } from '../../i18n';
+import { FilteredPage } from '../admin/FilteredPage';
+import { useFilteredPage } from '../admin/useFilteredPage';
 import { feedbackCsvUrl, listFeedback, type FeedbackFilters, type FeedbackPage } from './api';
-
-const PAGE = 50;
-
-interface Answer {
-  /** The filters and page it answers. */
-  request: string;
-  page: FeedbackPage | null;
-  error: unknown;
-}
 
 /** The admin's view of feedback on answers: filters, one page at a time, and the CSV. */
 export function FeedbackPanel() {
   const t = useT();
-  const [filters, setFilters] = useState<FeedbackFilters>({});
-  const [page, setPage] = useState(0);
-  const request = JSON.stringify([filters, page]);
-  const [answer, setAnswer] = useState<Answer>({ request: '', page: null, error: null });
-  useEffect(() => {
-    let live = true;
-    const [asked, number] = JSON.parse(request) as [FeedbackFilters, number];
-    const timer = window.setTimeout(() => {
-      listFeedback(asked, PAGE, number * PAGE).then(
-        (data) => live && setAnswer({ request, page: data, error: null }),
-        (error: unknown) => live && setAnswer({ request, page: null, error }),
-      );
-    }, 200);
-    return () => {
-      live = false;
-      window.clearTimeout(timer);
-    };
-  }, [request]);
-  const set = (changes: Partial<FeedbackFilters>) => {
-    setFilters({ ...filters, ...changes });
-    setPage(0);
-  };
-  const data = answer.page;
+  const list = useFilteredPage<FeedbackFilters, FeedbackPage>({}, listFeedback);
+  const { filters, data } = list;
+  const set = (changes: Partial<FeedbackFilters>) => list.setFilters({ ...filters, ...changes });
 
   return (
-    <div className="flex flex-col gap-3">
-      <div className="flex flex-wrap items-center gap-2">
-        <h1 className="flex-1 text-xl font-semibold">{t('admin.feedback')}</h1>
-        <DownloadLink href={feedbackCsvUrl(filters)}>{t('usage.csv')}</DownloadLink>
-      </div>
-      <div className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-6">
-        <Select label={t('feedbackAdmin.rating')} value={filters.rating ?? ''} onChange={(e) => set({ rating: e.target.value as FeedbackFilters['rating'] })}>
-          <option value="">{t('feedbackAdmin.all')}</option>
-          <option value="up">{t('feedbackAdmin.up')}</option>
-          <option value="down">{t('feedbackAdmin.down')}</option>
-        </Select>
-        <TextInput label={t('feedbackAdmin.model')} value={filters.model ?? ''} onChange={(e) => set({ model: e.target.value })} />
-        <TextInput label={t('feedbackAdmin.profile')} value={filters.profile ?? ''} onChange={(e) => set({ profile: e.target.value })} />
-        <TextInput label={t('usage.from')} type="date" value={filters.from ?? ''} onChange={(e) => set({ from: e.target.value })} />
-        <TextInput label={t('usage.to')} type="date" value={filters.to ?? ''} onChange={(e) => set({ to: e.target.value })} />
-        <Select
-          label={t('feedbackAdmin.hasComment')}
-          value={filters.has_comment ?? ''}
-          onChange={(e) => set({ has_comment: e.target.value as FeedbackFilters['has_comment'] })}
-        >
-          <option value="">{t('feedbackAdmin.all')}</option>
-          <option value="true">{t('feedbackAdmin.withComment')}</option>
-          <option value="false">{t('feedbackAdmin.noComment')}</option>
-        </Select>
-      </div>
-      {answer.error ? <ErrorNotice error={answer.error} /> : null}
-      {data === null && !answer.error ? <Spinner label={t('common.loading')} /> : null}
+    <FilteredPage
+      title={t('admin.feedback')}
+      csv={{ href: feedbackCsvUrl(filters), label: t('usage.csv') }}
+      filters={
+        <div className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-6">
+          <Select label={t('feedbackAdmin.rating')} value={filters.rating ?? ''} onChange={(e) => set({ rating: e.target.value as FeedbackFilters['rating'] })}>
+            <option value="">{t('feedbackAdmin.all')}</option>
+            <option value="up">{t('feedbackAdmin.up')}</option>
+            <option value="down">{t('feedbackAdmin.down')}</option>
+          </Select>
+          <TextInput label={t('feedbackAdmin.model')} value={filters.model ?? ''} onChange={(e) => set({ model: e.target.value })} />
+          <TextInput label={t('feedbackAdmin.profile')} value={filters.profile ?? ''} onChange={(e) => set({ profile: e.target.value })} />
+          <TextInput label={t('usage.from')} type="date" value={filters.from ?? ''} onChange={(e) => set({ from: e.target.value })} />
+          <TextInput label={t('usage.to')} type="date" value={filters.to ?? ''} onChange={(e) => set({ to: e.target.value })} />
+          <Select
+            label={t('feedbackAdmin.hasComment')}
+            value={filters.has_comment ?? ''}
+            onChange={(e) => set({ has_comment: e.target.value as FeedbackFilters['has_comment'] })}
+          >
+            <option value="">{t('feedbackAdmin.all')}</option>
+            <option value="true">{t('feedbackAdmin.withComment')}</option>
+            <option value="false">{t('feedbackAdmin.noComment')}</option>
+          </Select>
+        </div>
+      }
+    >
+      {list.error ? <ErrorNotice error={list.error} /> : null}
+      {data === null && !list.error ? <Spinner label={t('common.loading')} /> : null}
       {data ? (
         <div>
           {data.data.length === 0 ? (
@@ -79,10 +51,10 @@ export function FeedbackPanel() {
           ) : (
             <FeedbackTable page={data} />
           )}
-          <Pager summary={t('feedbackAdmin.total', { count: data.total, up: data.up, down: data.total - data.up })} page={page} pageSize={PAGE} total={data.total} onPage={setPage} />
+          <Pager summary={t('feedbackAdmin.total', { count: data.total, up: data.up, down: data.total - data.up })} total={data.total} {...list.pager} />
         </div>
       ) : null}
-    </div>
+    </FilteredPage>
   );
 }
 

@@ -1,27 +1,31 @@
-import { DownloadLink } from '../../components/ui/DownloadLink';
-import { useState } from 'react';
-import { auditCsvUrl, type AuditFilters } from '../../features/admin/audit';
-import { AuditFiltersBar, AuditPanel } from '../../features/admin/AuditPanel';
+import { ErrorNotice, Spinner } from '../../components/ui/Feedback';
+import { Pager } from '../../components/ui/Pager';
+import { auditCsvUrl, listAudit, type AuditFilters, type AuditLog } from '../../features/admin/audit';
+import { AuditFiltersBar, AuditTable } from '../../features/admin/AuditPanel';
+import { FilteredPage } from '../../features/admin/FilteredPage';
+import { useFilteredPage } from '../../features/admin/useFilteredPage';
 import { useT } from '../../i18n';
 
+/** The audit log, newest first, one page at a time. */
 export function AdminAudit() {
   const t = useT();
-  const [filters, setFilters] = useState<AuditFilters>({});
-  const [page, setPage] = useState(0);
+  const list = useFilteredPage<AuditFilters, AuditLog>({}, listAudit);
   return (
-    <>
-      <div className="flex flex-wrap items-center gap-2">
-        <h1 className="flex-1 text-xl font-semibold">{t('admin.audit')}</h1>
-        <DownloadLink href={auditCsvUrl(filters)}>{t('audit.csv')}</DownloadLink>
-      </div>
-      <AuditFiltersBar
-        filters={filters}
-        onChange={(next) => {
-          setFilters(next);
-          setPage(0);
-        }}
-      />
-      <AuditPanel filters={filters} page={page} onPage={setPage} />
-    </>
+    <FilteredPage
+      title={t('admin.audit')}
+      csv={{ href: auditCsvUrl(list.filters), label: t('audit.csv') }}
+      filters={<AuditFiltersBar filters={list.filters} onChange={list.setFilters} />}
+    >
+      {list.error ? (
+        <ErrorNotice error={list.error} onRetry={list.reload} />
+      ) : list.data === null ? (
+        <Spinner label={t('common.loading')} />
+      ) : (
+        <div>
+          <AuditTable log={list.data} />
+          <Pager summary={t('audit.total', { count: list.data.total })} total={list.data.total} {...list.pager} />
+        </div>
+      )}
+    </FilteredPage>
   );
 }

@@ -1,0 +1,51 @@
+/** English: shared words, errors, navigation, sampling parameters. */
+const commonEn = {
+  'common.actions': 'Actions',
+  'common.cancel': 'Cancel',
+  'common.close': 'Close',
+  'common.copied': 'Copied',
+  'common.copy': 'Copy',
+  'common.delete': 'Delete',
+  'common.done': 'Done',
+  'common.loading': 'Loading…',
+  'common.more': 'Load more',
+  'common.next': 'Next',
+  'common.previous': 'Previous',
+  'common.retry': 'Retry',
+  'common.save': 'Save',
+  'common.saved': 'Saved',
+
+  'error.network': 'Could not reach the server. Check your connection and try again.',
+  'error.stream': 'The answer was cut off.',
+  'error.auth': 'Sign-in failed or your session has ended.',
+  'error.permission': 'You do not have permission to do that.',
+  'error.notFound': 'Not found.',
+  'error.conflict': 'That conflicts with another change in progress.',
+  'error.tooLarge': 'The message is too large.',
+  'error.rateLimit': 'Too many requests.',
+  'error.rateLimitRetry': 'Too many requests. Try again in {seconds} s.',
+  'error.server': 'The server could not complete the request.',
+  'error.serverRetry': 'The server is busy. Try again in {seconds} s.',
+  'error.invalid': 'The request was not accepted.',
+
+  'nav.admin': 'Admin',
+  'nav.chat': 'Chat',
+  'nav.settings': 'Settings',
+  'nav.closeMenu': 'Close menu',
+  'nav.openMenu': 'Open menu',
+  'nav.logout': 'Sign out',
+  'nav.main': 'Main',
+  'nav.sidebar': 'Sidebar',
+  'nav.skip': 'Skip to content',
+
+  'params.default': 'Default',
+  'params.maxTokens': 'Max tokens',
+  'params.modelDefault': 'Model default: {value}',
+  'params.temperature': 'Temperature',
+  'params.topP': 'Top P',
+
+  'notFound.back': 'Back to chat',
+  'notFound.title': 'This page does not exist.',
+} as const;
+
+export default commonEn;

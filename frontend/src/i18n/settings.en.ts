@@ -1,0 +1,38 @@
+/** English: the user’s settings and API keys. */
+const settingsEn = {
+  'settings.appearance': 'Language and theme',
+  'settings.changePassword': 'Change password',
+  'settings.currentPassword': 'Current password',
+  'settings.defaults': 'Defaults for new chats',
+  'settings.language': 'Language',
+  'settings.myUsage': 'My usage',
+  'settings.newPassword': 'New password',
+  'settings.password': 'Password',
+  'settings.passwordChanged': 'Password changed. Other sessions were signed out.',
+  'settings.passwordHint': 'At least 8 characters.',
+  'settings.sessions': 'Sessions',
+  'settings.sessionsHint': 'Sign out on every device and browser where you are signed in. API keys keep working.',
+  'settings.logoutEverywhere': 'Sign out everywhere',
+  'settings.theme': 'Theme',
+  'settings.themeDark': 'Dark',
+  'settings.themeLight': 'Light',
+  'settings.themeSystem': 'System',
+  'settings.title': 'Settings',
+
+  'keys.create': 'Create key',
+  'keys.created': 'Created',
+  'keys.createdTitle': 'Your new API key',
+  'keys.expires': 'Expires',
+  'keys.hint': 'Use a key with any OpenAI client: base URL {origin}/v1.',
+  'keys.lastUsed': 'Last used',
+  'keys.name': 'Name',
+  'keys.none': 'No API keys yet.',
+  'keys.prefix': 'Key',
+  'keys.revoke': 'Revoke',
+  'keys.revokeConfirm': 'Revoke “{name}”? Programs using it stop working at once.',
+  'keys.revokeTitle': 'Revoke API key',
+  'keys.showOnce': 'Copy it now: it will not be shown again.',
+  'keys.title': 'API keys',
+} as const;
+
+export default settingsEn;
