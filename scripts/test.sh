@@ -9,5 +9,5 @@ scripts/frontend.sh test
 # The deploy tests run a real nginx in front of an SSE server (Debian's package).
 command -v nginx >/dev/null || { [ "$(id -u)" = 0 ] && apt-get update -qq \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
-(cd gateway && ../.venv/bin/pytest -p no:logging "$@")
+(cd gateway && ../.venv/bin/pytest -p no:logging --durations=25 "$@")
 scripts/frontend.sh e2e

@@ -22,6 +22,7 @@ LABELS = {
     "nginx": "nginx (C)",
     "gateway-tls": "gpuchat behind nginx TLS (D)",
     "litellm": "LiteLLM proxy (E)",
+    "floor": "Python floor (F)",
 }
 # DESIGN.md §12 and the benchmark brief; checked against the gateway (B) rows.
 TARGETS = {
@@ -322,6 +323,7 @@ COLOURS = {
     "nginx": "#2ca02c",
     "gateway-tls": "#d62728",
     "litellm": "#9467bd",
+    "floor": "#ff7f0e",
 }
 PANELS = [  # (summary field, title, y label, y scale)
     ("streams_per_s", "Throughput", "completed streams/s", "log"),

@@ -54,7 +54,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument(
         "--targets",
         default=",".join(report.LABELS),
-        help="which of direct,gateway,nginx,gateway-tls,litellm to run (default all five)",
+        help="which of direct,gateway,nginx,gateway-tls,litellm,floor to run (default all six)",
     )
     ap.add_argument(
         "--nginx-workers",
@@ -277,6 +277,10 @@ def start_paths(
             endpoints["litellm"] = Endpoint(url, litellm.tree, key=stack.LITELLM_KEY)
         else:
             notes.append(f"{args.litellm} missing: path E (LiteLLM) skipped (make bench-litellm)")
+    if "floor" in args.targets:
+        floor, port = stack.start_floor(work, up_port)
+        children.append(floor)
+        endpoints["floor"] = Endpoint(f"http://127.0.0.1:{port}{CHAT}", floor.tree)
     gw_url, gw_tree, gw_key, started_gw = None, None, "", None
     if {"gateway", "gateway-tls"} & set(args.targets):
         if args.gateway_url:

@@ -310,6 +310,17 @@ def start_gateway(
     return Gateway(child, port, key)
 
 
+def start_floor(workdir: Path, upstream_port: int) -> tuple[Child, int]:
+    """The least a Python relay does, on uvicorn and aiohttp like the gateway (path F)."""
+    port = free_port()
+    cmd = [sys.executable, str(HERE / "floor.py"), "--port", str(port)]
+    child = spawn("floor", [*cmd, "--upstream", f"http://127.0.0.1:{upstream_port}"], workdir)
+    if not wait_http(f"http://127.0.0.1:{port}/health", 30, child.proc):
+        child.stop()
+        raise RuntimeError(f"the Python floor relay did not start:\n{tail(child.log)}")
+    return child, port
+
+
 LITELLM_KEY = "sk-bench-litellm"  # the proxy's master key, in a throwaway config
 
 
