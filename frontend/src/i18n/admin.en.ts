@@ -52,7 +52,7 @@ const adminEn = {
   'audit.since': 'Since',
   'audit.target': 'Target',
   'audit.targetHint': 'user:12, a name or an email',
-  'audit.total': '{count} entries',
+  'audit.total': '{count, plural, one {# entry} other {# entries}}',
   'audit.until': 'Until',
   'audit.when': 'When',
 
@@ -78,7 +78,7 @@ const adminEn = {
   'users.roleUser': 'User',
   'users.search': 'Search users',
   'users.status': 'Status',
-  'users.total': '{count} users',
+  'users.total': '{count, plural, one {# user} other {# users}}',
 
   'limits.concurrentStreams': 'Concurrent answers',
   'limits.default': 'Default',

@@ -47,7 +47,7 @@ const chatEn = {
   'chat.thoughtFor': 'Thought for {seconds} s',
   'chat.thoughts': 'Thoughts',
   'chat.tokens': '{input} in · {output} out',
-  'chat.trimmed': '{count} older messages did not fit the model’s context and were left out.',
+  'chat.trimmed': '{count, plural, one {# older message did not fit the model’s context and was left out.} other {# older messages did not fit the model’s context and were left out.}}',
   'chat.ttft': 'first token {value} ms',
   'chat.unpin': 'Unpin',
   'chat.untitled': 'Untitled',

@@ -46,9 +46,32 @@ export const useLanguage = create<LanguageState>((set) => ({
 export function translate(language: Language, key: MessageKey, vars?: Vars): string {
   const template = CATALOGS[language][key] ?? en[key] ?? key;
   if (!vars) return template;
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
+  return pluralize(language, template, vars).replace(/\{(\w+)\}/g, (whole, name: string) =>
     name in vars ? String(vars[name]) : whole,
   );
+}
+
+// `{count, plural, one {# user} other {# users}}`: the ICU MessageFormat plural, without
+// nesting; `#` is the number. Korean has no plural and writes `사용자 {count}명` instead.
+const PLURAL = /\{(\w+), plural,((?:\s*(?:=\d+|\w+)\s*\{[^{}]*\})+)\s*\}/g;
+const PLURAL_FORM = /(=\d+|\w+)\s*\{([^{}]*)\}/g;
+const pluralRules = new Map<Language, Intl.PluralRules>();
+
+/** The forms of `template` chosen by the numbers in `vars` (an exact `=n` first, then the
+ * language's plural category, then `other`). */
+export function pluralize(language: Language, template: string, vars: Vars): string {
+  return template.replace(PLURAL, (whole, name: string, body: string) => {
+    const count = Number(vars[name]);
+    if (!(name in vars) || Number.isNaN(count)) return whole;
+    const forms = new Map([...body.matchAll(PLURAL_FORM)].map((m) => [m[1], m[2]]));
+    let rules = pluralRules.get(language);
+    if (!rules) {
+      rules = new Intl.PluralRules(language);
+      pluralRules.set(language, rules);
+    }
+    const form = forms.get(`=${count}`) ?? forms.get(rules.select(count)) ?? forms.get('other') ?? whole;
+    return form.replaceAll('#', String(vars[name]));
+  });
 }
 
 export function useT(): Translate {

@@ -49,7 +49,7 @@ const modelsEn = {
   'live.model': 'Model',
   'live.noStreams': 'Nothing is generating right now.',
   'live.process': 'Gateway process',
-  'live.processes': 'from {count} gateway processes',
+  'live.processes': 'from {count, plural, one {# gateway process} other {# gateway processes}}',
   'live.processesIncomplete': 'Some gateway processes did not answer in time (Redis away?): this list may be incomplete.',
   'live.speed': 'Speed',
   'live.stop': 'Stop the answer for {user}',

@@ -33,7 +33,7 @@ const noticesEn = {
   'notice.command_not_executable': 'the command {command} is not an executable file',
   'notice.engine_cannot_start': 'could not start {program}: {detail}',
   'notice.engine_start_timeout': 'did not become healthy within {seconds} s',
-  'notice.engine_unhealthy': 'stopped answering health checks ({count} times)',
+  'notice.engine_unhealthy': 'stopped answering health checks ({count, plural, one {# time} other {# times}})',
   'notice.engine_exited_starting': 'exited while starting (code {code})',
   'notice.engine_exited': 'exited unexpectedly (code {code})',
   'notice.server_shutting_down': 'the server is shutting down',

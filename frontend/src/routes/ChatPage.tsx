@@ -9,7 +9,7 @@ import { EngineChip } from '../features/chat/EngineChip';
 import { MessageList } from '../features/chat/MessageList';
 import { ModelPicker } from '../features/chat/ModelPicker';
 import { PolicyNote } from '../features/chat/PolicyNote';
-import { useModelPolling } from '../features/chat/models';
+import { useModelPolling, useModels } from '../features/chat/models';
 import { StreamStatus } from '../features/chat/StreamStatus';
 import { useChatStore } from '../features/chat/store';
 import { useChat } from '../features/chat/useChat';
@@ -24,6 +24,11 @@ export function ChatPage({ conversationId }: { conversationId: number | null }) 
   const [panel, setPanel] = useState(false);
   const [modelError, setModelError] = useState<unknown>(null);
   useModelPolling();
+  const models = useModels((s) => s.models);
+
+  useEffect(() => {
+    useChatStore.getState().keepModelUsable(models);
+  }, [models, model, chat.status]);
 
   useEffect(() => {
     void useChatStore.getState().open(conversationId);

@@ -412,6 +412,14 @@ test('usage charts on the admin page and in my usage', async (t) => {
   }
   assert.ok(shown.slice(1).some((value) => Number(value) > 0), `legend values: ${shown}`);
   await t.screenshot('usage-charts-ko', page);
+  // One day: the axis names that day once, between the day before and the day after (the
+  // screenshot shows it; the ticks are canvas, tested in Vitest).
+  const oneDay = page.waitForResponse((r) => r.url().includes('/usage/series') && r.url().includes(`from=${to}`));
+  await page.getByLabel('시작일').fill(to);
+  assert.equal((await (await oneDay).json()).buckets.length, 1);
+  await requests.locator('canvas').waitFor();
+  await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+  await t.screenshot('usage-one-day-ko', page);
 
   // A daily and monthly token quota on this account, shown against what was used.
   const setLimits = (limits) =>

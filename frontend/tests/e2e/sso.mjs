@@ -89,6 +89,13 @@ test('sso groups claim puts the user in the gpuchat group of that name (GPUCHAT_
   await picker.locator('option[value="second-model"]').waitFor({ state: 'attached' });
   const offered = await picker.locator('optgroup option').evaluateAll((options) => options.map((o) => o.value).sort());
   assert.deepEqual(offered, ['fake-slow-start', 'second-model']);
+  // The active model (`default`) is not theirs: the chat starts on theirs, and answers.
+  await page.waitForFunction(() => document.querySelector('select[aria-label="Model"]')?.value === 'fake-slow-start');
+  const composer = page.locator('main form textarea').last();
+  await composer.fill('hello from the research group');
+  await composer.press('Enter');
+  await page.locator('li[data-role=assistant][data-status=complete]').waitFor({ timeout: 30000 });
+  assert.equal(await page.locator('[role=alert]').count(), 0, 'no refusal');
   await picker.selectOption('second-model');
   await t.screenshot('member', page);
   assert.deepEqual(errors, []);
@@ -97,6 +104,7 @@ test('sso groups claim puts the user in the gpuchat group of that name (GPUCHAT_
   await admin.goto('/admin/users');
   await admin.getByRole('searchbox', { name: 'Search users' }).fill('researcher@sso.test');
   await admin.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1);
+  await admin.getByText('1 user', { exact: true }).waitFor(); // not "1 users"
   await admin.locator('tr', { hasText: 'researcher@sso.test' }).getByText(group, { exact: true }).waitFor();
   const names = await admin.evaluate(() => fetch('/api/admin/groups').then((r) => r.json()).then((b) => b.data.map((g) => g.name)));
   assert.ok(names.includes(group) && !names.includes('not-in-gpuchat'), names.join());

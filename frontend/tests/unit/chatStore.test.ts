@@ -1,4 +1,5 @@
 import { useConversations } from '../../src/features/chat/conversations';
+import { usableModel, type ModelEntry } from '../../src/features/chat/models';
 import { useChatStore } from '../../src/features/chat/store';
 import { envelope, frame, jsonResponse, streamResponse } from './helpers';
 
@@ -269,5 +270,50 @@ describe('chat store', () => {
     await sending;
     expect(useChatStore.getState().messages.map((m) => m.content)).toEqual(['Hi', 'Hello']);
     expect(useChatStore.getState().status).toBe('idle');
+  });
+});
+
+// What GET /v1/models answers a user whose groups allow only `small` (served as `small`
+// and `small-chat`): the active model (`default`) is not among them.
+const card = (id: string, root: string): ModelEntry => ({
+  id,
+  object: 'model',
+  created: 1767225600,
+  owned_by: 'gpuchat',
+  root,
+  ready: true,
+  defaults: {},
+  has_system_prompt: false,
+  system_prompt: null,
+});
+const narrow = [card('small', 'small'), card('small-chat', 'small')];
+
+describe('the model a chat starts on', () => {
+  it('is the one wanted when allowed, else the first allowed, and waits for the list', () => {
+    expect(usableModel('small-chat', narrow)).toBe('small-chat');
+    expect(usableModel('default', narrow)).toBe('small');
+    expect(usableModel('default', [])).toBe('default');
+  });
+
+  it('a new chat leaves a default the groups do not allow, and sends the allowed one', async () => {
+    const calls = mockApi({
+      '/api/chat': () => streamResponse([start({ model: 'small' }), frame('done', { assistant_message_id: 11, status: 'complete' })]),
+    });
+    expect(useChatStore.getState().options.model).toBe('default');
+    useChatStore.getState().keepModelUsable(narrow);
+    expect(useChatStore.getState().options.model).toBe('small');
+    await useChatStore.getState().send('Hi');
+    expect(chatCalls(calls)).toEqual([expect.objectContaining({ model: 'small' })]);
+    expect(calls.some((c) => c.method === 'PATCH')).toBe(false); // nothing saved for it
+  });
+
+  it('keeps an opened conversation’s allowed model, and waits while it loads', async () => {
+    mockApi({ '/api/conversations/3': () => jsonResponse({ ...detail, model: 'small-chat' }) });
+    const opening = useChatStore.getState().open(3);
+    useChatStore.getState().keepModelUsable(narrow); // its model is not known yet
+    expect(useChatStore.getState().options.model).toBe('default');
+    await opening;
+    useChatStore.getState().keepModelUsable(narrow);
+    expect(useChatStore.getState().options.model).toBe('small-chat');
   });
 });

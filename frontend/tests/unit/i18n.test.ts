@@ -1,13 +1,13 @@
 import { errorText, fromResponse } from '../../src/api/errors';
 import en from '../../src/i18n/en';
 import ko from '../../src/i18n/ko';
-import { detectLanguage, translate } from '../../src/i18n';
+import { detectLanguage, pluralize, translate } from '../../src/i18n';
 import { match } from '../../src/router';
 import { envelope, jsonResponse } from './helpers';
 
 describe('i18n', () => {
   it('has every English key in Korean, none empty, with the same placeholders', () => {
-    const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+    const placeholders = (s: string) => [...s.matchAll(/\{(\w+)(?:\}|, plural,)/g)].map((m) => m[1]).sort();
     for (const key of Object.keys(en) as (keyof typeof en)[]) {
       expect(ko[key], key).toBeTruthy();
       expect(placeholders(ko[key]), key).toEqual(placeholders(en[key]));
@@ -30,6 +30,34 @@ describe('i18n', () => {
   it('fills placeholders', () => {
     expect(translate('ko', 'chat.queuedWait', { position: 3, seconds: 12 })).toBe('대기 중: 3번째, 약 12초');
     expect(translate('en', 'chat.queued', { position: 1 })).toBe('Waiting in line: position 1');
+  });
+
+  it('says counts in the plural the language wants', () => {
+    expect(translate('en', 'users.total', { count: 1 })).toBe('1 user');
+    expect(translate('en', 'users.total', { count: 2 })).toBe('2 users');
+    expect(translate('en', 'users.total', { count: 0 })).toBe('0 users');
+    expect(translate('en', 'audit.total', { count: 1 })).toBe('1 entry');
+    expect(translate('en', 'live.processes', { count: 1 })).toBe('from 1 gateway process');
+    expect(translate('en', 'chat.trimmed', { count: 1 })).toBe(
+      '1 older message did not fit the model’s context and was left out.',
+    );
+    expect(translate('ko', 'users.total', { count: 1 })).toBe('사용자 1명');
+    expect(translate('ko', 'users.total', { count: 2 })).toBe('사용자 2명');
+  });
+
+  it('picks an exact form first, then the category, then other; other placeholders still fill', () => {
+    const template = '{n, plural, =0 {no files} one {# file} other {# files}} in {dir}';
+    expect(pluralize('en', template, { n: 0, dir: 'a' })).toBe('no files in {dir}');
+    expect(pluralize('en', template, { n: 1 })).toBe('1 file in {dir}');
+    expect(pluralize('en', template, { n: 21 })).toBe('21 files in {dir}');
+    expect(pluralize('ko', '{n, plural, one {# file} other {# files}}', { n: 1 })).toBe('1 files');
+    expect(pluralize('en', template, {})).toBe(template);
+  });
+
+  it('leaves no English count without its plural form', () => {
+    // A bare `{count}` before a noun reads "1 users"; such a line needs the plural form.
+    const bare = Object.entries(en).filter(([, text]) => /\{count\} (?:[a-z]+ )?[a-z]+s\b/.test(text));
+    expect(bare).toEqual([]);
   });
 
   it('defaults to the browser language, then English', () => {

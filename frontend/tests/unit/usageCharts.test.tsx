@@ -1,6 +1,6 @@
 import { render, screen } from '@testing-library/react';
 import type { UsageSeries } from '../../src/features/usage/api';
-import { bucketTime, chartData, PALETTE, summarize, tableRows } from '../../src/features/usage/chartData';
+import { bucketTime, chartData, PALETTE, summarize, tableRows, timeRange } from '../../src/features/usage/chartData';
 import { QuotaPanel } from '../../src/features/usage/QuotaPanel';
 import { useLanguage } from '../../src/i18n';
 import { jsonResponse } from './helpers';
@@ -19,6 +19,21 @@ const names = { input: 'in', output: 'out' };
 test('bucket labels are read as UTC, hours and days alike', () => {
   expect(bucketTime('2024-03-05T10:00Z')).toBe(Date.UTC(2024, 2, 5, 10) / 1000);
   expect(bucketTime('2024-03-05')).toBe(Date.UTC(2024, 2, 5) / 1000);
+});
+
+test('one day of data is drawn between the day before and the day after, each day once on the axis', () => {
+  const day = 86400;
+  const dec1 = Date.UTC(2026, 11, 1) / 1000;
+  // uPlot asks for a single point's range as that point plus 86400 / 1e-3 s (1,000 days).
+  expect(timeRange([dec1], day, dec1, dec1 + 86400 * 1000)).toEqual([dec1 - day, dec1 + day]);
+  expect(timeRange([dec1, dec1 + day], day, dec1, dec1 + day)).toEqual([dec1, dec1 + day]);
+  expect(timeRange([dec1, dec1 + day, dec1 + 2 * day], day, dec1 + day, dec1 + 2 * day)).toEqual([dec1 + day, dec1 + 2 * day]); // a zoom
+  const [from, to] = timeRange([dec1], day, dec1, dec1 + 86400 * 1000);
+  const ticks = Array.from({ length: (to - from) / day + 1 }, (_, i) => from + i * day);
+  const label = new Intl.DateTimeFormat('en', { timeZone: 'UTC', month: 'short', day: 'numeric' });
+  expect(ticks.map((tick) => label.format(new Date(tick * 1000)))).toEqual(['Nov 30', 'Dec 1', 'Dec 2']);
+  const hour = 3600;
+  expect(timeRange([dec1 + 9 * hour], hour, dec1 + 9 * hour, dec1 + 9 * hour + 86400 * 1000)).toEqual([dec1 + 8 * hour, dec1 + 10 * hour]);
 });
 
 test('a line per model, in the model’s colour, for requests, errors and TTFT', () => {

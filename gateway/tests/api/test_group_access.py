@@ -87,6 +87,37 @@ async def test_a_forbidden_model_on_the_web_chat_is_refused_before_any_limit_cou
     assert allowed.status == 200 and allowed.kinds[-1] != "error"
 
 
+async def test_a_new_web_chat_without_a_model_starts_on_one_the_groups_allow(
+    gateway: RunningGateway,
+) -> None:
+    """The active model (`default`) is not theirs: the chat starts on their first model
+    instead of refusing; someone the groups do not restrict stays on the default."""
+    narrow, free = fresh_email(), fresh_email()
+    await new_group(gateway, models=["unreachable"], members=(narrow,))
+    await gateway.create_user(free)
+    async with gateway.login(narrow) as browser:
+        listed = await model_ids(browser)
+        started = await chat(browser, {"content": "hello"})
+        named = await chat(browser, {"content": "hello", "model": "default"})
+    async with gateway.login(free) as browser:
+        unrestricted = await chat(browser, {"content": "hello"})
+    assert listed == {"unreachable"}
+    assert started.status == 200, started.body
+    assert started.one("start")["model"] == "unreachable"
+    assert await conversation_models(gateway, narrow) == ["unreachable"]
+    assert named.status == 403 and named.body is not None  # a model they name: refused
+    assert refused_model_body(named.body)
+    assert unrestricted.status == 200
+    assert await conversation_models(gateway, free) == ["default"]
+
+
+async def conversation_models(gateway: RunningGateway, email: str) -> list[str]:
+    uid = await user_id(gateway, email)
+    async with gateway.state.sessions() as session:
+        statement = select(Conversation.model).where(Conversation.user_id == uid)
+        return list((await session.scalars(statement)).all())
+
+
 async def test_a_group_that_names_no_model_allows_every_model(gateway: RunningGateway) -> None:
     narrow, wide = fresh_email(), fresh_email()
     await new_group(gateway, models=["fake"], members=(narrow, wide))

@@ -479,7 +479,8 @@ export interface paths {
         /**
          * Chat
          * @description Store the question, then stream the answer: start, queue, loading, delta…, usage,
-         *     done, title. Limits and a full queue answer 429 before anything is stored.
+         *     done, title. A model the caller may not use answers 403 before any limit counts the
+         *     request (as on `/v1`); limits and a full queue answer 429 before anything is stored.
          */
         post: operations["chat_api_chat_post"];
         delete?: never;

@@ -34,6 +34,14 @@ export const useModels = create<ModelsState>((set) => ({
 
 onUserChange(() => useModels.setState({ models: [], loaded: false, error: null }));
 
+/** The model a chat should ask for: `wanted` when the user may use it, else the first one
+ * they may (the list is already what their groups allow, in the gateway's order, the one
+ * the gateway itself falls back to); `wanted` while the list is empty (not loaded yet). */
+export function usableModel(wanted: string, models: ModelEntry[]): string {
+  if (models.some((model) => model.id === wanted)) return wanted;
+  return models[0]?.id ?? wanted;
+}
+
 export function findModel(models: ModelEntry[], id: string): ModelEntry | undefined {
   return models.find((model) => model.id === id);
 }

@@ -11,6 +11,7 @@ import { useSession } from '../auth/session';
 import * as chatApi from './api';
 import type { Conversation, Message } from './api';
 import { useConversations } from './conversations';
+import { usableModel, type ModelEntry } from './models';
 import type { MessageStatus } from './events';
 import { createSending } from './sending';
 import type { AnswerFeedback } from '../feedback/api';
@@ -63,6 +64,10 @@ export interface ChatState {
   options: ChatOptions;
   open: (id: number | null) => Promise<void>;
   setOptions: (changes: Partial<ChatOptions>) => Promise<void>;
+  /** Put a model the user may use in place of one they may not (the saved default, or
+   * `default` when the active model is not in their groups); on screen only, the next
+   * turn stores it. */
+  keepModelUsable: (models: ModelEntry[]) => void;
   send: (content: string) => Promise<void>;
   regenerate: () => Promise<void>;
   edit: (messageId: number, content: string) => Promise<void>;
@@ -163,6 +168,13 @@ export const useChatStore = create<ChatState>((set, get) => {
       if (Object.keys(saved).length === 0) return;
       const updated = await useConversations.getState().change(conversationId, saved);
       if (get().conversationId === conversationId) set({ conversation: updated });
+    },
+
+    keepModelUsable: (models) => {
+      const { options, status } = get();
+      if (status === 'loading') return; // the conversation's own model is not known yet
+      const model = usableModel(options.model, models);
+      if (model !== options.model) set({ options: { ...options, model } });
     },
 
     ...sending.actions,

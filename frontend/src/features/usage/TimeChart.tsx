@@ -9,7 +9,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { useFormat, useLanguage, useT } from '../../i18n';
 import type { Bucket } from './api';
-import { summarize, tableRows, type ChartData, type Metric } from './chartData';
+import { summarize, tableRows, timeRange, type ChartData, type Metric } from './chartData';
 
 const HEIGHT = 220;
 
@@ -81,7 +81,7 @@ export function TimeChart({ metric, title, unit, bucket, data }: Props) {
       height: HEIGHT,
       tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), 'Etc/UTC'),
       scales: {
-        x: { time: true, range: (_, min, max) => (min === max ? [min - step, max + step] : [min, max]) },
+        x: { time: true, range: (_, min, max) => timeRange(data.times, step, min, max) },
         y: { range: (_, __, max) => [0, max > 0 ? max * 1.1 : 1] },
       },
       axes: [

@@ -32,6 +32,18 @@ export function bucketTime(label: string): number {
   return Date.parse(iso) / 1000;
 }
 
+/**
+ * The time axis's range: what uPlot asks for (`min`..`max`, the data's span or a zoom),
+ * except around a single bucket, which gets one bucket either side. (uPlot itself widens a
+ * single point to 86400 / 1e-3 "seconds": a thousand days, ticked yearly, each tick a
+ * "Dec 1".)
+ */
+export function timeRange(times: number[], step: number, min: number, max: number): [number, number] {
+  const only = times.length === 1 ? times[0] : undefined;
+  if (only !== undefined) return [only - step, only + step];
+  return min === max ? [min - step, max + step] : [min, max];
+}
+
 export function chartData(series: UsageSeries, metric: Metric, names: { input: string; output: string }): ChartData {
   const times = series.buckets.map(bucketTime);
   const lines = series.series.flatMap((model, index): Line[] => {

@@ -47,6 +47,29 @@ def groups_allow(principal: Principal, profile_names: list[str]) -> bool:
     return models is None or not set(models).isdisjoint(profile_names)
 
 
+def usable_model(engines: EngineControl, principal: Principal, alias: str) -> str:
+    """`alias` when the caller may use it (or it is unknown: the 404 follows); else the first
+    model they may use, in the order of `/v1/models`; else `alias` (the 403 follows). For a
+    default the caller did not name: a user whose groups leave out the active model starts
+    on one of theirs."""
+    try:
+        names = engines.profile_for(alias).names
+    except UnknownModel:
+        return alias
+    if _may_use(principal, names):
+        return alias
+    for status in engines.statuses():
+        if status.available and _may_use(principal, [status.name, *status.aliases]):
+            return status.name
+    return alias
+
+
+def _may_use(principal: Principal, profile_names: list[str]) -> bool:
+    allowed = principal.allowed_models
+    key_allows = allowed is None or not set(allowed).isdisjoint(profile_names)
+    return key_allows and groups_allow(principal, profile_names)
+
+
 def check_model_allowed(principal: Principal, alias: str, profile_names: list[str]) -> None:
     """403 when the API key's `allowed_models` or the user's groups leave the profile out:
     both must allow it."""

@@ -40,7 +40,8 @@ async def chat(
     done, title. A model the caller may not use answers 403 before any limit counts the
     request (as on `/v1`); limits and a full queue answer 429 before anything is stored."""
     await state.filters.check([t for t in (body.content, body.system_prompt) if t])
-    await _check_model(body, principal, state)
+    # The model is decided once: a default the user's groups leave out becomes one of theirs.
+    body = body.model_copy(update={"model": await _check_model(body, principal, state)})
     grant = await state.limits.admit(principal)
     tickets: list[Ticket] = []
 
@@ -77,15 +78,22 @@ async def chat(
     return SSEResponse(stream, watch, on_close=(upstream_request.finish,), headers=headers)
 
 
-async def _check_model(body: ChatRequest, principal: Principal, state: AppState) -> None:
-    """404 for an unknown model or conversation, 403 for a model the caller may not use."""
+async def _check_model(body: ChatRequest, principal: Principal, state: AppState) -> str:
+    """The turn's model; 404 for an unknown model or conversation, 403 for a model the
+    caller named (or their conversation has) that they may not use."""
     async with read_session(state.sessions) as session:
         user = await session.get(User, principal.user_id)
         if user is None:
             raise GatewayError(401, "The user no longer exists", code="invalid_credentials")
-        alias = await chosen_model(session, user, body)
+        alias = await chosen_model(
+            session,
+            user,
+            body,
+            lambda default: completions.usable_model(state.engines, principal, default),
+        )
     profile = completions.find_profile(state.engines, alias)
     completions.check_model_allowed(principal, alias, profile.names)
+    return alias
 
 
 async def _prepare(

@@ -6,6 +6,7 @@ before anything is sent upstream, and no database session is held while streamin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,13 +47,20 @@ async def _owned(session: AsyncSession, user: User, conversation_id: int) -> Con
     return owned
 
 
-async def chosen_model(session: AsyncSession, user: User, body: ChatRequest) -> str:
+async def chosen_model(
+    session: AsyncSession,
+    user: User,
+    body: ChatRequest,
+    usable: Callable[[str], str] | None = None,
+) -> str:
     """The model alias the turn will ask for: the request's, else the conversation's, else
-    the user's default (for a new conversation). 404 for a conversation not theirs."""
+    the user's default (for a new conversation), passed through `usable` (which may put a
+    model the user may use in its place). 404 for a conversation not theirs."""
     if body.model is not None:
         return body.model
     if body.conversation_id is None:
-        return str(_choose((user.settings or {}).get("model"), "default"))
+        default = str(_choose((user.settings or {}).get("model"), "default"))
+        return usable(default) if usable else default
     return (await _owned(session, user, body.conversation_id)).model
 
 
