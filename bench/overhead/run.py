@@ -81,6 +81,12 @@ def parse_args() -> argparse.Namespace:
         help="run the gateway under cProfile and write its stats here (slows it: for hot spots)",
     )
     ap.add_argument(
+        "--gateway-lag",
+        type=Path,
+        help="run the gateway with its event-loop lag and garbage collections recorded, "
+        "written here as JSON when it stops (lag_serve.py; for stalls)",
+    )
+    ap.add_argument(
         "--litellm",
         type=Path,
         default=REPO / ".venv-litellm" / "bin" / "litellm",
@@ -291,7 +297,12 @@ def start_paths(
             notes.append("gpuchat CLI (serve, users, keys) not available: paths B and D skipped")
         else:
             gw = stack.start_gateway(
-                binary, work, up_port, args.gateway_cprofile, args.gateway_workers
+                binary,
+                work,
+                up_port,
+                args.gateway_cprofile,
+                args.gateway_workers,
+                lag_out=args.gateway_lag,
             )
             children.append(gw.child)
             gw_url, gw_tree, gw_key = f"http://127.0.0.1:{gw.port}", gw.child.tree, gw.key

@@ -274,6 +274,7 @@ def start_gateway(
     upstream_port: int,
     cprofile_out: Path | None = None,
     workers: int = 1,
+    lag_out: Path | None = None,
 ) -> Gateway:
     """`gpuchat serve` in front of the upstream; with `workers` > 1, `gpuchat run` (the
     workers and the supervisor they share, as an operator would start them)."""
@@ -303,6 +304,8 @@ def start_gateway(
     cmd = [str(binary), "serve" if workers == 1 else "run"]
     if cprofile_out is not None:
         cmd = [sys.executable, str(HERE / "cprofile_serve.py"), str(cprofile_out.resolve())]
+    elif lag_out is not None:
+        cmd = [sys.executable, str(HERE / "lag_serve.py"), str(lag_out.resolve())]
     child = spawn("gateway", cmd, gdir, env)
     if not wait_http(f"http://127.0.0.1:{port}/healthz", 60, child.proc):
         child.stop()
