@@ -213,9 +213,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await engines.start(launch_default=settings.start_engines, active=active)
     # Everything built so far lives as long as the process: out of the collector's sight,
     # a full collection no longer walks it (tens of ms of stalled streams, every few s).
-    # Start-up's garbage goes first, or it would be kept for good.
+    # Start-up's garbage goes first, or it would be kept for good. `python -m gpuchat`
+    # started with the collector off (__main__.py): it runs from here on.
     gc.collect()
     gc.freeze()
+    gc.enable()
     try:
         yield
     finally:
