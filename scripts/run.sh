@@ -9,4 +9,4 @@ if grep -Eq '^\s*engine:\s*vllm\b' "$profiles" 2>/dev/null \
     && [ -z "${GPUCHAT_VLLM_COMMAND:-}" ] && ! command -v vllm >/dev/null; then
     scripts/vllm.sh
 fi
-exec .venv/bin/gpuchat run
+exec .venv/bin/python -m gpuchat run  # as `gpuchat run`, with a faster start (gpuchat/__main__.py)

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from gpuchat.api.router import api_router
+from gpuchat.api.router import GatewayApp, include_routes
 from gpuchat.core.config import ProfilesSource, Settings
 from gpuchat.core.db import create_engine, create_sessionmaker, read_session
 from gpuchat.core.errors import install_error_handlers
@@ -221,10 +221,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await engines.start(launch_default=settings.start_engines, active=active)
     # Everything built so far lives as long as the process: out of the collector's sight,
     # a full collection no longer walks it (tens of ms of stalled streams, every few s).
-    # Start-up's garbage goes first, or it would be kept for good.
+    # Start-up's garbage goes first, or it would be kept for good. `python -m gpuchat`
+    # started with the collector off (__main__.py): it runs from here on.
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    gc.enable()
     try:
         yield
     finally:
@@ -249,7 +251,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level, json=settings.json_logs, log_file=settings.log_file)
-    app = FastAPI(
+    app = GatewayApp(
         title="gpuchat",
         version="0.1.0",
         lifespan=lifespan,
@@ -260,7 +262,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.tracing = tracing = Tracing(settings.otlp_endpoint)
     install_error_handlers(app)
-    app.include_router(api_router)
+    include_routes(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import os
 import secrets
 import subprocess
@@ -77,6 +78,7 @@ def serve(
         raise typer.Exit(2)
     settings.session_secret  # noqa: B018 - generated once, before the workers race for it
     if settings.workers > 1:
+        gc.enable()  # off for the imports (__main__.py); no lifespan runs in this process
         from gpuchat.services.metrics import prepare_multiprocess
 
         prepare_multiprocess(settings.data_dir / "metrics")  # /metrics adds the workers up

@@ -2,7 +2,7 @@
 
 Callers never read a state and then act on it; they call `acquire(alias)` (or
 `ensure_ready`), `activate(name)` or `stop(name)`, which decide inside the owner
-(see design.md beside this file).
+(see design.md beside this file). A switch, once decided here, runs in switching.py.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from gpuchat.core.notices import Notice
 from gpuchat.engines import logs
@@ -42,6 +42,7 @@ from gpuchat.engines.load import EngineLoads
 from gpuchat.engines.profile_sets import aliases, plan_replacement, take_profile
 from gpuchat.engines.profiles import Profile, ProfilesFile
 from gpuchat.engines.runtime import Avoid, EngineRuntime, Probes, status_of
+from gpuchat.engines.switching import Switches
 
 # Re-exported: the names callers knew from here before control.py existed.
 __all__ = ["EngineManager", "EngineState", "EngineUnavailable", "UnknownModel", "Upstream"]
@@ -68,8 +69,9 @@ class EngineManager(EngineLifecycle):
         self._probes = Probes()
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
-        self._switch: asyncio.Task[None] | None = None
-        self._switching: frozenset[EngineRuntime] = frozenset()  # engines the switch touches
+        self._switches = Switches(
+            begin_start=self._begin_start, stop=self._stop, closing=lambda: self._closing
+        )
         self._replica_task: asyncio.Task[None] | None = None
         self._gpu = GpuMonitor()
         self._loads = EngineLoads(self._load_targets, self._probes.client)
@@ -122,7 +124,7 @@ class EngineManager(EngineLifecycle):
         """See control.EngineControl. Synchronous inside: no switch can begin halfway.
         `revision` is the supervisor's to compare (supervisor.py): in one process the
         database's transactions already order the changes."""
-        change = plan_replacement(self._engines, profiles, self._active, self._switching)
+        change = plan_replacement(self._engines, profiles, self._active, self._switches.engines)
         for name in change.removed:
             del self._engines[name]
         for profile in change.added:
@@ -186,12 +188,10 @@ class EngineManager(EngineLifecycle):
             victims.append(engine)  # edited while it ran: activating it restarts it
         engine.held = False
         self._active = name
-        for victim in victims:
-            self._start_draining(victim)
-        self._begin_switch({engine, *victims}, self._run_switch(engine, victims))
+        self._switches.activate(engine, victims)
         log.info("switching to %s (stopping %s)", name, [v.profile.name for v in victims])
         if wait:
-            await self._wait_switch()
+            await self._switches.wait()
         return self._status(engine)
 
     async def stop(self, name: str, *, wait: bool = False) -> EngineStatus:
@@ -207,10 +207,9 @@ class EngineManager(EngineLifecycle):
             )
         self._refuse_concurrent_switch()
         engine.held = True
-        self._start_draining(engine)
-        self._begin_switch({engine}, self._drain_and_stop(engine))
+        self._switches.stop(engine)
         if wait:
-            await self._wait_switch()
+            await self._switches.wait()
         return self._status(engine)
 
     def statuses(self) -> list[EngineStatus]:
@@ -245,23 +244,24 @@ class EngineManager(EngineLifecycle):
         """The engine behind `alias`, ready and outside any switch; waits for both."""
         for _ in range(8):  # each turn waits for a switch or a start; more is a livelock
             engine = self._engines[self.profile_for(alias).name]
-            if self._switch is not None and engine in self._switching:
+            switch = self._switches.task_touching(engine)
+            if switch is not None:
                 # New requests wait while a switch drains or starts their engine.
-                await self._wait_for(engine, self._switch)
+                await self._wait_for(engine, switch)
                 continue
             if _is_ready(engine) and engine.model is not None:
                 return engine
             async with engine.lock:
                 if _is_ready(engine):
                     await self._learn_model(engine)
-                    if _is_ready(engine) and engine not in self._switching:
+                    if _is_ready(engine) and engine not in self._switches.engines:
                         return engine
                     continue
                 task = self._begin_start(engine)
             await self._wait_for(engine, task)
-            if _is_ready(engine) and engine not in self._switching:
+            if _is_ready(engine) and engine not in self._switches.engines:
                 return engine
-            if engine not in self._switching:
+            if engine not in self._switches.engines:
                 raise self._not_ready(engine)
         raise self._not_ready(engine)
 
@@ -367,69 +367,13 @@ class EngineManager(EngineLifecycle):
             raise UnknownModel(name) from None
 
     def _refuse_concurrent_switch(self) -> None:
-        if self._switch is not None and not self._switch.done():
+        if self._switches.running():
             raise SwitchConflict
         if self._closing:
             raise ControlRefused(SHUTTING_DOWN)
 
-    def _begin_switch(self, engines: set[EngineRuntime], work: Coroutine[Any, Any, None]) -> None:
-        self._switching = frozenset(engines)
-        self._switch = asyncio.create_task(self._switch_done(work))
-
-    async def _switch_done(self, work: Coroutine[Any, Any, None]) -> None:
-        try:
-            await work
-        finally:
-            self._switching = frozenset()
-
-    async def _wait_switch(self) -> None:
-        if self._switch is not None:
-            await asyncio.wait({self._switch})
-
-    # ---- switching -----------------------------------------------------------------------
-
-    async def _run_switch(self, target: EngineRuntime, victims: list[EngineRuntime]) -> None:
-        began = time.monotonic()
-        await asyncio.gather(*(self._drain_and_stop(v) for v in victims))
-        if self._closing or not target.spawned:
-            return
-        async with target.lock:
-            if _is_ready(target):
-                return
-            try:
-                task = self._begin_start(target)
-            except EngineUnavailable as exc:
-                target.last_error, target.last_error_notice = exc.message, exc.notice
-                return
-        await asyncio.wait({task})
-        if _is_ready(target):
-            # What the admin waited: the old engine's drain and stop, then the new start.
-            target.switch_s = round(time.monotonic() - began, 1)
-            target.log.note(f"switch took {target.switch_s:g}s")
-
-    def _start_draining(self, engine: EngineRuntime) -> None:
-        # Part of the switch decision: from here on no new lease goes to this engine.
-        if _is_ready(engine):
-            engine.state = EngineState.draining
-
-    async def _drain_and_stop(self, engine: EngineRuntime) -> None:
-        """Let the leases of a draining engine end (within its grace), then stop it."""
-        grace = engine.profile.timeouts.drain
-        if engine.state is EngineState.draining:
-            engine.log.note(f"draining: {len(engine.leases)} in flight, up to {grace:g}s")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(grace):
-                    await engine.idle.wait()
-            if engine.leases:
-                # Engines finish their streams on SIGTERM; the clients must not wait for it.
-                engine.log.note(f"grace over: ending {len(engine.leases)} requests in flight")
-                for lease in list(engine.leases):
-                    lease.revoke()
-        await self._stop(engine)
-
     async def _close(self) -> None:
-        if self._switch is not None:
-            self._switch.cancel()
+        self._switches.cancel()
         if self._replica_task is not None:
             self._replica_task.cancel()
         await self._loads.close()
