@@ -1,18 +1,7 @@
 // Browser test of the admin's Groups tab: create a group, add a user, restrict it to one
 // model, and see it in the lists; the member then sees and may use only that model.
 import assert from 'node:assert/strict';
-import { ADMIN, test } from './harness.mjs';
-
-async function signIn(page, email, password) {
-  await page.goto('/');
-  await page.locator('input[type=email]').fill(email);
-  await page.locator('input[type=password]').fill(password);
-  await page.locator('form button[type=submit]').click();
-  await page.locator('textarea[aria-label]').first().waitFor();
-}
-
-const setLanguage = (page, language) =>
-  page.evaluate((lang) => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: lang }) }), language);
+import { setLanguage, signIn, test } from './harness.mjs';
 
 test('admin creates a group, adds a user and limits it to one model', async (t) => {
   const suffix = Math.random().toString(36).slice(2, 8);
@@ -20,7 +9,7 @@ test('admin creates a group, adds a user and limits it to one model', async (t) 
   const password = `groupie-password-${suffix}`;
   const name = `연구팀 <b>${suffix}</b>`;
   const admin = await t.newPage();
-  await signIn(admin, ADMIN.email, ADMIN.password);
+  await signIn(admin);
   const created = await admin.evaluate(
     (body) => fetch('/api/admin/users', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.status),
     { email, password },
@@ -55,7 +44,7 @@ test('admin creates a group, adds a user and limits it to one model', async (t) 
 
   // The member sees only the group's model and is refused another one.
   const member = await t.newPage();
-  await signIn(member, email, password);
+  await signIn(member, { email, password });
   const seen = await member.evaluate(() => fetch('/v1/models').then((r) => r.json()).then((b) => b.data.map((m) => m.id)));
   assert.ok(seen.includes('fake') && !seen.includes('second-model') && !seen.includes('fake-slow-start'), seen.join());
   const refused = await member.evaluate(() =>

@@ -12,6 +12,19 @@ export const ADMIN = {
 };
 export const OUT = process.env.GPUCHAT_E2E_OUT ?? new URL('../../test-results/e2e/', import.meta.url).pathname;
 
+// Sign in through the login form and wait for the chat (the admin unless told otherwise).
+export async function signIn(page, { email = ADMIN.email, password = ADMIN.password } = {}) {
+  await page.goto('/');
+  await page.locator('input[type=email]').fill(email);
+  await page.locator('input[type=password]').fill(password);
+  await page.locator('form button[type=submit]').click();
+  await page.locator('textarea[aria-label]').first().waitFor();
+}
+
+// The signed-in user's language, set through the API the Settings page uses.
+export const setLanguage = (page, language) =>
+  page.evaluate((lang) => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: lang }) }), language);
+
 const tests = [];
 export function test(name, fn) {
   tests.push({ name, fn });

@@ -1,25 +1,14 @@
 // Browser test of the chat's "Admin instructions" badge: the e2e profile `fake-policy`
 // (alias `policy-model`, scripts/frontend.sh) has an admin system_prompt, `fake` has none.
 import assert from 'node:assert/strict';
-import { ADMIN, test } from './harness.mjs';
+import { setLanguage, signIn, test } from './harness.mjs';
 
 const PROMPT = process.env.GPUCHAT_E2E_POLICY_PROMPT ?? '';
-
-async function signIn(page, email, password) {
-  await page.goto('/');
-  await page.locator('input[type=email]').fill(email);
-  await page.locator('input[type=password]').fill(password);
-  await page.locator('form button[type=submit]').click();
-  await page.locator('textarea[aria-label]').first().waitFor();
-}
-
-const setLanguage = (page, language) =>
-  page.evaluate((lang) => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: lang }) }), language);
 
 test('the admin instructions badge shows for a model with an admin system prompt only', async (t) => {
   assert.ok(PROMPT, 'GPUCHAT_E2E_POLICY_PROMPT names the fake-policy profile’s system prompt');
   const page = await t.newPage({ locale: 'ko-KR' });
-  await signIn(page, ADMIN.email, ADMIN.password);
+  await signIn(page);
   await setLanguage(page, 'ko');
   try {
     await page.reload();

@@ -1,19 +1,13 @@
 // Browser end-to-end tests against a running gateway with the fake upstream
 // (scripts/frontend.sh e2e starts both). Run one test: node tests/e2e/run.mjs <words>.
 import assert from 'node:assert/strict';
-import { ADMIN, BASE, run, test } from './harness.mjs';
+import { ADMIN, BASE, run, setLanguage as setUserLanguage, signIn, test } from './harness.mjs';
 import './groups.mjs';
 import './policy.mjs';
 
 // ---- helpers --------------------------------------------------------------------------
 
-async function login(page, { email = ADMIN.email, password = ADMIN.password } = {}) {
-  await page.goto('/');
-  await page.locator('input[type=email]').fill(email);
-  await page.locator('input[type=password]').fill(password);
-  await page.locator('form button[type=submit]').click();
-  await page.locator('textarea[aria-label]').first().waitFor();
-}
+const login = signIn;
 
 const composer = (page) => page.locator('main form textarea').last();
 const answers = (page) => page.locator('li[data-role=assistant]');
@@ -584,8 +578,7 @@ test('thumbs down with a comment in the chat, and the admin sees it under Feedba
 test('audit log shows an admin role change, in Korean', async (t) => {
   const page = await t.newPage({ locale: 'ko-KR' });
   await login(page);
-  const setLanguage = (lang) =>
-    page.evaluate((l) => fetch('/api/me/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ language: l }) }), lang);
+  const setLanguage = (lang) => setUserLanguage(page, lang);
   await setLanguage('ko');
   const email = `audited-${Date.now()}@example.com`;
   const created = await page.evaluate(

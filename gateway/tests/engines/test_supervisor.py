@@ -26,6 +26,7 @@ from gpuchat.engines.supervisor_app import LOOPBACK_HOSTS, create_supervisor_app
 from tests.engines.conftest import SUPERVISOR_SECRET
 from tests.engines.test_manager import eventually
 from tests.utils.gateway import free_port
+from tests.utils.supervisor import serve_supervisor
 
 FakeProfile = Callable[..., dict[str, Any]]
 ManagerFactory = Callable[..., EngineManager]
@@ -41,20 +42,10 @@ async def serving(
     hosts: frozenset[str] | None = None,
 ) -> AsyncIterator[str]:
     file = ProfilesFile.model_validate({"profiles": profiles})
-    app = create_supervisor_app(
-        manager,
-        file,
-        secret=SUPERVISOR_SECRET,
-        lease_ttl_s=lease_ttl_s,
-        allowed_hosts=hosts,
-    )
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with serve_supervisor(
+        manager, file, secret=SUPERVISOR_SECRET, lease_ttl_s=lease_ttl_s, allowed_hosts=hosts
+    ) as url:
+        yield url
 
 
 def inflight(manager: EngineManager, name: str) -> int:

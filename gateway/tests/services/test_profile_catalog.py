@@ -10,18 +10,17 @@ from pathlib import Path
 
 import aiohttp
 import yaml
-from aiohttp import web
 
 from gpuchat.core.db import create_engine, create_sessionmaker
 from gpuchat.db import migrate
 from gpuchat.engines.manager import EngineManager
 from gpuchat.engines.profiles import ProfilesFile, load_profiles
 from gpuchat.engines.remote import RemoteEngineControl
-from gpuchat.engines.supervisor_app import create_supervisor_app
 from gpuchat.services.audit.record import Actor
 from gpuchat.services.profiles.catalog import ProfileCatalog
 from gpuchat.services.profiles.seed import load_profile_set
 from tests.test_cli_db import database_url, new_postgres_database
+from tests.utils.supervisor import serve_supervisor
 
 __all__ = ["database_url", "new_postgres_database"]  # fixtures used here
 
@@ -52,13 +51,10 @@ def edited(name: str, port: int, description: str) -> str:
 @asynccontextmanager
 async def supervisor(file: ProfilesFile, data: Path) -> AsyncIterator[str]:
     manager = EngineManager(file, models_dir=data / "models", logs_dir=data / "logs")
-    runner = web.AppRunner(create_supervisor_app(manager, file, secret=SECRET))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        async with serve_supervisor(manager, file, secret=SECRET) as url:
+            yield url
     finally:
-        await runner.cleanup()
         await manager.close()
 
 

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from pydantic import SecretStr
 
 from gpuchat.engines.manager import EngineManager
 from gpuchat.engines.profiles import load_profiles
-from gpuchat.engines.supervisor_app import create_supervisor_app
 from tests.conftest import FAKE_UPSTREAM
 from tests.utils.gateway import RunningGateway, start_gateway
+from tests.utils.supervisor import serve_supervisor
 
 SECRET = SecretStr("supervisor-secret-for-admin-tests-0123456789")
 
@@ -75,15 +74,8 @@ async def supervisor(data_dir: Path, profiles: Path) -> AsyncIterator[str]:
     """What `gpuchat supervisor` runs, on a loopback port of this event loop."""
     file = load_profiles(profiles)
     manager = EngineManager(file, models_dir=data_dir / "models", logs_dir=data_dir / "logs")
-    runner = web.AppRunner(
-        create_supervisor_app(manager, file, secret=SECRET.get_secret_value()),
-        handler_cancellation=True,
-        access_log=None,
-    )
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        async with serve_supervisor(manager, file, secret=SECRET.get_secret_value()) as url:
+            yield url
     finally:
-        await runner.cleanup()
         await manager.close()
