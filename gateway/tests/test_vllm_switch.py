@@ -1,6 +1,7 @@
 """A switch between two real vLLM engines, run by `gpuchat supervisor` in its own process (as on
 a GPU host), while requests stream: the old engine drains, nothing is lost, requests sent
-during the switch are served by the new model, and the switch time is shown."""
+during the switch are served by the new model, and the switch time is shown. Then the new
+profile's policy (its sampling defaults and admin system prompt) as real vLLM receives it."""
 
 from __future__ import annotations
 
@@ -48,7 +49,11 @@ profiles:
     vllm: {max_model_len: 2048, dtype: bfloat16, cpu_kvcache_space: 1}
     max_concurrency: 8
     timeouts: {start: 900, drain: 120}
+    defaults: {max_tokens: 9, temperature: 0.3, top_p: 0.9, repetition_penalty: 1.1}
+    system_prompt: "You are a geography teacher."
 """
+POLICY_PROMPT = "You are a geography teacher."
+QUESTION = [{"role": "user", "content": "Name ten countries in Europe, one per line."}]
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +159,42 @@ async def test_switch_between_two_vllm_engines_drains_and_loses_nothing(
     assert by_name["qwen"]["state"] == "ready" and by_name["qwen"]["active"]
     assert by_name["smol"]["state"] == "stopped"
     assert by_name["qwen"]["switch_s"] > 0
+
+
+async def test_the_profiles_defaults_and_system_prompt_reach_real_vllm(
+    gateway: RunningGateway,
+) -> None:
+    async with gateway.login(ADMIN_EMAIL, ADMIN_PASSWORD) as admin:
+        await _active(admin, "qwen")  # already, after the switch test
+    engine = await gateway.upstream_url("qwen")
+    async with gateway.client(timeout=300) as client, httpx.AsyncClient(timeout=300) as direct:
+        answer = (
+            await client.post("/v1/chat/completions", json={"model": "qwen", "messages": QUESTION})
+        ).json()
+        served = (await direct.get(f"{engine}/v1/models")).json()["data"][0]["id"]
+
+        async def prompt_tokens(messages: list[dict[str, str]]) -> int:
+            body = {"model": served, "messages": messages, "max_tokens": 1}
+            sent = await direct.post(f"{engine}/v1/chat/completions", json=body)
+            return int(sent.json()["usage"]["prompt_tokens"])
+
+        with_prompt = await prompt_tokens([{"role": "system", "content": POLICY_PROMPT}, *QUESTION])
+        without = await prompt_tokens(QUESTION)
+    # max_tokens unset: the profile's 9 bounded the answer.
+    assert answer["choices"][0]["finish_reason"] == "length", answer
+    assert answer["usage"]["completion_tokens"] == 9, answer
+    # The admin's system prompt went first: vLLM counted exactly that conversation (without
+    # one, Qwen's chat template puts in its own, longer default).
+    assert answer["usage"]["prompt_tokens"] == with_prompt != without, (answer, without)
+
+
+async def _active(admin: httpx.AsyncClient, name: str) -> None:
+    """Switch to `name` unless it is already the active, ready profile, and wait for it."""
+    for _ in range(600):
+        profiles = {p["name"]: p for p in (await admin.get("/api/admin/profiles")).json()["data"]}
+        if profiles[name]["active"] and profiles[name]["state"] == "ready":
+            return
+        if not profiles[name]["active"]:
+            await admin.post(f"/api/admin/profiles/{name}/activate")
+        await asyncio.sleep(1)
+    pytest.fail(f"{name} did not become the active, ready profile")
